@@ -1,0 +1,82 @@
+# Build, lint and test entry points. CI (.ci/run) runs `make test`.
+#
+#   make test           vet + workflowcheck + test-go (what CI runs)
+#   make test-go        ensure PostgreSQL and the Temporal CLI, then go test with a summary
+#   make vet            go vet ./...
+#   make workflowcheck  Temporal determinism check of registered workflows
+#   make build          go build ./...
+#   make tools          install pinned tools (workflowcheck) if missing
+#   make stop-postgres  stop the throwaway PostgreSQL that test-go may have started
+#
+# Overridable: PKGS (default ./...), GO_TEST_FLAGS, WORKFLOWCHECK_FLAGS.
+
+SHELL := /bin/bash
+.SHELLFLAGS := -euo pipefail -c
+.ONESHELL:
+.NOTPARALLEL:
+.DEFAULT_GOAL := test
+
+export GOTOOLCHAIN := local
+
+GO            ?= go
+PKGS          ?= ./...
+SCRIPTS       := internal/devstack/scripts
+LOCAL         := .local
+TEST_LOG      := $(LOCAL)/go-test.log
+GO_TEST_FLAGS ?= -race -count=1 -timeout 15m -p 2
+WORKFLOWCHECK_CONFIG := .workflowcheck.yaml
+WORKFLOWCHECK_FLAGS  ?= $(if $(wildcard $(WORKFLOWCHECK_CONFIG)),-config $(WORKFLOWCHECK_CONFIG))
+
+.PHONY: test test-go vet workflowcheck build tools stop-postgres
+
+test: vet workflowcheck test-go
+
+build:
+	$(GO) build ./...
+
+vet:
+	$(GO) vet $(PKGS)
+
+tools:
+	@bash $(SCRIPTS)/install-tools.sh >/dev/null
+
+workflowcheck:
+	@wfc="$$(bash $(SCRIPTS)/install-tools.sh)"
+	echo "workflowcheck $(WORKFLOWCHECK_FLAGS) $(PKGS)"
+	"$$wfc" $(WORKFLOWCHECK_FLAGS) $(PKGS)
+
+# The go test exit status is the recipe's: `|| status=$$?` under pipefail catches go
+# test's status (tee succeeds), and the recipe ends with `exit $$status`.
+test-go:
+	@mkdir -p $(LOCAL)
+	DATABASE_URL="$$(bash $(SCRIPTS)/ensure-postgres.sh)"
+	export DATABASE_URL
+	TEMPORAL_CLI="$$(bash $(SCRIPTS)/ensure-temporal.sh)"
+	export TEMPORAL_CLI
+	echo "TEMPORAL_CLI=$$TEMPORAL_CLI"
+	echo "go test -v $(GO_TEST_FLAGS) $(PKGS)   (output also in $(TEST_LOG))"
+	start=$$SECONDS
+	status=0
+	$(GO) test -v $(GO_TEST_FLAGS) $(PKGS) 2>&1 </dev/null | tee $(TEST_LOG) || status=$$?
+	elapsed=$$((SECONDS - start))
+	echo
+	echo "==================== go test summary (exit status $$status) ===================="
+	grep -E '^(ok|FAIL|\?)[[:space:]]' $(TEST_LOG) || true
+	awk -v status="$$status" -v elapsed="$$elapsed" -v logfile="$(TEST_LOG)" '
+		/^[[:space:]]*--- PASS: / { pass++ }
+		/^[[:space:]]*--- FAIL: / { fail++ }
+		/^[[:space:]]*--- SKIP: / { skip++ }
+		/^ok[[:space:]]/                { pk_ok++ }
+		/^FAIL[[:space:]]+[^[:space:]]/ { pk_fail++ }
+		/^\?[[:space:]]/                { pk_none++ }
+		END {
+			printf "packages: %d with tests (%d ok, %d failed), %d without test files; wall time %dm%02ds; log %s\n",
+				pk_ok + pk_fail, pk_ok, pk_fail, pk_none, elapsed / 60, elapsed % 60, logfile
+			if (status != 0 && fail == 0 && pk_fail == 0)
+				print "note: go test failed before any test or package reported FAIL (see output above)"
+			printf "go test: %d passed, %d failed, %d skipped\n", pass, fail, skip
+		}' $(TEST_LOG)
+	exit $$status
+
+stop-postgres:
+	@bash $(SCRIPTS)/stop-postgres.sh

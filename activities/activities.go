@@ -1,0 +1,185 @@
+// Package activities holds every side effect of the deal workflow: PostgreSQL writes and
+// SMTP sends. Each activity is idempotent, keyed by something stable across retries.
+package activities
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/store"
+)
+
+// Timing of sends: Start-To-Close covers go-mail's worst case for one send (about twice its
+// timeout) and the claim's lease outlives it, so a retry after a lost worker waits for the
+// lease instead of overlapping a send that may still be running.
+const (
+	SendStartToClose = 2 * time.Minute
+	ClaimLease       = 3 * time.Minute
+)
+
+// Application error types the workflow's retry policies name.
+const (
+	ErrTypeBadInput      = "BadInput"      // never retried: the input cannot succeed
+	ErrTypeSMTPTransient = "SMTPTransient" // 4xx, network: retried with backoff
+	ErrTypeSMTPAmbiguous = "SMTPAmbiguous" // lost after the final dot: retried with the same Message-ID
+	ErrTypeClaimBusy     = "ClaimBusy"     // another attempt holds the ledger lease: retried later
+)
+
+// Activities holds the dependencies of every activity.
+type Activities struct {
+	Store  *store.Store
+	Sender *mail.Sender
+	Mail   MailSettings
+}
+
+// MailSettings are the sender-wide settings of nurture emails.
+type MailSettings struct {
+	MessageIDSecret []byte // HMAC key for Message-IDs; stable across restarts
+	MessageIDDomain string // right-hand side of Message-IDs
+	DefaultFrom     string // used when the owner has no sender identity
+	PostalAddress   string // CAN-SPAM footer, appended to every nurture email when set
+}
+
+// CadenceInput names the cadence version a deal pins.
+type CadenceInput struct {
+	Version int64  `json:"version"`
+	Hash    string `json:"hash"`
+}
+
+// LoadCadence returns the pinned cadence, refusing one whose hash changed under the deal.
+func (a *Activities) LoadCadence(ctx context.Context, in CadenceInput) (cadence.Pipeline, error) {
+	cv, err := a.Store.Cadence(ctx, in.Version)
+	if errors.Is(err, store.ErrNotFound) {
+		return cadence.Pipeline{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+	}
+	if err != nil {
+		return cadence.Pipeline{}, err
+	}
+	if in.Hash != "" && cv.Hash != in.Hash {
+		msg := fmt.Sprintf("cadence version %d has hash %s, the deal pinned %s", in.Version, cv.Hash, in.Hash)
+		return cadence.Pipeline{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeBadInput, nil)
+	}
+	return cv.Pipeline, nil
+}
+
+// RecordTransition stores a stage transition and marks its event applied.
+func (a *Activities) RecordTransition(ctx context.Context, in TransitionInput) error {
+	var sourceTime *time.Time
+	if !in.SourceTime.IsZero() {
+		sourceTime = &in.SourceTime
+	}
+	return a.Store.RecordTransition(ctx, store.Transition{
+		DealID: in.DealID, Visit: in.Visit, From: in.From, To: in.To, At: in.At, Source: in.Source,
+		SourceEventID: in.SourceEventID, SourceTime: sourceTime, Reason: in.Reason, InboundEventID: in.InboundEventID,
+	})
+}
+
+// CancelVisitTasks cancels the open tasks of a visit the deal left.
+func (a *Activities) CancelVisitTasks(ctx context.Context, in CancelTasksInput) (int, error) {
+	return a.Store.CancelVisitTasks(ctx, in.DealID, in.Visit, in.At, in.Reason)
+}
+
+// CreateTask gives the deal's owner a task, its title rendered for the deal's contact.
+func (a *Activities) CreateTask(ctx context.Context, in TaskInput) (TaskRef, error) {
+	parties, err := a.Store.DealParties(ctx, in.DealID)
+	if err != nil {
+		return TaskRef{}, err
+	}
+	title, err := renderText("task title", in.Title, renderData(parties))
+	if err != nil {
+		return TaskRef{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+	}
+	t, err := a.Store.CreateTask(ctx, store.NewTask{
+		DealID: in.DealID, Visit: in.Visit, StepID: in.StepID, Occurrence: in.Occurrence,
+		Kind: in.Kind, Title: title, DueAt: in.DueAt, At: in.At,
+	})
+	if err != nil {
+		return TaskRef{}, err
+	}
+	return TaskRef{ID: t.ID, StepID: t.StepID, Kind: t.Kind, Title: t.Title, DueAt: t.DueAt}, nil
+}
+
+// ProjectDeal writes the workflow's view of the deal for pages, guarded by revision.
+func (a *Activities) ProjectDeal(ctx context.Context, in ProjectionInput) error {
+	p := store.Projection{DealID: in.DealID, Revision: in.Revision, Stage: in.Stage, Visit: in.Visit, EnteredAt: in.EnteredAt}
+	if !in.Deadline.IsZero() {
+		p.Deadline = &in.Deadline
+	}
+	for _, it := range in.Next {
+		pa := store.PlannedAction{ItemID: it.ID, Visit: in.Visit, Kind: string(it.Kind), StepID: it.StepID,
+			Occurrence: it.Occurrence, At: it.At, Reason: it.Reason}
+		if !it.DueAt.IsZero() {
+			due := it.DueAt
+			pa.DueAt = &due
+		}
+		p.Next = append(p.Next, pa)
+	}
+	wrote, err := a.Store.Project(ctx, p)
+	if err == nil && !wrote {
+		activity.GetLogger(ctx).Info("Projection skipped: a newer revision is stored", "DealID", in.DealID, "Revision", in.Revision)
+	}
+	return err
+}
+
+// RecordEventOutcome records why an inbound event was not applied.
+func (a *Activities) RecordEventOutcome(ctx context.Context, in EventOutcomeInput) error {
+	return a.Store.SetEventOutcome(ctx, in.InboundEventID, in.State, in.Reason)
+}
+
+// MarkClosed records the deal closed in PostgreSQL.
+func (a *Activities) MarkClosed(ctx context.Context, in CloseInput) error {
+	return a.Store.MarkClosed(ctx, in.DealID, in.Stage, in.At)
+}
+
+// templateData is what cadence templates and task titles can use.
+type templateData struct {
+	Contact store.Party
+	Owner   store.Party
+	Deal    struct{ Title string }
+}
+
+func renderData(sc store.SendContext) templateData {
+	d := templateData{Contact: sc.Contact, Owner: sc.Owner}
+	d.Deal.Title = sc.Title
+	return d
+}
+
+func renderText(name, src string, data any) (string, error) {
+	t, err := texttemplate.New(name).Option("missingkey=error").Parse(src)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+func renderHTML(name, src string, data any) (string, error) {
+	t, err := htmltemplate.New(name).Option("missingkey=error").Parse(src)
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	var b bytes.Buffer
+	if err := t.Execute(&b, data); err != nil {
+		return "", fmt.Errorf("%s: %w", name, err)
+	}
+	return b.String(), nil
+}
+
+// oneLine folds a rendered subject onto one line: CR/LF never reach a header.
+func oneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}

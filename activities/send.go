@@ -1,0 +1,182 @@
+package activities
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"html"
+	"strings"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/store"
+)
+
+// SendEmail sends one cadence email exactly as the ledger allows:
+//  1. claim the ledger row with its HMAC-derived Message-ID in a committed transaction;
+//  2. under the contact's lock (the lock opt-outs take), re-check suppression, send over
+//     SMTP and record the outcome;
+//  3. classify failures by reply code: 4xx and network errors are retried, a connection lost
+//     after the final dot is ambiguous and retried with the same Message-ID, 5.1.x suppresses
+//     the address, 5.7.x alerts ops without blaming the prospect.
+func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, error) {
+	logger := activity.GetLogger(ctx)
+	key := store.LedgerKey{DealID: in.DealID, Visit: in.Visit, StepID: in.StepID, Occurrence: in.Occurrence}
+	parties, err := a.Store.DealParties(ctx, in.DealID)
+	if errors.Is(err, store.ErrNotFound) {
+		return SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
+	}
+	if err != nil {
+		return SendResult{}, err
+	}
+	cv, err := a.Store.Cadence(ctx, in.CadenceVersion)
+	if err != nil {
+		return SendResult{}, err
+	}
+	claim, err := a.Store.ClaimEmail(ctx, store.ClaimRequest{
+		Key: key, ContactID: parties.ContactID, Address: parties.Contact.Email, Template: in.Template,
+		MessageID: mail.MessageID(a.Mail.MessageIDSecret, key.String(), a.Mail.MessageIDDomain),
+		Lease:     ClaimLease,
+	})
+	if err != nil {
+		return SendResult{}, err
+	}
+	result := SendResult{MessageID: claim.MessageID, Attempts: claim.Attempts, Ambiguous: claim.Ambiguous}
+	switch {
+	case claim.Busy:
+		return SendResult{}, temporal.NewApplicationError("another attempt holds the ledger lease for "+key.String(), ErrTypeClaimBusy)
+	case !claim.Granted:
+		// Terminal already (an earlier attempt finished): never send twice.
+		result.Outcome = outcomeOf(claim.State)
+		return result, nil
+	}
+
+	msg, renderErr := a.compose(in, cv.Pipeline.Templates, parties, claim.MessageID)
+	out, err := a.Store.SendLocked(ctx, key, parties.ContactID, parties.Contact.Email, func(ctx context.Context) store.SendOutcome {
+		if renderErr != nil {
+			return store.SendOutcome{State: store.EmailFailed, Detail: "render: " + renderErr.Error()}
+		}
+		resp, err := a.Sender.Send(ctx, msg)
+		if err == nil {
+			return store.SendOutcome{State: store.EmailSent, Detail: resp}
+		}
+		return outcomeOfFailure(mail.Classify(err))
+	})
+	if err != nil {
+		return SendResult{}, fmt.Errorf("send %s: %w", key, err)
+	}
+	result.Ambiguous = result.Ambiguous || out.Ambiguous
+	result.Detail = out.Detail
+	switch out.State {
+	case store.EmailRetry:
+		return SendResult{}, temporal.NewApplicationError(fmt.Sprintf("SMTP transient failure for %s: %s", key, out.Detail), ErrTypeSMTPTransient)
+	case store.EmailAmbiguous:
+		logger.Warn("SMTP outcome unknown: retrying with the same Message-ID", "Key", key.String(), "MessageID", claim.MessageID)
+		return SendResult{}, temporal.NewApplicationError(fmt.Sprintf("SMTP connection lost after the final dot for %s", key), ErrTypeSMTPAmbiguous)
+	case store.EmailRejected:
+		logger.Error("SMTP policy rejection: check sender authentication and reputation (prospect not suppressed)",
+			"Key", key.String(), "Code", out.Code, "Enhanced", out.Enhanced, "Detail", out.Detail)
+	case store.EmailBounced:
+		logger.Info("Hard bounce: address suppressed", "Key", key.String(), "Enhanced", out.Enhanced)
+	}
+	result.Outcome = outcomeOf(out.State)
+	return result, nil
+}
+
+func outcomeOf(state string) SendOutcome {
+	switch state {
+	case store.EmailSent:
+		return SendSent
+	case store.EmailSuppressed:
+		return SendSuppressed
+	case store.EmailBounced:
+		return SendBounced
+	case store.EmailRejected:
+		return SendRejected
+	default:
+		return SendFailed
+	}
+}
+
+func outcomeOfFailure(f mail.Failure) store.SendOutcome {
+	out := store.SendOutcome{Code: f.Code, Enhanced: f.Enhanced, Detail: f.Detail}
+	switch f.Class {
+	case mail.FailTransient:
+		out.State = store.EmailRetry
+	case mail.FailAmbiguous:
+		out.State, out.Ambiguous = store.EmailAmbiguous, true
+	case mail.FailPermanentAddress:
+		out.State, out.SuppressAddress = store.EmailBounced, true
+	case mail.FailPermanentPolicy:
+		out.State = store.EmailRejected
+	default:
+		out.State = store.EmailFailed
+	}
+	return out
+}
+
+// compose renders the step's template for the deal's contact.
+func (a *Activities) compose(in SendInput, templates map[string]cadence.Template, parties store.SendContext, messageID string) (mail.Message, error) {
+	tpl, ok := templates[in.Template]
+	if !ok {
+		return mail.Message{}, fmt.Errorf("template %q is not in cadence version %d", in.Template, in.CadenceVersion)
+	}
+	data := renderData(parties)
+	subject, err := renderText(in.Template+" subject", tpl.Subject, data)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	text, err := renderText(in.Template+" text", tpl.Text, data)
+	if err != nil {
+		return mail.Message{}, err
+	}
+	var htmlBody string
+	if tpl.HTML != "" {
+		if htmlBody, err = renderHTML(in.Template+" html", tpl.HTML, data); err != nil {
+			return mail.Message{}, err
+		}
+	}
+	if a.Mail.PostalAddress != "" {
+		text += "\n--\n" + a.Mail.PostalAddress + "\n"
+		if htmlBody != "" {
+			htmlBody += "<hr><p style=\"font-size:small;color:#666\">" + html.EscapeString(a.Mail.PostalAddress) + "</p>"
+		}
+	}
+	from := parties.Owner.SenderFrom
+	if from == "" {
+		from = a.Mail.DefaultFrom
+	}
+	if from == "" {
+		from = parties.Owner.Email
+	}
+	replyTo := parties.Owner.SenderReplyTo
+	if replyTo == "" {
+		replyTo = parties.Owner.Email
+	}
+	to := parties.Contact.Email
+	if parties.Contact.Name != "" {
+		to = fmt.Sprintf("%s <%s>", quoteName(parties.Contact.Name), parties.Contact.Email)
+	}
+	return mail.Message{
+		MessageID: messageID,
+		From:      from,
+		ReplyTo:   replyTo,
+		To:        to,
+		Subject:   oneLine(subject),
+		Text:      text,
+		HTML:      htmlBody,
+		Headers:   map[string]string{"X-Followup-Step": in.StepID},
+	}, nil
+}
+
+// quoteName quotes a display name when it holds characters RFC 5322 reserves.
+func quoteName(name string) string {
+	name = oneLine(name)
+	if strings.ContainsAny(name, `()<>[]:;@\,."`) {
+		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
+	}
+	return name
+}

@@ -1,0 +1,235 @@
+// Package cadence holds the pipeline model sales ops write (stages, steps, time limits,
+// stale rules) and the pure planner that turns one stage visit into dated agenda items.
+package cadence
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"strings"
+)
+
+// StepKind says what a step does.
+type StepKind string
+
+const (
+	StepEmail StepKind = "email" // a nurture email to the prospect
+	StepTask  StepKind = "task"  // a follow-up task for the deal's owner
+)
+
+// TaskSpec describes a task given to the deal's owner.
+type TaskSpec struct {
+	Kind  string   `json:"kind"` // call, email, linkedin, todo
+	Title string   `json:"title"`
+	DueIn Duration `json:"due_in"` // counted in the owner's calendar from creation
+}
+
+// Step is one action of a stage visit. After counts from the actual time of the previous
+// step of the same visit (or from stage entry for the first one). Times > 1 repeats the step,
+// each occurrence After the previous one (nurture tracks).
+type Step struct {
+	ID       string    `json:"id"`
+	Kind     StepKind  `json:"kind"`
+	After    Duration  `json:"after"`
+	Times    int       `json:"times,omitempty"`
+	Template string    `json:"template,omitempty"` // email steps: a key of Pipeline.Templates
+	Task     *TaskSpec `json:"task,omitempty"`     // task steps
+}
+
+// Occurrences is how many times the step runs.
+func (s Step) Occurrences() int {
+	if s.Times < 1 {
+		return 1
+	}
+	return s.Times
+}
+
+// Move moves a deal to another stage with a recorded reason, optionally giving the owner a
+// task that belongs to the new stage visit.
+type Move struct {
+	MoveTo string    `json:"move_to"`
+	Reason string    `json:"reason"`
+	Task   *TaskSpec `json:"task,omitempty"`
+	// After is used by OnExhausted only: the wait after the last step before the move.
+	After Duration `json:"after"`
+}
+
+// Stage is one stage of a pipeline.
+type Stage struct {
+	ID       string `json:"id"`
+	Terminal bool   `json:"terminal,omitempty"` // won and lost: the deal closes once nothing is left to do
+	// TimeLimit counts business time of the owner's calendar from stage entry; zero means none.
+	TimeLimit   Duration `json:"time_limit"`
+	Steps       []Step   `json:"steps,omitempty"`
+	OnStale     *Move    `json:"on_stale,omitempty"`     // what happens when TimeLimit passes
+	OnExhausted *Move    `json:"on_exhausted,omitempty"` // what happens after the last step ran
+}
+
+// Template is an email template: a text/template subject and text body, an html/template body.
+type Template struct {
+	Subject string `json:"subject"`
+	Text    string `json:"text"`
+	HTML    string `json:"html,omitempty"`
+}
+
+// Pipeline is one cadence: ordered stages, their steps and rules, and the email templates.
+type Pipeline struct {
+	ID        string              `json:"id"`
+	Initial   string              `json:"initial"`
+	Stages    []Stage             `json:"stages"`
+	Templates map[string]Template `json:"templates,omitempty"`
+}
+
+// Stage returns the stage with the given id.
+func (p Pipeline) Stage(id string) (Stage, bool) {
+	for _, s := range p.Stages {
+		if s.ID == id {
+			return s, true
+		}
+	}
+	return Stage{}, false
+}
+
+// StageIDs lists the stage ids in pipeline order.
+func (p Pipeline) StageIDs() []string {
+	ids := make([]string, len(p.Stages))
+	for i, s := range p.Stages {
+		ids[i] = s.ID
+	}
+	return ids
+}
+
+var idPattern = regexp.MustCompile(`^[a-z][a-z0-9_-]{0,62}$`)
+
+// Validate checks the model's internal consistency: ids, units, references between stages,
+// templates. It returns every problem found, joined, so ops fix them in one pass.
+func (p Pipeline) Validate() error {
+	var problems []string
+	add := func(format string, args ...any) { problems = append(problems, fmt.Sprintf(format, args...)) }
+
+	if !idPattern.MatchString(p.ID) {
+		add("pipeline id %q: want lower-case letters, digits, - or _", p.ID)
+	}
+	if len(p.Stages) == 0 {
+		add("pipeline %q has no stages", p.ID)
+	}
+	seen := map[string]bool{}
+	for _, s := range p.Stages {
+		if !idPattern.MatchString(s.ID) {
+			add("stage id %q: want lower-case letters, digits, - or _", s.ID)
+		}
+		if seen[s.ID] {
+			add("stage %q is defined twice", s.ID)
+		}
+		seen[s.ID] = true
+	}
+	if _, ok := p.Stage(p.Initial); !ok {
+		add("initial stage %q is not a stage of the pipeline", p.Initial)
+	}
+	checkMove := func(stage, rule string, m *Move) {
+		if m == nil {
+			return
+		}
+		if _, ok := p.Stage(m.MoveTo); !ok {
+			add("stage %q %s: move_to %q names no stage", stage, rule, m.MoveTo)
+		} else if m.MoveTo == stage {
+			add("stage %q %s: move_to names the stage itself", stage, rule)
+		}
+		if strings.TrimSpace(m.Reason) == "" {
+			add("stage %q %s: a move needs a reason", stage, rule)
+		}
+		if err := m.After.Validate(); err != nil {
+			add("stage %q %s: %v", stage, rule, err)
+		}
+		if m.Task != nil {
+			checkTask(add, stage, rule, m.Task)
+		}
+	}
+	for _, s := range p.Stages {
+		if err := s.TimeLimit.Validate(); err != nil {
+			add("stage %q time_limit: %v", s.ID, err)
+		}
+		if s.OnStale != nil && s.TimeLimit.IsZero() {
+			add("stage %q has on_stale but no time_limit, so it can never fire", s.ID)
+		}
+		if !s.TimeLimit.IsZero() && s.OnStale == nil {
+			add("stage %q has a time_limit but no on_stale rule saying what happens then", s.ID)
+		}
+		if s.OnExhausted != nil && len(s.Steps) == 0 {
+			add("stage %q has on_exhausted but no steps", s.ID)
+		}
+		checkMove(s.ID, "on_stale", s.OnStale)
+		checkMove(s.ID, "on_exhausted", s.OnExhausted)
+		stepIDs := map[string]bool{}
+		for _, st := range s.Steps {
+			where := fmt.Sprintf("stage %q step %q", s.ID, st.ID)
+			if !idPattern.MatchString(st.ID) {
+				add("%s: step id: want lower-case letters, digits, - or _", where)
+			}
+			if stepIDs[st.ID] {
+				add("%s: step id used twice in the stage", where)
+			}
+			stepIDs[st.ID] = true
+			if err := st.After.Validate(); err != nil {
+				add("%s after: %v", where, err)
+			}
+			if st.Times < 0 {
+				add("%s: times must not be negative", where)
+			}
+			switch st.Kind {
+			case StepEmail:
+				if _, ok := p.Templates[st.Template]; !ok {
+					add("%s: template %q is not defined", where, st.Template)
+				}
+				if st.Task != nil {
+					add("%s: an email step has no task", where)
+				}
+			case StepTask:
+				if st.Task == nil {
+					add("%s: a task step needs a task", where)
+				} else {
+					checkTask(add, s.ID, "step "+st.ID, st.Task)
+				}
+			default:
+				add("%s: unknown kind %q (want email or task)", where, st.Kind)
+			}
+		}
+	}
+	if len(problems) > 0 {
+		return fmt.Errorf("pipeline %q is invalid:\n  - %s", p.ID, strings.Join(problems, "\n  - "))
+	}
+	return nil
+}
+
+func checkTask(add func(string, ...any), stage, where string, t *TaskSpec) {
+	if strings.TrimSpace(t.Title) == "" {
+		add("stage %q %s: a task needs a title", stage, where)
+	}
+	switch t.Kind {
+	case "call", "email", "linkedin", "todo":
+	default:
+		add("stage %q %s: task kind %q (want call, email, linkedin or todo)", stage, where, t.Kind)
+	}
+	if err := t.DueIn.Validate(); err != nil {
+		add("stage %q %s due_in: %v", stage, where, err)
+	}
+}
+
+// CanonicalJSON is the stable encoding a version's hash covers: encoding/json writes struct
+// fields in declaration order and map keys sorted, so equal models encode equally.
+func (p Pipeline) CanonicalJSON() ([]byte, error) {
+	return json.Marshal(p)
+}
+
+// Hash is the hex SHA-256 of the canonical JSON, templates included, so a template edit is a
+// new version.
+func (p Pipeline) Hash() (string, error) {
+	b, err := p.CanonicalJSON()
+	if err != nil {
+		return "", err
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
+}

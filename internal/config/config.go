@@ -1,0 +1,174 @@
+// Package config reads the engine's configuration from the environment, failing fast with
+// every problem listed at once.
+package config
+
+import (
+	"encoding/hex"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/contrib/envconfig"
+
+	"github.com/followup-engine/followup/internal/mail"
+)
+
+// Env is where configuration comes from: the process environment, or a map in tests.
+type Env = envconfig.EnvLookup
+
+// OS is the process environment.
+var OS Env = envconfig.EnvLookupOS
+
+// MapEnv is an Env over a map, for tests.
+type MapEnv map[string]string
+
+// LookupEnv implements Env.
+func (m MapEnv) LookupEnv(k string) (string, bool) { v, ok := m[k]; return v, ok }
+
+// Environ implements Env.
+func (m MapEnv) Environ() []string {
+	out := make([]string, 0, len(m))
+	for k, v := range m {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+// DefaultDatabaseURL is the local PostgreSQL `make run` and the tests use.
+const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/followup?sslmode=disable"
+
+// Worker is the worker's configuration.
+type Worker struct {
+	DatabaseURL string
+	Temporal    client.Options
+	SMTP        mail.Config
+	Mail        MailIdentity
+	// SendConcurrency bounds concurrent sends per worker; the pool is sized for it.
+	SendConcurrency int
+	WorkflowPollers int
+	ActivityPollers int
+	StickyCacheSize int // 0 keeps the SDK default
+}
+
+// MailIdentity is how nurture emails present themselves.
+type MailIdentity struct {
+	MessageIDSecret []byte
+	MessageIDDomain string
+	DefaultFrom     string
+	PostalAddress   string
+}
+
+// Starter is the starter's configuration.
+type Starter struct {
+	DatabaseURL string
+	Temporal    client.Options
+}
+
+type reader struct {
+	env      Env
+	problems []string
+}
+
+func (r *reader) str(key, def string) string {
+	if v, ok := r.env.LookupEnv(key); ok && strings.TrimSpace(v) != "" {
+		return strings.TrimSpace(v)
+	}
+	return def
+}
+
+func (r *reader) int(key string, def, min, max int) int {
+	s := r.str(key, "")
+	if s == "" {
+		return def
+	}
+	n, err := strconv.Atoi(s)
+	if err != nil || n < min || n > max {
+		r.problems = append(r.problems, fmt.Sprintf("%s=%q: want a whole number from %d to %d", key, s, min, max))
+		return def
+	}
+	return n
+}
+
+func (r *reader) duration(key string, def time.Duration) time.Duration {
+	s := r.str(key, "")
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d <= 0 {
+		r.problems = append(r.problems, fmt.Sprintf("%s=%q: want a positive duration like 15s", key, s))
+		return def
+	}
+	return d
+}
+
+func (r *reader) err(what string) error {
+	if len(r.problems) == 0 {
+		return nil
+	}
+	return fmt.Errorf("%s configuration is invalid:\n  %s", what, strings.Join(r.problems, "\n  "))
+}
+
+func (r *reader) temporal() client.Options {
+	opts, err := envconfig.LoadClientOptions(envconfig.LoadClientOptionsRequest{EnvLookup: r.env})
+	if err != nil {
+		r.problems = append(r.problems, "Temporal client (TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, …): "+err.Error())
+	}
+	return opts
+}
+
+// LoadWorker reads the worker's configuration.
+func LoadWorker(env Env) (Worker, error) {
+	r := &reader{env: env}
+	w := Worker{
+		DatabaseURL:     r.str("DATABASE_URL", DefaultDatabaseURL),
+		Temporal:        r.temporal(),
+		SendConcurrency: r.int("SEND_CONCURRENCY", 4, 1, 256),
+		WorkflowPollers: r.int("WORKFLOW_POLLERS", 2, 1, 64),
+		ActivityPollers: r.int("ACTIVITY_POLLERS", 2, 1, 64),
+		StickyCacheSize: r.int("STICKY_CACHE_SIZE", 0, 0, 1_000_000),
+	}
+	port := r.int("SMTP_PORT", 1025, 1, 65535)
+	w.SMTP = mail.Config{
+		Host:     r.str("SMTP_HOST", "127.0.0.1"),
+		Port:     port,
+		Username: r.str("SMTP_USERNAME", ""),
+		Password: r.str("SMTP_PASSWORD", ""),
+		TLS:      mail.TLSPolicy(r.str("SMTP_TLS", "none")),
+		Timeout:  r.duration("SMTP_TIMEOUT", 15*time.Second),
+		HeloName: r.str("SMTP_HELO", ""),
+	}
+	if _, err := mail.NewSender(w.SMTP); err != nil {
+		r.problems = append(r.problems, "SMTP_*: "+err.Error())
+	}
+	secret := r.str("MESSAGE_ID_SECRET", "")
+	switch {
+	case secret == "":
+		r.problems = append(r.problems, "MESSAGE_ID_SECRET is required: 32+ hex characters that stay the same across restarts (Message-IDs of retried sends are derived from it); generate one with `openssl rand -hex 32`")
+	default:
+		b, err := hex.DecodeString(secret)
+		if err != nil || len(b) < 16 {
+			r.problems = append(r.problems, "MESSAGE_ID_SECRET: want at least 32 hex characters")
+		}
+		w.Mail.MessageIDSecret = b
+	}
+	w.Mail.MessageIDDomain = r.str("MESSAGE_ID_DOMAIN", "followup.invalid")
+	w.Mail.DefaultFrom = r.str("MAIL_FROM", "")
+	w.Mail.PostalAddress = r.str("MAIL_POSTAL_ADDRESS", "")
+	return w, r.err("worker")
+}
+
+// LoadStarter reads the starter's configuration.
+func LoadStarter(env Env) (Starter, error) {
+	r := &reader{env: env}
+	s := Starter{DatabaseURL: r.str("DATABASE_URL", DefaultDatabaseURL), Temporal: r.temporal()}
+	return s, r.err("starter")
+}
+
+// Getenv reads one variable of env ("" when unset).
+func Getenv(env Env, key string) string {
+	v, _ := env.LookupEnv(key)
+	return v
+}

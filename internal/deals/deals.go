@@ -1,0 +1,455 @@
+// Package deals is the front door's logic, shared by the CLI and the HTTP API: it validates
+// input, records inbound events in PostgreSQL, then starts or signals deal workflows.
+package deals
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/mail"
+	"regexp"
+	"strings"
+	"time"
+
+	enumspb "go.temporal.io/api/enums/v1"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/workflows"
+)
+
+// Domain errors; the CLI and the HTTP API map them to answers in one place each.
+var (
+	ErrNotFound     = store.ErrNotFound
+	ErrDealClosed   = store.ErrDealClosed
+	ErrNotClosed    = store.ErrDealNotClosed
+	ErrUnknownStage = errors.New("unknown stage")
+)
+
+// ValidationError lists what is wrong with a request; nothing was written.
+type ValidationError struct{ Problems []string }
+
+func (e *ValidationError) Error() string {
+	return "invalid request: " + strings.Join(e.Problems, "; ")
+}
+
+type problems []string
+
+func (p *problems) add(format string, args ...any) { *p = append(*p, fmt.Sprintf(format, args...)) }
+func (p problems) err() error {
+	if len(p) == 0 {
+		return nil
+	}
+	return &ValidationError{Problems: p}
+}
+
+// Service is the front door.
+type Service struct {
+	Store    *store.Store
+	Temporal client.Client
+	Now      func() time.Time
+}
+
+func (s *Service) now() time.Time {
+	if s.Now != nil {
+		return s.Now()
+	}
+	return time.Now()
+}
+
+// CreateRequest creates a deal, or converges on the one its external id already names.
+type CreateRequest struct {
+	Source         string             `json:"source"`      // who tells us: api, cli, hubspot, …
+	ExternalID     string             `json:"external_id"` // the deal's id at that source
+	Title          string             `json:"title"`
+	Owner          store.OwnerInput   `json:"owner"`
+	Contact        store.ContactInput `json:"contact"`
+	CadenceVersion *int64             `json:"cadence_version,omitempty"` // default: the latest published
+	EventID        string             `json:"event_id,omitempty"`        // default: "create:<external id>"
+	SourceTime     time.Time          `json:"source_time,omitzero"`      // default: now
+}
+
+// CreateResponse says what happened.
+type CreateResponse struct {
+	DealID     string `json:"deal_id"`
+	WorkflowID string `json:"workflow_id"`
+	RunID      string `json:"run_id"`
+	Created    bool   `json:"created"`
+	Stage      string `json:"stage"`
+}
+
+var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$`)
+
+func checkToken(p *problems, field, v string) {
+	if !tokenPattern.MatchString(v) {
+		p.add("%s %q: want 1-200 letters, digits or . _ : / @ + -", field, v)
+	}
+}
+
+func checkEmail(p *problems, field, v string) {
+	addr, err := mail.ParseAddress(v)
+	if err != nil || addr.Address != v || addr.Name != "" {
+		p.add("%s %q is not a plain email address", field, v)
+	}
+}
+
+func checkZone(p *problems, field, v string) {
+	if v == "" {
+		return
+	}
+	if _, err := time.LoadLocation(v); err != nil {
+		p.add("%s %q is not an IANA time zone (like Europe/Berlin)", field, v)
+	}
+}
+
+func checkCountry(p *problems, field, v string) {
+	if v != "" && !regexp.MustCompile(`^[A-Za-z]{2}$`).MatchString(v) {
+		p.add("%s %q: want a two-letter ISO country code", field, v)
+	}
+}
+
+func checkText(p *problems, field, v string, max int) {
+	if len(v) > max {
+		p.add("%s is longer than %d characters", field, max)
+	}
+	if strings.ContainsAny(v, "\r\n\x00") {
+		p.add("%s must be a single line", field)
+	}
+}
+
+func (r *CreateRequest) validate() error {
+	var p problems
+	checkToken(&p, "source", r.Source)
+	checkToken(&p, "external id", r.ExternalID)
+	if r.EventID != "" {
+		checkToken(&p, "event id", r.EventID)
+	}
+	checkText(&p, "title", r.Title, 200)
+	checkEmail(&p, "owner email", r.Owner.Email)
+	checkText(&p, "owner name", r.Owner.Name, 200)
+	checkText(&p, "owner company", r.Owner.Company, 200)
+	checkZone(&p, "owner zone", r.Owner.Zone)
+	checkCountry(&p, "owner country", r.Owner.Country)
+	if r.Owner.SenderFrom != "" {
+		if _, err := mail.ParseAddress(r.Owner.SenderFrom); err != nil {
+			p.add("owner sender %q is not an email address", r.Owner.SenderFrom)
+		}
+	}
+	checkEmail(&p, "contact email", r.Contact.Email)
+	checkText(&p, "contact first name", r.Contact.FirstName, 100)
+	checkText(&p, "contact last name", r.Contact.LastName, 100)
+	checkText(&p, "contact company", r.Contact.Company, 200)
+	checkZone(&p, "contact zone", r.Contact.Zone)
+	checkCountry(&p, "contact country", r.Contact.Country)
+	return p.err()
+}
+
+// Create records the deal and its create event, then Signal-With-Starts its workflow: a
+// second create for the same external id signals the running deal, which converges.
+func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, error) {
+	if err := r.validate(); err != nil {
+		return CreateResponse{}, err
+	}
+	if r.EventID == "" {
+		r.EventID = "create:" + r.ExternalID
+	}
+	if r.SourceTime.IsZero() {
+		r.SourceTime = s.now()
+	}
+	var cv store.CadenceVersion
+	var err error
+	if r.CadenceVersion != nil {
+		cv, err = s.Store.Cadence(ctx, *r.CadenceVersion)
+	} else {
+		cv, err = s.Store.LatestCadence(ctx)
+	}
+	if err != nil {
+		return CreateResponse{}, err
+	}
+	payload, _ := jsonOf(r)
+	created, err := s.Store.CreateDeal(ctx, store.NewDeal{
+		Source: r.Source, ExternalID: r.ExternalID, Title: r.Title, Owner: r.Owner, Contact: r.Contact,
+		CadenceVersion: cv.Version, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
+	})
+	if err != nil {
+		return CreateResponse{}, err
+	}
+	d := created.Deal
+	resp := CreateResponse{DealID: d.ID, WorkflowID: workflows.WorkflowID(d.ID), Created: created.Created, Stage: d.Stage}
+	if d.Closed() {
+		if created.Event.Inserted {
+			_ = s.Store.SetEventOutcome(ctx, created.Event.ID, "refused", "deal is closed; reopen it to continue")
+		}
+		return resp, fmt.Errorf("deal %s (%s:%s) is closed in %s: %w", d.ID, r.Source, r.ExternalID, d.Stage, ErrDealClosed)
+	}
+	ev := workflows.Event{
+		Version: workflows.EventVersion, Kind: workflows.EventCreated, Source: r.Source, SourceEventID: r.EventID,
+		SourceTime: r.SourceTime, InboundEventID: created.Event.ID, Stage: d.Stage, Reason: "deal created",
+	}
+	run, err := s.signalWithStart(ctx, d, ev)
+	if err != nil {
+		return resp, err
+	}
+	resp.RunID = run.GetRunID()
+	if err := s.Store.MarkEventSignalled(ctx, created.Event.ID); err != nil {
+		return resp, fmt.Errorf("deal %s signalled but its event not marked: %w", d.ID, err)
+	}
+	return resp, nil
+}
+
+// signalWithStart delivers ev to the deal's workflow, starting it from the deal's row if no
+// run is open. The reuse policy refuses to restart a closed deal silently.
+func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflows.Event) (client.WorkflowRun, error) {
+	start := ev
+	if start.Kind != workflows.EventCreated {
+		// No run is open yet (a start that failed after the deal was recorded): the run
+		// enters the deal's recorded stage and then receives ev.
+		start = workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventCreated, Source: "recovery",
+			SourceEventID: "recover:" + d.ID, SourceTime: d.CreatedAt, Stage: d.Stage, Reason: "deal created"}
+	}
+	in := workflows.DealInput{
+		Version: workflows.InputVersion, DealID: d.ID, OwnerID: d.OwnerID,
+		Cadence: workflows.CadenceRef{Version: d.CadenceVersion, Hash: d.CadenceHash},
+		Start:   start, PrevVisit: d.Visit, PrevRevision: d.Revision,
+	}
+	opts := client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(d.ID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
+		TypedSearchAttributes: temporal.NewSearchAttributes(
+			workflows.DealStageKey.ValueSet(d.Stage),
+			workflows.DealOwnerKey.ValueSet(d.OwnerID),
+			workflows.CadenceVersionKey.ValueSet(d.CadenceVersion),
+		),
+	}
+	run, err := s.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.EventSignal, ev, opts, workflows.DealWorkflow, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		if ev.InboundEventID != 0 {
+			_ = s.Store.SetEventOutcome(ctx, ev.InboundEventID, "refused", "deal workflow is closed; reopen the deal to continue")
+		}
+		return nil, fmt.Errorf("deal %s: its workflow has completed: %w", d.ID, ErrDealClosed)
+	}
+	if err != nil {
+		return nil, fmt.Errorf("signal deal %s: %w", d.ID, err)
+	}
+	return run, nil
+}
+
+// StageRequest moves a deal to a stage.
+type StageRequest struct {
+	Deal       string    `json:"deal"` // internal id, or source:external-id
+	Stage      string    `json:"stage"`
+	Source     string    `json:"source"`
+	EventID    string    `json:"event_id"`             // the source's id of this change; a repeat is a duplicate
+	SourceTime time.Time `json:"source_time,omitzero"` // when it happened at the source; default now
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// StageResponse says what happened to the event.
+type StageResponse struct {
+	DealID    string `json:"deal_id"`
+	EventID   int64  `json:"event_id"`
+	State     string `json:"state"` // signalled, or the recorded state of a duplicate
+	Duplicate bool   `json:"duplicate"`
+}
+
+// ChangeStage records a stage event and signals the deal. The ordering rules (duplicates,
+// older events, earlier stages) are applied by the workflow, which records each outcome.
+func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageResponse, error) {
+	var p problems
+	checkToken(&p, "source", r.Source)
+	if r.EventID == "" {
+		r.EventID = fmt.Sprintf("%s-%d", r.Stage, s.now().UnixNano())
+	}
+	checkToken(&p, "event id", r.EventID)
+	checkText(&p, "reason", r.Reason, 500)
+	if r.Stage == "" {
+		p.add("stage is required")
+	}
+	if r.Deal == "" {
+		p.add("deal is required")
+	}
+	if err := p.err(); err != nil {
+		return StageResponse{}, err
+	}
+	if r.SourceTime.IsZero() {
+		r.SourceTime = s.now()
+	}
+	d, err := s.Resolve(ctx, r.Deal)
+	if err != nil {
+		return StageResponse{}, err
+	}
+	cv, err := s.Store.Cadence(ctx, d.CadenceVersion)
+	if err != nil {
+		return StageResponse{}, err
+	}
+	if _, ok := cv.Pipeline.Stage(r.Stage); !ok {
+		return StageResponse{}, fmt.Errorf("stage %q is not in pipeline %s (stages: %s): %w",
+			r.Stage, cv.Pipeline.ID, strings.Join(cv.Pipeline.StageIDs(), ", "), ErrUnknownStage)
+	}
+	payload, _ := jsonOf(r)
+	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{
+		DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
+	})
+	resp := StageResponse{DealID: d.ID, EventID: ev.ID, State: ev.State, Duplicate: !ev.Inserted}
+	if err != nil {
+		return resp, err
+	}
+	if !ev.Inserted && ev.State != "received" {
+		return resp, nil // already signalled (or decided): a retried webhook converges
+	}
+	_, err = s.signalWithStart(ctx, d, workflows.Event{
+		Version: workflows.EventVersion, Kind: workflows.EventStageChanged, Source: r.Source, SourceEventID: r.EventID,
+		SourceTime: r.SourceTime, InboundEventID: ev.ID, Stage: r.Stage, Reason: r.Reason,
+	})
+	if err != nil {
+		return resp, err
+	}
+	if err := s.Store.MarkEventSignalled(ctx, ev.ID); err != nil {
+		return resp, err
+	}
+	resp.State = "signalled"
+	return resp, nil
+}
+
+// ReopenRequest reopens a closed deal into a stage.
+type ReopenRequest struct {
+	Deal    string `json:"deal"`
+	Stage   string `json:"stage"` // default: the pipeline's initial stage
+	Source  string `json:"source"`
+	EventID string `json:"event_id"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+// ReopenResponse says which run now carries the deal.
+type ReopenResponse struct {
+	DealID string `json:"deal_id"`
+	RunID  string `json:"run_id"`
+	Stage  string `json:"stage"`
+	Visit  int    `json:"visit"`
+}
+
+// Reopen starts a new run for a closed deal on purpose: the one call that allows a
+// duplicate workflow id. The visit counter comes from PostgreSQL so ledger keys never collide.
+func (s *Service) Reopen(ctx context.Context, r ReopenRequest) (ReopenResponse, error) {
+	var p problems
+	checkToken(&p, "source", r.Source)
+	if r.EventID == "" {
+		r.EventID = fmt.Sprintf("reopen-%d", s.now().UnixNano())
+	}
+	checkToken(&p, "event id", r.EventID)
+	checkText(&p, "reason", r.Reason, 500)
+	if err := p.err(); err != nil {
+		return ReopenResponse{}, err
+	}
+	d, err := s.Resolve(ctx, r.Deal)
+	if err != nil {
+		return ReopenResponse{}, err
+	}
+	cv, err := s.Store.Cadence(ctx, d.CadenceVersion)
+	if err != nil {
+		return ReopenResponse{}, err
+	}
+	if r.Stage == "" {
+		r.Stage = cv.Pipeline.Initial
+	}
+	stage, ok := cv.Pipeline.Stage(r.Stage)
+	if !ok {
+		return ReopenResponse{}, fmt.Errorf("stage %q is not in pipeline %s: %w", r.Stage, cv.Pipeline.ID, ErrUnknownStage)
+	}
+	if stage.Terminal {
+		return ReopenResponse{}, &ValidationError{Problems: []string{fmt.Sprintf("cannot reopen into %s: it is a closing stage", r.Stage)}}
+	}
+	if r.Reason == "" {
+		r.Reason = "deal reopened"
+	}
+	now := s.now()
+	payload, _ := jsonOf(r)
+	resp := ReopenResponse{DealID: d.ID, Stage: r.Stage}
+	err = s.Store.Reopen(ctx, d.ID, r.Source, r.EventID, now, payload, func(d store.Deal, prevVisit int, eventID int64) error {
+		in := workflows.DealInput{
+			Version: workflows.InputVersion, DealID: d.ID, OwnerID: d.OwnerID,
+			Cadence: workflows.CadenceRef{Version: d.CadenceVersion, Hash: d.CadenceHash},
+			Start: workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventStageChanged, Source: r.Source,
+				SourceEventID: r.EventID, SourceTime: now, InboundEventID: eventID, Stage: r.Stage, Reason: r.Reason},
+			PrevStage: d.Stage, PrevVisit: prevVisit, PrevRevision: d.Revision,
+		}
+		run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+			ID:                       workflows.WorkflowID(d.ID),
+			TaskQueue:                workflows.TaskQueue,
+			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
+			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			TypedSearchAttributes: temporal.NewSearchAttributes(
+				workflows.DealStageKey.ValueSet(r.Stage),
+				workflows.DealOwnerKey.ValueSet(d.OwnerID),
+				workflows.CadenceVersionKey.ValueSet(d.CadenceVersion),
+			),
+		}, workflows.DealWorkflow, in)
+		if err != nil {
+			return fmt.Errorf("start reopened deal %s: %w", d.ID, err)
+		}
+		resp.RunID, resp.Visit = run.GetRunID(), prevVisit+1
+		return nil
+	})
+	return resp, err
+}
+
+// Resolve finds a deal by internal id or by "source:external-id".
+func (s *Service) Resolve(ctx context.Context, ref string) (store.Deal, error) {
+	if uuidPattern.MatchString(ref) {
+		return s.Store.DealByID(ctx, strings.ToLower(ref))
+	}
+	source, ext, ok := strings.Cut(ref, ":")
+	if !ok || source == "" || ext == "" {
+		return store.Deal{}, &ValidationError{Problems: []string{fmt.Sprintf("deal %q: want a deal id or source:external-id", ref)}}
+	}
+	return s.Store.DealByExternalID(ctx, source, ext)
+}
+
+var uuidPattern = regexp.MustCompile(`^[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}$`)
+
+// Details is a deal as `deal show` presents it: PostgreSQL's timeline, plus the workflow's
+// live answer when a worker responds.
+type Details struct {
+	Timeline store.Timeline  `json:"timeline"`
+	Live     *workflows.View `json:"live,omitempty"`
+	LiveErr  string          `json:"live_error,omitempty"`
+}
+
+// Show reads a deal's timeline and, for open deals, queries its workflow with a short timeout.
+func (s *Service) Show(ctx context.Context, ref string, queryTimeout time.Duration) (Details, error) {
+	d, err := s.Resolve(ctx, ref)
+	if err != nil {
+		return Details{}, err
+	}
+	tl, err := s.Store.DealTimeline(ctx, d.ID)
+	if err != nil {
+		return Details{}, err
+	}
+	out := Details{Timeline: tl}
+	if d.Closed() || s.Temporal == nil {
+		return out, nil
+	}
+	qctx, cancel := context.WithTimeout(ctx, queryTimeout)
+	defer cancel()
+	val, err := s.Temporal.QueryWorkflow(qctx, workflows.WorkflowID(d.ID), "", workflows.StateQuery)
+	if err != nil {
+		out.LiveErr = "no live answer from the deal workflow (is a worker running?): " + err.Error()
+		return out, nil
+	}
+	var v workflows.View
+	if err := val.Get(&v); err != nil {
+		out.LiveErr = err.Error()
+		return out, nil
+	}
+	out.Live = &v
+	return out, nil
+}
+
+// StageIDs lists a cadence's stages, for help texts.
+func StageIDs(p cadence.Pipeline) string { return strings.Join(p.StageIDs(), ", ") }

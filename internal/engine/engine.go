@@ -1,0 +1,119 @@
+// Package engine wires the worker: PostgreSQL, migrations, the built-in cadence, the
+// Temporal client and the two workers (deals, and sends on their own task queue).
+package engine
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"go.temporal.io/sdk/activity"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/worker"
+
+	"github.com/followup-engine/followup/activities"
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/config"
+	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/workflows"
+)
+
+// Prepare migrates the database and publishes the built-in pipeline as cadence version 0.
+// Both are idempotent; every process runs them at start-up.
+func Prepare(ctx context.Context, st *store.Store) error {
+	if err := store.Migrate(ctx, st.Pool()); err != nil {
+		return err
+	}
+	if _, err := st.PublishCadence(ctx, cadence.DefaultVersion, cadence.Default()); err != nil {
+		return fmt.Errorf("publish the built-in cadence: %w", err)
+	}
+	return nil
+}
+
+// RunWorker runs the deal and send workers until ctx ends, then stops them, letting
+// in-flight activities finish within the stop timeout.
+func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) error {
+	sender, err := mail.NewSender(cfg.SMTP)
+	if err != nil {
+		return err
+	}
+	if budget := cfg.SMTP.SendTimeoutBudget(); budget >= activities.SendStartToClose {
+		return fmt.Errorf("SMTP_TIMEOUT %s is too long: one send may take %s, over the send activity's Start-To-Close of %s",
+			cfg.SMTP.Timeout, budget, activities.SendStartToClose)
+	}
+	pool, err := store.Open(ctx, cfg.DatabaseURL, store.PoolOptions{ConcurrentSends: cfg.SendConcurrency})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	if err := Prepare(ctx, st); err != nil {
+		return err
+	}
+
+	copts := cfg.Temporal
+	copts.Logger = tlog.NewStructuredLogger(logger)
+	c, err := client.DialContext(ctx, copts)
+	if err != nil {
+		return fmt.Errorf("connect to Temporal at %s: %w", hostPortOf(copts), err)
+	}
+	defer c.Close()
+
+	acts := &activities.Activities{Store: st, Sender: sender, Mail: activities.MailSettings{
+		MessageIDSecret: cfg.Mail.MessageIDSecret, MessageIDDomain: cfg.Mail.MessageIDDomain,
+		DefaultFrom: cfg.Mail.DefaultFrom, PostalAddress: cfg.Mail.PostalAddress,
+	}}
+	if cfg.StickyCacheSize > 0 {
+		worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
+	}
+	deals, sends := NewWorkers(c, acts, cfg)
+	if err := deals.Start(); err != nil {
+		return fmt.Errorf("start deal worker: %w", err)
+	}
+	defer deals.Stop()
+	if err := sends.Start(); err != nil {
+		return fmt.Errorf("start send worker: %w", err)
+	}
+	defer sends.Stop()
+	logger.Info("worker running", "task_queue", workflows.TaskQueue, "send_task_queue", workflows.SendTaskQueue,
+		"send_concurrency", cfg.SendConcurrency)
+	<-ctx.Done()
+	logger.Info("worker stopping")
+	if errors.Is(context.Cause(ctx), context.Canceled) {
+		return nil
+	}
+	return context.Cause(ctx)
+}
+
+// NewWorkers builds the two workers: deal workflows with their PostgreSQL activities, and
+// email sends alone on their task queue with bounded concurrency, so slow SMTP never starves
+// the rest.
+func NewWorkers(c client.Client, acts *activities.Activities, cfg config.Worker) (deals, sends worker.Worker) {
+	deals = worker.New(c, workflows.TaskQueue, worker.Options{
+		MaxConcurrentWorkflowTaskPollers: cfg.WorkflowPollers,
+		MaxConcurrentActivityTaskPollers: cfg.ActivityPollers,
+		WorkerStopTimeout:                10 * time.Second,
+	})
+	deals.RegisterWorkflow(workflows.DealWorkflow)
+	deals.RegisterActivity(acts)
+
+	sends = worker.New(c, workflows.SendTaskQueue, worker.Options{
+		MaxConcurrentActivityExecutionSize: cfg.SendConcurrency,
+		MaxConcurrentActivityTaskPollers:   cfg.ActivityPollers,
+		WorkerStopTimeout:                  activities.SendStartToClose,
+		DisableWorkflowWorker:              true,
+	})
+	sends.RegisterActivityWithOptions(acts.SendEmail, activity.RegisterOptions{Name: "SendEmail"})
+	return deals, sends
+}
+
+func hostPortOf(o client.Options) string {
+	if o.HostPort == "" {
+		return client.DefaultHostPort
+	}
+	return o.HostPort
+}

@@ -1,0 +1,186 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// Transition is one recorded stage change.
+type Transition struct {
+	DealID         string
+	Visit          int
+	From, To       string
+	At             time.Time
+	Source         string
+	SourceEventID  string
+	SourceTime     *time.Time
+	Reason         string
+	InboundEventID int64
+}
+
+// RecordTransition stores a transition once per (deal, visit), so a retried activity is a
+// no-op, and marks the event that caused it applied.
+func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `
+			INSERT INTO stage_transitions (deal_id, visit, from_stage, to_stage, at, source, source_event_id, source_time, reason)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+			ON CONFLICT (deal_id, visit) DO NOTHING`,
+			t.DealID, t.Visit, t.From, t.To, t.At, t.Source, t.SourceEventID, t.SourceTime, t.Reason)
+		if err != nil {
+			return fmt.Errorf("record transition: %w", err)
+		}
+		if t.InboundEventID != 0 {
+			_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = 'applied', outcome_reason = $2, updated_at = now()
+				WHERE id = $1`, t.InboundEventID, fmt.Sprintf("moved to %s (visit %d)", t.To, t.Visit))
+		}
+		return err
+	})
+}
+
+// CancelVisitTasks cancels the open tasks of a visit the deal left; it returns how many.
+func (s *Store) CancelVisitTasks(ctx context.Context, dealID string, visit int, at time.Time, reason string) (int, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE tasks SET state = 'cancelled', closed_at = $3, close_reason = $4
+		WHERE deal_id = $1 AND visit = $2 AND state = 'open'`, dealID, visit, at, reason)
+	if err != nil {
+		return 0, fmt.Errorf("cancel tasks: %w", err)
+	}
+	return int(tag.RowsAffected()), nil
+}
+
+// Task is a rep's task row.
+type Task struct {
+	ID          int64
+	DealID      string
+	OwnerID     string
+	Visit       int
+	StepID      string
+	Occurrence  int
+	Kind        string
+	Title       string
+	DueAt       time.Time
+	State       string
+	CreatedAt   time.Time
+	ClosedAt    *time.Time
+	CloseReason string
+}
+
+// NewTask is a task to create for the deal's owner.
+type NewTask struct {
+	DealID     string
+	Visit      int
+	StepID     string
+	Occurrence int
+	Kind       string
+	Title      string
+	DueAt      time.Time
+	At         time.Time
+}
+
+// CreateTask creates a task once per (deal, visit, step, occurrence); a retry returns the
+// row the first attempt created.
+func (s *Store) CreateTask(ctx context.Context, t NewTask) (Task, error) {
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO tasks (deal_id, owner_id, visit, step_id, occurrence, kind, title, due_at, created_at)
+		SELECT d.id, d.owner_id, $2, $3, $4, $5, $6, $7, $8 FROM deals d WHERE d.id = $1
+		ON CONFLICT (deal_id, visit, step_id, occurrence) DO NOTHING`,
+		t.DealID, t.Visit, t.StepID, t.Occurrence, t.Kind, t.Title, t.DueAt, t.At)
+	if err != nil {
+		return Task{}, fmt.Errorf("create task: %w", err)
+	}
+	rows, err := s.pool.Query(ctx, `SELECT `+taskColumns+` FROM tasks
+		WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4`, t.DealID, t.Visit, t.StepID, t.Occurrence)
+	if err != nil {
+		return Task{}, err
+	}
+	task, err := pgx.CollectExactlyOneRow(rows, scanTask)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Task{}, fmt.Errorf("create task: deal %s: %w", t.DealID, ErrNotFound)
+	}
+	return task, err
+}
+
+const taskColumns = `id, deal_id, owner_id, visit, step_id, occurrence, kind, title, due_at, state, created_at, closed_at, close_reason`
+
+func scanTask(row pgx.CollectableRow) (Task, error) {
+	var t Task
+	err := row.Scan(&t.ID, &t.DealID, &t.OwnerID, &t.Visit, &t.StepID, &t.Occurrence, &t.Kind, &t.Title, &t.DueAt,
+		&t.State, &t.CreatedAt, &t.ClosedAt, &t.CloseReason)
+	return t, err
+}
+
+// PlannedAction is one projected agenda item.
+type PlannedAction struct {
+	ItemID     string
+	Visit      int
+	Kind       string
+	StepID     string
+	Occurrence int
+	At         time.Time
+	DueAt      *time.Time
+	Reason     string
+}
+
+// Projection is the workflow's current view of a deal.
+type Projection struct {
+	DealID    string
+	Revision  int64
+	Stage     string
+	Visit     int
+	EnteredAt time.Time
+	Deadline  *time.Time
+	Next      []PlannedAction
+}
+
+// Project writes the projection unless a newer revision is already there (activity retries
+// can arrive out of order). It reports whether it wrote.
+func (s *Store) Project(ctx context.Context, p Projection) (bool, error) {
+	wrote := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var nextAt *time.Time
+		if len(p.Next) > 0 {
+			nextAt = &p.Next[0].At
+		}
+		tag, err := tx.Exec(ctx, `
+			UPDATE deals SET stage = $3, stage_visit = $4, stage_entered_at = $5, stage_deadline = $6,
+				next_action_at = $7, revision = $2, updated_at = now()
+			WHERE id = $1 AND revision < $2`,
+			p.DealID, p.Revision, p.Stage, p.Visit, p.EnteredAt, p.Deadline, nextAt)
+		if err != nil {
+			return fmt.Errorf("project deal: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			return nil
+		}
+		wrote = true
+		if _, err := tx.Exec(ctx, `DELETE FROM planned_actions WHERE deal_id = $1`, p.DealID); err != nil {
+			return err
+		}
+		rows := make([][]any, len(p.Next))
+		for i, a := range p.Next {
+			rows[i] = []any{p.DealID, a.ItemID, p.Visit, a.Kind, a.StepID, a.Occurrence, a.At, a.DueAt, a.Reason, p.Revision}
+		}
+		_, err = tx.CopyFrom(ctx, pgx.Identifier{"planned_actions"},
+			[]string{"deal_id", "item_id", "visit", "kind", "step_id", "occurrence", "at", "due_at", "reason", "revision"},
+			pgx.CopyFromRows(rows))
+		return err
+	})
+	return wrote, err
+}
+
+// MarkClosed records the deal closed and clears its agenda.
+func (s *Store) MarkClosed(ctx context.Context, dealID, stage string, at time.Time) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		_, err := tx.Exec(ctx, `UPDATE deals SET state = 'closed', closed_at = $2, stage = $3, next_action_at = NULL, updated_at = now()
+			WHERE id = $1 AND state = 'open'`, dealID, at, stage)
+		if err != nil {
+			return fmt.Errorf("mark closed: %w", err)
+		}
+		_, err = tx.Exec(ctx, `DELETE FROM planned_actions WHERE deal_id = $1`, dealID)
+		return err
+	})
+}

@@ -1,0 +1,84 @@
+package store
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+
+	"github.com/jackc/pgx/v5"
+
+	"github.com/followup-engine/followup/internal/cadence"
+)
+
+// ErrNotFound is returned when a row asked for by id does not exist.
+var ErrNotFound = errors.New("not found")
+
+// CadenceVersion is one published, immutable cadence.
+type CadenceVersion struct {
+	Version  int64
+	Hash     string
+	Pipeline cadence.Pipeline
+}
+
+// PublishCadence stores p as version, immutably: publishing the same model again under the
+// same version is a no-op, a different model under a taken version is an error.
+func (s *Store) PublishCadence(ctx context.Context, version int64, p cadence.Pipeline) (CadenceVersion, error) {
+	if err := p.Validate(); err != nil {
+		return CadenceVersion{}, err
+	}
+	model, err := p.CanonicalJSON()
+	if err != nil {
+		return CadenceVersion{}, err
+	}
+	hash, err := p.Hash()
+	if err != nil {
+		return CadenceVersion{}, err
+	}
+	_, err = s.pool.Exec(ctx, `
+		INSERT INTO cadence_versions (version, pipeline_id, hash, model)
+		VALUES ($1, $2, $3, $4)
+		ON CONFLICT (version) DO NOTHING`, version, p.ID, hash, model)
+	if err != nil {
+		return CadenceVersion{}, fmt.Errorf("publish cadence %d: %w", version, err)
+	}
+	stored, err := s.Cadence(ctx, version)
+	if err != nil {
+		return CadenceVersion{}, err
+	}
+	if stored.Hash != hash {
+		return CadenceVersion{}, fmt.Errorf("cadence version %d is already published with hash %s (this model hashes to %s); versions are immutable: publish a new version", version, stored.Hash, hash)
+	}
+	return stored, nil
+}
+
+// Cadence loads a published version.
+func (s *Store) Cadence(ctx context.Context, version int64) (CadenceVersion, error) {
+	var (
+		cv    = CadenceVersion{Version: version}
+		model []byte
+	)
+	err := s.pool.QueryRow(ctx, `SELECT hash, model FROM cadence_versions WHERE version = $1`, version).Scan(&cv.Hash, &model)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return CadenceVersion{}, fmt.Errorf("cadence version %d: %w", version, ErrNotFound)
+	}
+	if err != nil {
+		return CadenceVersion{}, fmt.Errorf("load cadence version %d: %w", version, err)
+	}
+	if err := json.Unmarshal(model, &cv.Pipeline); err != nil {
+		return CadenceVersion{}, fmt.Errorf("decode cadence version %d: %w", version, err)
+	}
+	return cv, nil
+}
+
+// LatestCadence is the newest published version, the default for new deals.
+func (s *Store) LatestCadence(ctx context.Context) (CadenceVersion, error) {
+	var v *int64
+	if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM cadence_versions`).Scan(&v); err != nil {
+		return CadenceVersion{}, fmt.Errorf("latest cadence: %w", err)
+	}
+	if v == nil {
+		return CadenceVersion{}, fmt.Errorf("no cadence is published (run starter migrate): %w", ErrNotFound)
+	}
+	return s.Cadence(ctx, *v)
+}

@@ -1,0 +1,311 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
+)
+
+// Errors the front door maps to answers.
+var (
+	ErrDealClosed    = errors.New("deal is closed")
+	ErrDealNotClosed = errors.New("deal is not closed")
+)
+
+// OwnerInput identifies the rep who owns a deal; upserted by email.
+type OwnerInput struct {
+	Email, Name, Company, Zone, Country string
+	SenderFrom, SenderReplyTo           string
+}
+
+// ContactInput identifies the prospect; upserted by email.
+type ContactInput struct {
+	Email, FirstName, LastName, Company, Zone, Country string
+}
+
+// NewDeal is a create (or upsert) of a deal by its external id.
+type NewDeal struct {
+	Source, ExternalID string
+	Title              string
+	Owner              OwnerInput
+	Contact            ContactInput
+	CadenceVersion     int64
+	EventID            string // the source's id of this create, for the inbound event
+	SourceTime         time.Time
+	Payload            []byte // the request as received, JSON
+}
+
+// Deal is a deal's row.
+type Deal struct {
+	ID, OwnerID, ContactID string
+	Title                  string
+	CadenceVersion         int64
+	CadenceHash            string
+	Stage                  string
+	Visit                  int
+	StageEnteredAt         *time.Time
+	Deadline               *time.Time
+	NextActionAt           *time.Time
+	State                  string
+	ClosedAt               *time.Time
+	Revision               int64
+	CreatedAt              time.Time
+}
+
+// Closed reports whether PostgreSQL says the deal is closed.
+func (d Deal) Closed() bool { return d.State == "closed" }
+
+// InboundEvent is the recorded state of one input from outside.
+type InboundEvent struct {
+	ID       int64
+	State    string
+	Reason   string
+	Inserted bool // false when the same (source, event id) was recorded before
+}
+
+// CreatedDeal is the result of CreateDeal.
+type CreatedDeal struct {
+	Deal    Deal
+	Created bool // false when the external id already named a deal
+	Event   InboundEvent
+}
+
+const dealColumns = `d.id, d.owner_id, d.contact_id, d.title, d.cadence_version, cv.hash, d.stage, d.stage_visit,
+	d.stage_entered_at, d.stage_deadline, d.next_action_at, d.state, d.closed_at, d.revision, d.created_at`
+
+func scanDeal(row pgx.Row) (Deal, error) {
+	var d Deal
+	err := row.Scan(&d.ID, &d.OwnerID, &d.ContactID, &d.Title, &d.CadenceVersion, &d.CadenceHash, &d.Stage, &d.Visit,
+		&d.StageEnteredAt, &d.Deadline, &d.NextActionAt, &d.State, &d.ClosedAt, &d.Revision, &d.CreatedAt)
+	return d, err
+}
+
+// CreateDeal records a deal under its external id, with its owner, contact and the inbound
+// event, in one transaction. A second create for the same external id returns the existing
+// deal: creates converge.
+func (s *Store) CreateDeal(ctx context.Context, nd NewDeal) (CreatedDeal, error) {
+	var out CreatedDeal
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		out = CreatedDeal{}
+		var dealID string
+		err := tx.QueryRow(ctx, `SELECT deal_id FROM deal_external_ids WHERE source = $1 AND external_id = $2`,
+			nd.Source, nd.ExternalID).Scan(&dealID)
+		switch {
+		case errors.Is(err, pgx.ErrNoRows):
+			dealID, err = insertDeal(ctx, tx, nd)
+			if err != nil {
+				return err
+			}
+			out.Created = true
+		case err != nil:
+			return fmt.Errorf("look up external id: %w", err)
+		}
+		out.Deal, err = scanDeal(tx.QueryRow(ctx, `SELECT `+dealColumns+`
+			FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version WHERE d.id = $1`, dealID))
+		if err != nil {
+			return fmt.Errorf("read deal: %w", err)
+		}
+		out.Event, err = recordEvent(ctx, tx, nd.Source, nd.EventID, "created", dealID, nd.SourceTime, nd.Payload)
+		return err
+	})
+	var pgErr *pgconn.PgError
+	if errors.As(err, &pgErr) && pgErr.Code == "23505" && pgErr.ConstraintName == "deal_external_ids_pkey" {
+		// A concurrent create for the same external id won the race: converge on its deal.
+		return s.CreateDeal(ctx, nd)
+	}
+	return out, err
+}
+
+func insertDeal(ctx context.Context, tx pgx.Tx, nd NewDeal) (string, error) {
+	var initial string
+	err := tx.QueryRow(ctx, `SELECT model->>'initial' FROM cadence_versions WHERE version = $1`, nd.CadenceVersion).Scan(&initial)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return "", fmt.Errorf("cadence version %d: %w", nd.CadenceVersion, ErrNotFound)
+	}
+	if err != nil {
+		return "", fmt.Errorf("read cadence: %w", err)
+	}
+	var ownerID, contactID, dealID string
+	o := nd.Owner
+	err = tx.QueryRow(ctx, `
+		INSERT INTO owners (email, name, company, zone, country, sender_from, sender_reply_to)
+		VALUES ($1, $2, $3, coalesce(nullif($4, ''), 'UTC'), $5, $6, $7)
+		ON CONFLICT ((lower(email))) DO UPDATE SET
+			name = coalesce(nullif(excluded.name, ''), owners.name),
+			company = coalesce(nullif(excluded.company, ''), owners.company),
+			zone = CASE WHEN $4 = '' THEN owners.zone ELSE excluded.zone END,
+			country = coalesce(nullif(excluded.country, ''), owners.country),
+			sender_from = coalesce(nullif(excluded.sender_from, ''), owners.sender_from),
+			sender_reply_to = coalesce(nullif(excluded.sender_reply_to, ''), owners.sender_reply_to)
+		RETURNING id`, o.Email, o.Name, o.Company, o.Zone, o.Country, o.SenderFrom, o.SenderReplyTo).Scan(&ownerID)
+	if err != nil {
+		return "", fmt.Errorf("upsert owner: %w", err)
+	}
+	c := nd.Contact
+	err = tx.QueryRow(ctx, `
+		INSERT INTO contacts (email, first_name, last_name, company, zone, country)
+		VALUES ($1, $2, $3, $4, coalesce(nullif($5, ''), 'UTC'), $6)
+		ON CONFLICT ((lower(email))) DO UPDATE SET
+			first_name = coalesce(nullif(excluded.first_name, ''), contacts.first_name),
+			last_name = coalesce(nullif(excluded.last_name, ''), contacts.last_name),
+			company = coalesce(nullif(excluded.company, ''), contacts.company),
+			zone = CASE WHEN $5 = '' THEN contacts.zone ELSE excluded.zone END,
+			country = coalesce(nullif(excluded.country, ''), contacts.country)
+		RETURNING id`, c.Email, c.FirstName, c.LastName, c.Company, c.Zone, c.Country).Scan(&contactID)
+	if err != nil {
+		return "", fmt.Errorf("upsert contact: %w", err)
+	}
+	err = tx.QueryRow(ctx, `
+		INSERT INTO deals (owner_id, contact_id, title, cadence_version, stage)
+		VALUES ($1, $2, $3, $4, $5) RETURNING id`,
+		ownerID, contactID, nd.Title, nd.CadenceVersion, initial).Scan(&dealID)
+	if err != nil {
+		return "", fmt.Errorf("insert deal: %w", err)
+	}
+	_, err = tx.Exec(ctx, `INSERT INTO deal_external_ids (source, external_id, deal_id) VALUES ($1, $2, $3)`,
+		nd.Source, nd.ExternalID, dealID)
+	if err != nil {
+		return "", fmt.Errorf("map external id: %w", err)
+	}
+	return dealID, nil
+}
+
+func recordEvent(ctx context.Context, tx pgx.Tx, source, eventID, kind, dealID string, at time.Time, payload []byte) (InboundEvent, error) {
+	if payload == nil {
+		payload = []byte("{}")
+	}
+	ev := InboundEvent{Inserted: true}
+	err := tx.QueryRow(ctx, `
+		INSERT INTO inbound_events (source, source_event_id, kind, deal_id, source_time, payload)
+		VALUES ($1, $2, $3, $4, $5, $6)
+		ON CONFLICT (source, source_event_id) DO NOTHING
+		RETURNING id, state, outcome_reason`, source, eventID, kind, dealID, at, payload).Scan(&ev.ID, &ev.State, &ev.Reason)
+	if errors.Is(err, pgx.ErrNoRows) {
+		ev.Inserted = false
+		err = tx.QueryRow(ctx, `SELECT id, state, outcome_reason FROM inbound_events WHERE source = $1 AND source_event_id = $2`,
+			source, eventID).Scan(&ev.ID, &ev.State, &ev.Reason)
+	}
+	if err != nil {
+		return InboundEvent{}, fmt.Errorf("record inbound event: %w", err)
+	}
+	return ev, nil
+}
+
+// StageEvent is a stage change received from outside.
+type StageEvent struct {
+	DealID     string
+	Source     string
+	EventID    string
+	SourceTime time.Time
+	Payload    []byte
+}
+
+// RecordStageEvent stores a stage change before it is signalled. A closed deal's event is
+// stored as refused and ErrDealClosed returned: PostgreSQL is the authority on closed deals.
+func (s *Store) RecordStageEvent(ctx context.Context, ev StageEvent) (InboundEvent, error) {
+	var out InboundEvent
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		var state string
+		err := tx.QueryRow(ctx, `SELECT state FROM deals WHERE id = $1 FOR SHARE`, ev.DealID).Scan(&state)
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("deal %s: %w", ev.DealID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		out, err = recordEvent(ctx, tx, ev.Source, ev.EventID, "stage_changed", ev.DealID, ev.SourceTime, ev.Payload)
+		if err != nil {
+			return err
+		}
+		if state == "closed" && out.Inserted {
+			out.State, out.Reason = "refused", "deal is closed; reopen it to continue"
+			_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1`,
+				out.ID, out.State, out.Reason)
+		}
+		return err
+	})
+	if err == nil && out.State == "refused" {
+		return out, ErrDealClosed
+	}
+	return out, err
+}
+
+// MarkEventSignalled moves an event from received to signalled once Temporal accepted it.
+func (s *Store) MarkEventSignalled(ctx context.Context, id int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = 'signalled', updated_at = now()
+		WHERE id = $1 AND state = 'received'`, id)
+	return err
+}
+
+// SetEventOutcome records what became of an event that was not applied.
+func (s *Store) SetEventOutcome(ctx context.Context, id int64, state, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1`,
+		id, state, reason)
+	return err
+}
+
+// DealByID reads one deal.
+func (s *Store) DealByID(ctx context.Context, id string) (Deal, error) {
+	d, err := scanDeal(s.pool.QueryRow(ctx, `SELECT `+dealColumns+`
+		FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version WHERE d.id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Deal{}, fmt.Errorf("deal %s: %w", id, ErrNotFound)
+	}
+	return d, err
+}
+
+// DealByExternalID reads the deal an external id maps to.
+func (s *Store) DealByExternalID(ctx context.Context, source, externalID string) (Deal, error) {
+	d, err := scanDeal(s.pool.QueryRow(ctx, `SELECT `+dealColumns+`
+		FROM deal_external_ids x JOIN deals d ON d.id = x.deal_id
+		JOIN cadence_versions cv ON cv.version = d.cadence_version
+		WHERE x.source = $1 AND x.external_id = $2`, source, externalID))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Deal{}, fmt.Errorf("deal %s:%s: %w", source, externalID, ErrNotFound)
+	}
+	return d, err
+}
+
+// Reopen is the one way back for a closed deal. Inside one transaction it locks the deal,
+// records the reopen event and calls start with the stage-visit counter from PostgreSQL; the
+// deal is marked open only if start succeeds, so a failed start writes nothing.
+func (s *Store) Reopen(ctx context.Context, dealID, source, eventID string, at time.Time, payload []byte,
+	start func(d Deal, prevVisit int, eventID int64) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		d, err := scanDeal(tx.QueryRow(ctx, `SELECT `+dealColumns+`
+			FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version WHERE d.id = $1 FOR UPDATE OF d`, dealID))
+		if errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("deal %s: %w", dealID, ErrNotFound)
+		}
+		if err != nil {
+			return err
+		}
+		if !d.Closed() {
+			return fmt.Errorf("deal %s is in %s: %w", dealID, d.Stage, ErrDealNotClosed)
+		}
+		var prevVisit int
+		if err := tx.QueryRow(ctx, `SELECT coalesce(max(visit), 0) FROM stage_transitions WHERE deal_id = $1`, dealID).Scan(&prevVisit); err != nil {
+			return err
+		}
+		ev, err := recordEvent(ctx, tx, source, eventID, "reopen", dealID, at, payload)
+		if err != nil {
+			return err
+		}
+		if !ev.Inserted {
+			return fmt.Errorf("reopen event %s/%s was already used", source, eventID)
+		}
+		if err := start(d, prevVisit, ev.ID); err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE deals SET state = 'open', closed_at = NULL, updated_at = now() WHERE id = $1`, dealID)
+		if err != nil {
+			return err
+		}
+		_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = 'signalled', updated_at = now() WHERE id = $1`, ev.ID)
+		return err
+	})
+}

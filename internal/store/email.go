@@ -1,0 +1,305 @@
+package store
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/jackc/pgx/v5"
+)
+
+// LedgerKey identifies one email the cadence meant to send: never a run id, never a cadence
+// version, so continue-as-new and migrations cannot resend what was sent.
+type LedgerKey struct {
+	DealID     string
+	Visit      int
+	StepID     string
+	Occurrence int
+}
+
+func (k LedgerKey) String() string {
+	return k.DealID + "/" + strconv.Itoa(k.Visit) + "/" + k.StepID + "/" + strconv.Itoa(k.Occurrence)
+}
+
+// Ledger states.
+const (
+	EmailSending    = "sending"    // claimed; an attempt is (or was) under way
+	EmailRetry      = "retry"      // a transient failure: nothing was accepted
+	EmailAmbiguous  = "ambiguous"  // the connection was lost after the final dot
+	EmailSent       = "sent"       // accepted with 250
+	EmailSuppressed = "suppressed" // skipped: opted out or bounced before
+	EmailBounced    = "bounced"    // 5.1.x: the address is suppressed now
+	EmailRejected   = "rejected"   // 5.7.x: a policy problem of ours, not the prospect's
+	EmailFailed     = "failed"     // permanent for another reason
+)
+
+// EmailTerminal reports whether a ledger state is final: no further attempt may send.
+func EmailTerminal(state string) bool {
+	switch state {
+	case EmailSent, EmailSuppressed, EmailBounced, EmailRejected, EmailFailed:
+		return true
+	}
+	return false
+}
+
+// ClaimRequest asks for the right to attempt one send.
+type ClaimRequest struct {
+	Key       LedgerKey
+	ContactID string
+	Address   string
+	Template  string
+	MessageID string        // used when the row is new; an existing row keeps its own
+	Lease     time.Duration // longer than the send activity's Start-To-Close
+}
+
+// Claim is the ledger row's state after a claim.
+type Claim struct {
+	State     string
+	MessageID string
+	Attempts  int
+	Ambiguous bool
+	Granted   bool // this attempt may send
+	Busy      bool // another attempt holds a live lease
+}
+
+// ClaimEmail claims the ledger row for one attempt, in its own committed transaction, with
+// the Message-ID stored at the first claim. A terminal row is returned as is (never sent
+// twice); a row whose previous attempt vanished without an outcome is marked ambiguous.
+func (s *Store) ClaimEmail(ctx context.Context, r ClaimRequest) (Claim, error) {
+	var c Claim
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		c = Claim{}
+		k := r.Key
+		err := tx.QueryRow(ctx, `
+			INSERT INTO email_ledger (deal_id, visit, step_id, occurrence, contact_id, to_address, template, message_id,
+				state, attempts, lease_until)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending', 1, now() + $9::interval)
+			ON CONFLICT (deal_id, visit, step_id, occurrence) DO NOTHING
+			RETURNING state, message_id, attempts, ambiguous`,
+			k.DealID, k.Visit, k.StepID, k.Occurrence, r.ContactID, strings.ToLower(r.Address), r.Template, r.MessageID, r.Lease,
+		).Scan(&c.State, &c.MessageID, &c.Attempts, &c.Ambiguous)
+		if err == nil {
+			c.Granted = true
+			return nil
+		}
+		if !errors.Is(err, pgx.ErrNoRows) {
+			return fmt.Errorf("claim email %s: %w", k, err)
+		}
+		var leaseLive bool
+		err = tx.QueryRow(ctx, `
+			SELECT state, message_id, attempts, ambiguous, coalesce(lease_until > now(), false)
+			FROM email_ledger WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4 FOR UPDATE`,
+			k.DealID, k.Visit, k.StepID, k.Occurrence).Scan(&c.State, &c.MessageID, &c.Attempts, &c.Ambiguous, &leaseLive)
+		if err != nil {
+			return fmt.Errorf("claim email %s: %w", k, err)
+		}
+		if EmailTerminal(c.State) {
+			return nil
+		}
+		if c.State == EmailSending && leaseLive {
+			c.Busy = true
+			return nil
+		}
+		// A 'sending' row with an expired lease lost its attempt between claim and outcome:
+		// whether that attempt reached the server is unknown.
+		lostAttempt := c.State == EmailSending
+		err = tx.QueryRow(ctx, `
+			UPDATE email_ledger SET state = 'sending', attempts = attempts + 1, ambiguous = ambiguous OR $5,
+				lease_until = now() + $6::interval, updated_at = now(),
+				detail = CASE WHEN $5 THEN 'previous attempt ended without a recorded outcome' ELSE detail END
+			WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4
+			RETURNING state, attempts, ambiguous`,
+			k.DealID, k.Visit, k.StepID, k.Occurrence, lostAttempt, r.Lease).Scan(&c.State, &c.Attempts, &c.Ambiguous)
+		if err != nil {
+			return fmt.Errorf("reclaim email %s: %w", k, err)
+		}
+		c.Granted = true
+		return nil
+	})
+	return c, err
+}
+
+// SendOutcome is what one attempt ended with.
+type SendOutcome struct {
+	State           string // one of the Email* states except sending
+	Code            int
+	Enhanced        string
+	Detail          string
+	Ambiguous       bool // the attempt may have been delivered
+	SuppressAddress bool // a hard bounce: suppress the address
+}
+
+// SendLocked runs send while holding the contact's lock, the same lock an opt-out takes, in
+// a transaction that re-checks suppression first and records the outcome: a committed opt-out
+// is therefore never followed by a send. The connection is held across the SMTP exchange.
+func (s *Store) SendLocked(ctx context.Context, key LedgerKey, contactID, address string,
+	send func(context.Context) SendOutcome) (SendOutcome, error) {
+	var out SendOutcome
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockContact(ctx, tx, contactID); err != nil {
+			return err
+		}
+		var reason string
+		err := tx.QueryRow(ctx, `
+			SELECT reason || ' (' || source || ')' FROM suppressions
+			WHERE contact_id = $1 OR address = lower($2) ORDER BY id LIMIT 1`, contactID, address).Scan(&reason)
+		switch {
+		case err == nil:
+			out = SendOutcome{State: EmailSuppressed, Detail: "suppressed: " + reason}
+		case errors.Is(err, pgx.ErrNoRows):
+			out = send(ctx)
+		default:
+			return fmt.Errorf("check suppression: %w", err)
+		}
+		var sentAt *time.Time
+		if out.State == EmailSent {
+			now := time.Now()
+			sentAt = &now
+		}
+		var code *int
+		if out.Code != 0 {
+			code = &out.Code
+		}
+		_, err = tx.Exec(ctx, `
+			UPDATE email_ledger SET state = $5, smtp_code = $6, smtp_enhanced = $7, detail = $8,
+				ambiguous = ambiguous OR $9, sent_at = coalesce($10, sent_at), lease_until = NULL, updated_at = now()
+			WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4`,
+			key.DealID, key.Visit, key.StepID, key.Occurrence, out.State, code, out.Enhanced, out.Detail, out.Ambiguous, sentAt)
+		if err != nil {
+			return fmt.Errorf("record send outcome: %w", err)
+		}
+		if out.SuppressAddress {
+			_, err = tx.Exec(ctx, `INSERT INTO suppressions (address, reason, source, detail) VALUES (lower($1), 'bounce', 'smtp', $2)`,
+				address, out.Detail)
+		}
+		return err
+	})
+	return out, err
+}
+
+func lockContact(ctx context.Context, tx pgx.Tx, contactID string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('contact:' || $1::text, 0))`, contactID)
+	if err != nil {
+		return fmt.Errorf("lock contact: %w", err)
+	}
+	return nil
+}
+
+// Suppression is an opt-out, a bounce or a manual block.
+type Suppression struct {
+	ContactID string // optional
+	Address   string // optional
+	Reason    string // unsubscribe, bounce, complaint, manual
+	Source    string
+	Detail    string
+}
+
+// Suppress records a suppression under the contact's lock, so it serialises with sends:
+// once this commits, no send for the contact can follow. Suppression is permanent; a new
+// deal for the same contact does not clear it.
+func (s *Store) Suppress(ctx context.Context, sup Suppression) error {
+	if sup.ContactID == "" && sup.Address == "" {
+		return errors.New("suppress: a contact or an address is required")
+	}
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if sup.ContactID != "" {
+			if err := lockContact(ctx, tx, sup.ContactID); err != nil {
+				return err
+			}
+		}
+		var contact, address *string
+		if sup.ContactID != "" {
+			contact = &sup.ContactID
+		}
+		if sup.Address != "" {
+			a := strings.ToLower(sup.Address)
+			address = &a
+		}
+		_, err := tx.Exec(ctx, `INSERT INTO suppressions (contact_id, address, reason, source, detail) VALUES ($1, $2, $3, $4, $5)`,
+			contact, address, sup.Reason, sup.Source, sup.Detail)
+		return err
+	})
+}
+
+// Suppressed reports whether a contact or its address is suppressed.
+func (s *Store) Suppressed(ctx context.Context, contactID, address string) (bool, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM suppressions WHERE contact_id = $1 OR address = lower($2)`,
+		contactID, address).Scan(&n)
+	return n > 0, err
+}
+
+// LedgerEntry is one email ledger row.
+type LedgerEntry struct {
+	Key       LedgerKey
+	ToAddress string
+	Template  string
+	MessageID string
+	State     string
+	Attempts  int
+	Ambiguous bool
+	SMTPCode  *int
+	Enhanced  string
+	Detail    string
+	ClaimedAt time.Time
+	SentAt    *time.Time
+}
+
+// Ledger lists a deal's email ledger, oldest first.
+func (s *Store) Ledger(ctx context.Context, dealID string) ([]LedgerEntry, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT deal_id, visit, step_id, occurrence, to_address, template, message_id, state, attempts, ambiguous,
+			smtp_code, smtp_enhanced, detail, claimed_at, sent_at
+		FROM email_ledger WHERE deal_id = $1 ORDER BY claimed_at, visit, step_id, occurrence`, dealID)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(row pgx.CollectableRow) (LedgerEntry, error) {
+		var e LedgerEntry
+		err := row.Scan(&e.Key.DealID, &e.Key.Visit, &e.Key.StepID, &e.Key.Occurrence, &e.ToAddress, &e.Template, &e.MessageID,
+			&e.State, &e.Attempts, &e.Ambiguous, &e.SMTPCode, &e.Enhanced, &e.Detail, &e.ClaimedAt, &e.SentAt)
+		return e, err
+	})
+}
+
+// SendContext is what a send needs to know about a deal's parties.
+type SendContext struct {
+	DealID, Title string
+	Owner         Party
+	Contact       Party
+	ContactID     string
+}
+
+// Party is an owner or a contact as emails and task titles address them.
+type Party struct {
+	Email, FirstName, LastName, Name, Company string
+	SenderFrom, SenderReplyTo                 string
+}
+
+// DealParties loads the owner and contact of a deal.
+func (s *Store) DealParties(ctx context.Context, dealID string) (SendContext, error) {
+	var sc SendContext
+	err := s.pool.QueryRow(ctx, `
+		SELECT d.id, d.title, c.id, c.email, c.first_name, c.last_name, c.company,
+			o.email, o.name, o.company, o.sender_from, o.sender_reply_to
+		FROM deals d JOIN contacts c ON c.id = d.contact_id JOIN owners o ON o.id = d.owner_id
+		WHERE d.id = $1`, dealID).Scan(&sc.DealID, &sc.Title, &sc.ContactID, &sc.Contact.Email, &sc.Contact.FirstName,
+		&sc.Contact.LastName, &sc.Contact.Company, &sc.Owner.Email, &sc.Owner.Name, &sc.Owner.Company,
+		&sc.Owner.SenderFrom, &sc.Owner.SenderReplyTo)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return SendContext{}, fmt.Errorf("deal %s: %w", dealID, ErrNotFound)
+	}
+	if err != nil {
+		return SendContext{}, err
+	}
+	sc.Contact.Name = strings.TrimSpace(sc.Contact.FirstName + " " + sc.Contact.LastName)
+	if first, _, ok := strings.Cut(sc.Owner.Name, " "); ok {
+		sc.Owner.FirstName = first
+	} else {
+		sc.Owner.FirstName = sc.Owner.Name
+	}
+	return sc, nil
+}

@@ -1,0 +1,34 @@
+package main
+
+import (
+	"errors"
+	"io"
+	"log/slog"
+
+	"github.com/followup-engine/followup/internal/deals"
+)
+
+// isInputError says whether err is the caller's mistake (exit 2) rather than a fault.
+func isInputError(err error) bool {
+	var v *deals.ValidationError
+	return errors.As(err, &v) || errors.Is(err, deals.ErrNotFound) || errors.Is(err, deals.ErrDealClosed) ||
+		errors.Is(err, deals.ErrNotClosed) || errors.Is(err, deals.ErrUnknownStage)
+}
+
+// describe turns domain errors into a sentence for people.
+func describe(err error) string {
+	var v *deals.ValidationError
+	switch {
+	case errors.As(err, &v):
+		return v.Error()
+	case errors.Is(err, deals.ErrDealClosed):
+		return err.Error() + " (use: starter deal reopen DEAL)"
+	default:
+		return err.Error()
+	}
+}
+
+// quietLogger keeps the Temporal client's info lines out of CLI output.
+func quietLogger() *slog.Logger {
+	return slog.New(slog.NewTextHandler(io.Discard, nil))
+}

@@ -1,0 +1,79 @@
+// Command starter is the engine's front door: it migrates the database and creates, moves,
+// reopens and shows deals. (The HTTP API and webhooks join it later.)
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+	_ "time/tzdata"
+
+	"github.com/followup-engine/followup/internal/config"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	os.Exit(exitCode(run(ctx, os.Args[1:], config.OS, os.Stdout, os.Stderr), os.Stderr))
+}
+
+const usage = `usage: starter <command>
+
+commands:
+  migrate                         apply database migrations and publish the built-in cadence
+  deal create  [flags]            create a deal (or converge on the one its external id names)
+  deal stage   DEAL STAGE [flags] move a deal to a stage
+  deal reopen  DEAL [flags]       reopen a closed deal
+  deal show    DEAL [--json]      show a deal: stage, deadline, next actions and why, tasks, history
+
+DEAL is a deal id or source:external-id. Run "starter deal create -h" for flags.
+Configuration comes from the environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE.`
+
+func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
+	if len(args) == 0 {
+		return usageError(usage)
+	}
+	switch args[0] {
+	case "migrate":
+		return runMigrate(ctx, args[1:], env, stdout)
+	case "deal":
+		if len(args) < 2 {
+			return usageError(usage)
+		}
+		return runDeal(ctx, args[1], args[2:], env, stdout, stderr)
+	case "help", "-h", "--help":
+		fmt.Fprintln(stdout, usage)
+		return nil
+	default:
+		return usageError(fmt.Sprintf("unknown command %q\n\n%s", args[0], usage))
+	}
+}
+
+// errUsage marks command-line mistakes: exit code 2, message as is.
+type errUsage struct{ msg string }
+
+func (e errUsage) Error() string { return e.msg }
+
+func usageError(msg string) error { return errUsage{msg: msg} }
+
+// exitCode maps errors to exit codes in one place: 2 for bad input (nothing was written),
+// 1 for everything else.
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	var u errUsage
+	if errors.As(err, &u) {
+		fmt.Fprintln(stderr, u.msg)
+		return 2
+	}
+	fmt.Fprintln(stderr, "starter:", describe(err))
+	if isInputError(err) {
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,138 @@
+// Package workflows holds the deal workflow: one durable execution per deal that waits on
+// stage events, runs the stage's cadence and enforces its time limit.
+package workflows
+
+import (
+	"time"
+
+	"go.temporal.io/sdk/temporal"
+
+	"github.com/followup-engine/followup/activities"
+	"github.com/followup-engine/followup/internal/cadence"
+)
+
+// Temporal names, in one place for the worker, the starter and the tests.
+const (
+	// TaskQueue runs deal workflows and their PostgreSQL activities.
+	TaskQueue = "followup-deals"
+	// SendTaskQueue runs only email sends, so slow SMTP never starves the other activities.
+	SendTaskQueue = "followup-email"
+	// EventSignal carries every input to a deal as one Event envelope.
+	EventSignal = "deal-event"
+	// StateQuery answers the deal's current View.
+	StateQuery = "deal-state"
+)
+
+// WorkflowID derives the deal workflow's id from the internal deal id.
+func WorkflowID(dealID string) string { return "deal/" + dealID }
+
+// Search attributes, registered wherever a server is started. They carry ids only.
+var (
+	DealStageKey      = temporal.NewSearchAttributeKeyKeyword("DealStage")
+	DealOwnerKey      = temporal.NewSearchAttributeKeyKeyword("DealOwner")
+	CadenceVersionKey = temporal.NewSearchAttributeKeyInt64("CadenceVersion")
+	NextActionAtKey   = temporal.NewSearchAttributeKeyTime("NextActionAt")
+)
+
+// SearchAttributes lists the deal search attributes with zero values, the shape dev servers
+// and test servers take for registration.
+func SearchAttributes() temporal.SearchAttributes {
+	return temporal.NewSearchAttributes(
+		DealStageKey.ValueSet(""),
+		DealOwnerKey.ValueSet(""),
+		CadenceVersionKey.ValueSet(0),
+		NextActionAtKey.ValueSet(time.Time{}),
+	)
+}
+
+// EventVersion is the current version of the Event envelope.
+const EventVersion = 1
+
+// EventKind names an input to a deal.
+type EventKind string
+
+const (
+	EventCreated      EventKind = "created"       // a create for a deal that already runs: converges
+	EventStageChanged EventKind = "stage_changed" // move the deal to Event.Stage
+)
+
+// SourceEngine is the source of moves the workflow makes itself (time limits).
+const SourceEngine = "engine"
+
+// Event is the one versioned envelope for every input to a deal workflow.
+type Event struct {
+	Version        int       `json:"version"`
+	Kind           EventKind `json:"kind"`
+	Source         string    `json:"source"`          // api, cli, hubspot, …
+	SourceEventID  string    `json:"source_event_id"` // the sender's id: the same id twice is a duplicate
+	SourceTime     time.Time `json:"source_time"`     // when the source says it happened: the ordering key
+	Sequence       int64     `json:"sequence,omitempty"`
+	InboundEventID int64     `json:"inbound_event_id,omitempty"` // the row in inbound_events
+	Stage          string    `json:"stage,omitempty"`
+	Reason         string    `json:"reason,omitempty"`
+}
+
+// CadenceRef pins the cadence version a deal runs.
+type CadenceRef struct {
+	Version int64  `json:"version"`
+	Hash    string `json:"hash"`
+}
+
+// InputVersion is the current version of DealInput.
+const InputVersion = 1
+
+// DealInput starts a deal workflow. A new run (create or reopen) enters Start.Stage; a run
+// continued as new carries Resume instead.
+type DealInput struct {
+	Version int        `json:"version"`
+	DealID  string     `json:"deal_id"`
+	OwnerID string     `json:"owner_id"`
+	Cadence CadenceRef `json:"cadence"`
+	// Start is the event that opens this run: the create, or the reopen. Its PrevVisit is the
+	// stage-visit counter taken from PostgreSQL (0 for a new deal), so ledger keys never collide.
+	Start     Event  `json:"start"`
+	PrevStage string `json:"prev_stage,omitempty"`
+	PrevVisit int    `json:"prev_visit,omitempty"`
+	// PrevRevision is the projection revision stored in PostgreSQL, so a reopened deal's
+	// projection writes are not mistaken for stale ones.
+	PrevRevision int64    `json:"prev_revision,omitempty"`
+	Resume       *Carried `json:"resume,omitempty"`
+}
+
+// Watermark is the last applied transition: events older than it are ignored, and the same
+// event id again is a duplicate.
+type Watermark struct {
+	Time     time.Time `json:"time"`
+	Sequence int64     `json:"sequence"`
+	Source   string    `json:"source"`
+	EventID  string    `json:"event_id"`
+}
+
+// Carried is the state a run hands to the next one on continue-as-new: absolute instants and
+// watermarks, not growing dedupe sets.
+type Carried struct {
+	Visit     cadence.Visit        `json:"visit"`
+	Watermark Watermark            `json:"watermark"`
+	OpenTasks []activities.TaskRef `json:"open_tasks,omitempty"`
+	Revision  int64                `json:"revision"`
+}
+
+// View answers StateQuery: what the deal is doing, what happens next and why.
+type View struct {
+	DealID         string               `json:"deal_id"`
+	Stage          string               `json:"stage"`
+	Visit          int                  `json:"visit"`
+	EnteredAt      time.Time            `json:"entered_at"`
+	Deadline       time.Time            `json:"deadline,omitzero"`
+	Next           []cadence.Item       `json:"next"`
+	OpenTasks      []activities.TaskRef `json:"open_tasks"`
+	CadenceVersion int64                `json:"cadence_version"`
+	Paused         bool                 `json:"paused"`
+	Closed         bool                 `json:"closed"`
+}
+
+// Result is what a deal workflow returns when the deal closes.
+type Result struct {
+	Stage string `json:"stage"`
+	Visit int    `json:"visit"`
+}

@@ -1,0 +1,520 @@
+package workflows
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/temporal"
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/followup-engine/followup/activities"
+	"github.com/followup-engine/followup/internal/cadence"
+)
+
+// a lets workflow code name activity methods; the worker registers a real instance.
+var a *activities.Activities
+
+// DealWorkflow runs one deal: it enters stages, runs their steps, enforces their time limits
+// and applies stage events, until the deal closes.
+func DealWorkflow(ctx workflow.Context, in DealInput) (Result, error) {
+	d, err := newDeal(ctx, in)
+	if err != nil {
+		return Result{}, err
+	}
+	return d.run(ctx)
+}
+
+// deal is the private state of one run of DealWorkflow.
+type deal struct {
+	in       DealInput
+	pipeline cadence.Pipeline
+	cals     cadence.Calendars
+	state    Carried
+	plan     plannedAgenda
+	dirty    bool // state changed since the agenda was last planned and projected
+	lastSA   searchAttrs
+	events   workflow.ReceiveChannel
+	logger   log.Logger
+}
+
+// plannedAgenda is what the planner returned, recorded in history with SideEffect so a later
+// planner, tzdata or holiday change never alters how a running deal replays.
+type plannedAgenda struct {
+	Items    []cadence.Item `json:"items"`
+	Deadline time.Time      `json:"deadline,omitzero"`
+	Err      string         `json:"err,omitempty"`
+}
+
+type searchAttrs struct {
+	stage  string
+	next   time.Time
+	inited bool
+}
+
+func newDeal(ctx workflow.Context, in DealInput) (*deal, error) {
+	if in.Version != InputVersion {
+		return nil, temporal.NewNonRetryableApplicationError(
+			fmt.Sprintf("deal input version %d is not supported (want %d)", in.Version, InputVersion), "BadInput", nil)
+	}
+	if in.DealID == "" {
+		return nil, temporal.NewNonRetryableApplicationError("deal input has no deal id", "BadInput", nil)
+	}
+	d := &deal{
+		in:     in,
+		cals:   cadence.DefaultCalendars(),
+		events: workflow.GetSignalChannel(ctx, EventSignal),
+		logger: log.With(workflow.GetLogger(ctx), "DealID", in.DealID),
+		dirty:  true,
+	}
+	if in.Resume != nil {
+		d.state = *in.Resume
+	}
+	if err := workflow.SetQueryHandler(ctx, StateQuery, d.view); err != nil {
+		return nil, err
+	}
+	var p cadence.Pipeline
+	err := workflow.ExecuteActivity(dbOptions(ctx), a.LoadCadence,
+		activities.CadenceInput{Version: in.Cadence.Version, Hash: in.Cadence.Hash}).Get(ctx, &p)
+	if err != nil {
+		return nil, fmt.Errorf("load cadence version %d: %w", in.Cadence.Version, err)
+	}
+	d.pipeline = p
+	return d, nil
+}
+
+func (d *deal) run(ctx workflow.Context) (Result, error) {
+	if d.in.Resume == nil {
+		start := d.in.Start
+		if _, ok := d.pipeline.Stage(start.Stage); !ok {
+			return Result{}, temporal.NewNonRetryableApplicationError(
+				fmt.Sprintf("start stage %q is not in pipeline %q", start.Stage, d.pipeline.ID), "BadInput", nil)
+		}
+		d.state.Visit = cadence.Visit{Number: d.in.PrevVisit, Stage: d.in.PrevStage}
+		d.state.Revision = d.in.PrevRevision
+		if err := d.moveTo(ctx, start.Stage, start, start.Reason, nil, time.Time{}); err != nil {
+			return Result{}, err
+		}
+	}
+	for {
+		if err := d.drain(ctx); err != nil {
+			return Result{}, err
+		}
+		if err := d.refresh(ctx); err != nil {
+			return Result{}, err
+		}
+		if d.closable() {
+			return d.close(ctx)
+		}
+		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+			return Result{}, d.continueAsNew(ctx)
+		}
+		if err := d.waitAndAct(ctx); err != nil {
+			return Result{}, err
+		}
+	}
+}
+
+// drain handles every event already delivered, so a stage change always wins over an item
+// that fell due at the same time.
+func (d *deal) drain(ctx workflow.Context) error {
+	for {
+		var ev Event
+		if !d.events.ReceiveAsync(&ev) {
+			return nil
+		}
+		if err := d.handle(ctx, ev); err != nil {
+			return err
+		}
+	}
+}
+
+// waitAndAct arms one timer for the earliest item and waits for it or for an event.
+func (d *deal) waitAndAct(ctx workflow.Context) error {
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	sel := workflow.NewSelector(ctx)
+	var (
+		next    cadence.Item
+		hasNext = len(d.plan.Items) > 0
+		due     bool
+		ev      Event
+		gotEv   bool
+	)
+	if hasNext {
+		next = d.plan.Items[0]
+		wait := next.At.Sub(workflow.Now(ctx))
+		if wait <= 0 {
+			return d.act(ctx, next)
+		}
+		sel.AddFuture(workflow.NewTimer(timerCtx, wait), func(f workflow.Future) {
+			due = f.Get(ctx, nil) == nil
+		})
+	}
+	sel.AddReceive(d.events, func(c workflow.ReceiveChannel, _ bool) {
+		c.Receive(ctx, &ev)
+		gotEv = true
+	})
+	sel.Select(ctx)
+	if gotEv {
+		return d.handle(ctx, ev)
+	}
+	if due {
+		return d.act(ctx, next)
+	}
+	return nil
+}
+
+// act runs one due agenda item.
+func (d *deal) act(ctx workflow.Context, item cadence.Item) error {
+	stage, _ := d.pipeline.Stage(d.state.Visit.Stage)
+	switch item.Kind {
+	case cadence.ItemEmail:
+		return d.sendEmail(ctx, stage, item)
+	case cadence.ItemTask:
+		step := stepOf(stage, item.StepID)
+		ref, err := d.createTask(ctx, item.StepID, item.Occurrence, step.Task, item.DueAt)
+		if err != nil {
+			return err
+		}
+		d.state.OpenTasks = append(d.state.OpenTasks, ref)
+		d.markDone(item, workflow.Now(ctx), "created")
+		return nil
+	case cadence.ItemStale:
+		m := stage.OnStale
+		return d.moveTo(ctx, m.MoveTo, d.engineEvent(ctx, item), m.Reason, m.Task, item.DueAt)
+	case cadence.ItemExhausted:
+		m := stage.OnExhausted
+		return d.moveTo(ctx, m.MoveTo, d.engineEvent(ctx, item), m.Reason, m.Task, item.DueAt)
+	default:
+		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown agenda item kind %q", item.Kind), "BadPlan", nil)
+	}
+}
+
+func stepOf(stage cadence.Stage, id string) cadence.Step {
+	for _, s := range stage.Steps {
+		if s.ID == id {
+			return s
+		}
+	}
+	return cadence.Step{}
+}
+
+// sendEmail runs the send activity while still listening for events: a stage change that
+// applies cancels the send (the ledger stays the truth of what went out); anything else is
+// handled on the spot.
+func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence.Item) error {
+	step := stepOf(stage, item.StepID)
+	sendCtx, cancelSend := workflow.WithCancel(ctx)
+	defer cancelSend()
+	fut := workflow.ExecuteActivity(sendOptions(sendCtx), a.SendEmail, activities.SendInput{
+		DealID:         d.in.DealID,
+		CadenceVersion: d.in.Cadence.Version,
+		Visit:          d.state.Visit.Number,
+		StepID:         item.StepID,
+		Occurrence:     item.Occurrence,
+		Template:       step.Template,
+	})
+	var deferred []Event
+	for {
+		var (
+			res     activities.SendResult
+			sendErr error
+			done    bool
+			ev      Event
+			gotEv   bool
+		)
+		sel := workflow.NewSelector(ctx)
+		sel.AddFuture(fut, func(f workflow.Future) { sendErr = f.Get(ctx, &res); done = true })
+		sel.AddReceive(d.events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev); gotEv = true })
+		sel.Select(ctx)
+		if gotEv {
+			if d.classify(ev).apply {
+				cancelSend()
+				_ = fut.Get(ctx, nil) // wait for the cancellation to settle before moving on
+				return d.handleAll(ctx, append(deferred, ev))
+			}
+			if err := d.handle(ctx, ev); err != nil {
+				return err
+			}
+			continue
+		}
+		if !done {
+			continue
+		}
+		switch {
+		case sendErr != nil:
+			var canceled *temporal.CanceledError
+			if errors.As(sendErr, &canceled) {
+				return sendErr
+			}
+			// Retries ran out (Schedule-To-Close): the ledger records the failure; the cadence moves on.
+			d.logger.Error("Email step failed after retries", "Item", item.ID, "Error", sendErr)
+			d.markDone(item, workflow.Now(ctx), "failed")
+		case res.Outcome == activities.SendSuppressed:
+			// A step skipped by suppression counts at its planned instant.
+			d.markDone(item, item.At, string(res.Outcome))
+		default:
+			d.markDone(item, workflow.Now(ctx), string(res.Outcome))
+		}
+		return d.handleAll(ctx, deferred)
+	}
+}
+
+func (d *deal) handleAll(ctx workflow.Context, evs []Event) error {
+	for _, ev := range evs {
+		if err := d.handle(ctx, ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (d *deal) markDone(item cadence.Item, at time.Time, outcome string) {
+	d.state.Visit.Done = append(d.state.Visit.Done, cadence.Done{
+		StepID: item.StepID, Occurrence: item.Occurrence, At: at, Outcome: outcome,
+	})
+	d.dirty = true
+}
+
+func (d *deal) engineEvent(ctx workflow.Context, item cadence.Item) Event {
+	return Event{
+		Version:       EventVersion,
+		Kind:          EventStageChanged,
+		Source:        SourceEngine,
+		SourceEventID: fmt.Sprintf("%s/visit-%d/%s", d.in.DealID, d.state.Visit.Number, item.ID),
+		SourceTime:    workflow.Now(ctx),
+	}
+}
+
+// verdict is what the ordering rules say about an event.
+type verdict struct {
+	apply  bool
+	state  string // when not applied: ignored, duplicate
+	reason string
+}
+
+// classify applies the ordering rules: same event id as the last applied one is a duplicate;
+// a source time before the last applied transition (whatever its source) is ignored; ties
+// are applied; a newer move to an earlier stage is legitimate.
+func (d *deal) classify(ev Event) verdict {
+	if ev.Version != EventVersion {
+		return verdict{state: "ignored", reason: fmt.Sprintf("event envelope version %d is not supported", ev.Version)}
+	}
+	wm := d.state.Watermark
+	switch ev.Kind {
+	case EventCreated:
+		if ev.Source == d.in.Start.Source && ev.SourceEventID == d.in.Start.SourceEventID {
+			return verdict{state: "duplicate", reason: "the create that started this run"}
+		}
+		return verdict{state: "duplicate", reason: "deal already exists: create converged on the running deal"}
+	case EventStageChanged:
+		switch {
+		case ev.Source == wm.Source && ev.SourceEventID == wm.EventID:
+			return verdict{state: "duplicate", reason: "already applied"}
+		case ev.SourceTime.Before(wm.Time),
+			ev.SourceTime.Equal(wm.Time) && ev.Source == wm.Source && ev.Sequence < wm.Sequence:
+			return verdict{state: "ignored", reason: fmt.Sprintf("older than the last transition (%s at %s)",
+				wm.Source, wm.Time.UTC().Format(time.RFC3339))}
+		}
+		if _, ok := d.pipeline.Stage(ev.Stage); !ok {
+			return verdict{state: "ignored", reason: fmt.Sprintf("stage %q is not in pipeline %q", ev.Stage, d.pipeline.ID)}
+		}
+		if ev.Stage == d.state.Visit.Stage {
+			return verdict{state: "ignored", reason: fmt.Sprintf("deal is already in %s", ev.Stage)}
+		}
+		return verdict{apply: true}
+	default:
+		return verdict{state: "ignored", reason: fmt.Sprintf("unknown event kind %q", ev.Kind)}
+	}
+}
+
+func (d *deal) handle(ctx workflow.Context, ev Event) error {
+	v := d.classify(ev)
+	if v.apply {
+		return d.moveTo(ctx, ev.Stage, ev, ev.Reason, nil, time.Time{})
+	}
+	// The first create's own signal needs no record: its row was marked applied with the transition.
+	if ev.InboundEventID == 0 || (ev.Kind == EventCreated && ev.SourceEventID == d.in.Start.SourceEventID && ev.Source == d.in.Start.Source) {
+		return nil
+	}
+	d.logger.Info("Event not applied", "Kind", ev.Kind, "Source", ev.Source, "EventID", ev.SourceEventID, "State", v.state, "Reason", v.reason)
+	return d.recordOutcome(ctx, ev, v.state, v.reason)
+}
+
+func (d *deal) recordOutcome(ctx workflow.Context, ev Event, state, reason string) error {
+	return workflow.ExecuteActivity(dbOptions(ctx), a.RecordEventOutcome, activities.EventOutcomeInput{
+		InboundEventID: ev.InboundEventID, State: state, Reason: reason, At: workflow.Now(ctx),
+	}).Get(ctx, nil)
+}
+
+// moveTo leaves the current stage visit (cancelling its open tasks), records the transition
+// with workflow.Now and enters the next visit. A task the move creates belongs to the new visit.
+func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, task *cadence.TaskSpec, taskDue time.Time) error {
+	now := workflow.Now(ctx)
+	from := d.state.Visit
+	if len(d.state.OpenTasks) > 0 {
+		err := workflow.ExecuteActivity(dbOptions(ctx), a.CancelVisitTasks, activities.CancelTasksInput{
+			DealID: d.in.DealID, Visit: from.Number, At: now,
+			Reason: fmt.Sprintf("deal moved from %s to %s", from.Stage, to),
+		}).Get(ctx, nil)
+		if err != nil {
+			return err
+		}
+	}
+	d.state.Visit = cadence.Visit{Stage: to, Number: from.Number + 1, EnteredAt: now}
+	d.state.OpenTasks = nil
+	err := workflow.ExecuteActivity(dbOptions(ctx), a.RecordTransition, activities.TransitionInput{
+		DealID: d.in.DealID, Visit: d.state.Visit.Number, From: from.Stage, To: to, At: now,
+		Source: ev.Source, SourceEventID: ev.SourceEventID, SourceTime: ev.SourceTime,
+		InboundEventID: ev.InboundEventID, Reason: reason,
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	d.state.Watermark = Watermark{Time: ev.SourceTime, Sequence: ev.Sequence, Source: ev.Source, EventID: ev.SourceEventID}
+	d.dirty = true
+	if task != nil {
+		ref, err := d.createTask(ctx, "move-from-"+from.Stage, 1, task, taskDue)
+		if err != nil {
+			return err
+		}
+		d.state.OpenTasks = append(d.state.OpenTasks, ref)
+	}
+	d.logger.Info("Stage changed", "From", from.Stage, "To", to, "Visit", d.state.Visit.Number, "Source", ev.Source, "Reason", reason)
+	return nil
+}
+
+func (d *deal) createTask(ctx workflow.Context, stepID string, occurrence int, spec *cadence.TaskSpec, due time.Time) (activities.TaskRef, error) {
+	if spec == nil {
+		return activities.TaskRef{}, temporal.NewNonRetryableApplicationError("task step "+stepID+" has no task", "BadPlan", nil)
+	}
+	var ref activities.TaskRef
+	err := workflow.ExecuteActivity(dbOptions(ctx), a.CreateTask, activities.TaskInput{
+		DealID: d.in.DealID, Visit: d.state.Visit.Number, StepID: stepID, Occurrence: occurrence,
+		Kind: spec.Kind, Title: spec.Title, DueAt: due, At: workflow.Now(ctx),
+	}).Get(ctx, &ref)
+	return ref, err
+}
+
+// refresh re-plans the visit, projects the agenda into PostgreSQL and updates the search
+// attributes, once per change.
+func (d *deal) refresh(ctx workflow.Context) error {
+	if !d.dirty {
+		return nil
+	}
+	var agenda plannedAgenda
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		items, err := cadence.Plan(d.pipeline, d.state.Visit, d.cals)
+		a := plannedAgenda{Items: items, Deadline: cadence.Deadline(d.pipeline, d.state.Visit, d.cals)}
+		if err != nil {
+			a.Err = err.Error()
+		}
+		return a
+	}).Get(&agenda)
+	if err != nil {
+		return err
+	}
+	if agenda.Err != "" {
+		return temporal.NewNonRetryableApplicationError("planning failed: "+agenda.Err, "BadPlan", nil)
+	}
+	d.plan = agenda
+	d.state.Revision++
+	err = workflow.ExecuteActivity(dbOptions(ctx), a.ProjectDeal, activities.ProjectionInput{
+		DealID: d.in.DealID, Revision: d.state.Revision, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,
+		EnteredAt: d.state.Visit.EnteredAt, Deadline: agenda.Deadline, Next: agenda.Items,
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	d.dirty = false
+	return d.upsertSearchAttributes(ctx)
+}
+
+func (d *deal) upsertSearchAttributes(ctx workflow.Context) error {
+	var next time.Time
+	if len(d.plan.Items) > 0 {
+		next = d.plan.Items[0].At
+	}
+	if d.lastSA.inited && d.lastSA.stage == d.state.Visit.Stage && d.lastSA.next.Equal(next) {
+		return nil
+	}
+	updates := []temporal.SearchAttributeUpdate{DealStageKey.ValueSet(d.state.Visit.Stage)}
+	if !d.lastSA.inited {
+		updates = append(updates, DealOwnerKey.ValueSet(d.in.OwnerID), CadenceVersionKey.ValueSet(d.in.Cadence.Version))
+	}
+	if next.IsZero() {
+		updates = append(updates, NextActionAtKey.ValueUnset())
+	} else {
+		updates = append(updates, NextActionAtKey.ValueSet(next))
+	}
+	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
+		return err
+	}
+	d.lastSA = searchAttrs{stage: d.state.Visit.Stage, next: next, inited: true}
+	return nil
+}
+
+// closable: a terminal stage with nothing left on the agenda (won deals finish their
+// post-sale steps first).
+func (d *deal) closable() bool {
+	stage, _ := d.pipeline.Stage(d.state.Visit.Stage)
+	return stage.Terminal && len(d.plan.Items) == 0
+}
+
+// close records the deal closed in PostgreSQL, then refuses anything that slipped in before
+// the run completes; from then on the starter refuses events for the deal itself.
+func (d *deal) close(ctx workflow.Context) (Result, error) {
+	err := workflow.ExecuteActivity(dbOptions(ctx), a.MarkClosed, activities.CloseInput{
+		DealID: d.in.DealID, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number, At: workflow.Now(ctx),
+	}).Get(ctx, nil)
+	if err != nil {
+		return Result{}, err
+	}
+	for {
+		var ev Event
+		if !d.events.ReceiveAsync(&ev) {
+			break
+		}
+		if ev.InboundEventID != 0 {
+			if err := d.recordOutcome(ctx, ev, "refused", "deal is closed; reopen it to continue"); err != nil {
+				return Result{}, err
+			}
+		}
+	}
+	d.logger.Info("Deal closed", "Stage", d.state.Visit.Stage, "Visit", d.state.Visit.Number)
+	return Result{Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number}, nil
+}
+
+// continueAsNew hands the state to a fresh run once every handler finished and every
+// delivered signal was handled, so none is lost.
+func (d *deal) continueAsNew(ctx workflow.Context) error {
+	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
+		return err
+	}
+	if err := d.drain(ctx); err != nil {
+		return err
+	}
+	next := d.in
+	carried := d.state
+	next.Resume = &carried
+	d.logger.Info("Continuing as new", "HistoryLength", workflow.GetInfo(ctx).GetCurrentHistoryLength())
+	return workflow.NewContinueAsNewError(ctx, DealWorkflow, next)
+}
+
+func (d *deal) view() (View, error) {
+	tasks := d.state.OpenTasks
+	if tasks == nil {
+		tasks = []activities.TaskRef{}
+	}
+	next := d.plan.Items
+	if next == nil {
+		next = []cadence.Item{}
+	}
+	return View{
+		DealID: d.in.DealID, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,
+		EnteredAt: d.state.Visit.EnteredAt, Deadline: d.plan.Deadline, Next: next, OpenTasks: tasks,
+		CadenceVersion: d.in.Cadence.Version, Closed: d.closable(),
+	}, nil
+}
