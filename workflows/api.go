@@ -97,7 +97,13 @@ type DealInput struct {
 	// projection writes are not mistaken for stale ones.
 	PrevRevision int64    `json:"prev_revision,omitempty"`
 	Resume       *Carried `json:"resume,omitempty"`
+	// IterationCap continues the run as new after this many agenda-loop turns even when the
+	// server does not suggest it yet, bounding replay cost; 0 means DefaultIterationCap.
+	IterationCap int `json:"iteration_cap,omitempty"`
 }
+
+// DefaultIterationCap bounds one run's agenda-loop turns.
+const DefaultIterationCap = 500
 
 // Watermark is the last applied transition: events older than it are ignored, and the same
 // event id again is a duplicate.

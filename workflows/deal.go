@@ -35,6 +35,7 @@ type deal struct {
 	plan     plannedAgenda
 	dirty    bool // state changed since the agenda was last planned and projected
 	lastSA   searchAttrs
+	turns    int // agenda-loop turns in this run
 	events   workflow.ReceiveChannel
 	logger   log.Logger
 }
@@ -107,9 +108,10 @@ func (d *deal) run(ctx workflow.Context) (Result, error) {
 		if d.closable() {
 			return d.close(ctx)
 		}
-		if workflow.GetInfo(ctx).GetContinueAsNewSuggested() {
+		if d.shouldContinueAsNew(ctx) {
 			return Result{}, d.continueAsNew(ctx)
 		}
+		d.turns++
 		if err := d.waitAndAct(ctx); err != nil {
 			return Result{}, err
 		}
@@ -485,6 +487,14 @@ func (d *deal) close(ctx workflow.Context) (Result, error) {
 	}
 	d.logger.Info("Deal closed", "Stage", d.state.Visit.Stage, "Visit", d.state.Visit.Number)
 	return Result{Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number}, nil
+}
+
+func (d *deal) shouldContinueAsNew(ctx workflow.Context) bool {
+	limit := d.in.IterationCap
+	if limit <= 0 {
+		limit = DefaultIterationCap
+	}
+	return workflow.GetInfo(ctx).GetContinueAsNewSuggested() || d.turns >= limit
 }
 
 // continueAsNew hands the state to a fresh run once every handler finished and every
