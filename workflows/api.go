@@ -121,6 +121,9 @@ type Carried struct {
 	Watermark Watermark            `json:"watermark"`
 	OpenTasks []activities.TaskRef `json:"open_tasks,omitempty"`
 	Revision  int64                `json:"revision"`
+	// Pending are events delivered to the previous run after it decided to continue as new;
+	// the next run handles them first, in order, so none is lost and histories stay short.
+	Pending []Event `json:"pending,omitempty"`
 }
 
 // View answers StateQuery: what the deal is doing, what happens next and why.

@@ -98,6 +98,11 @@ func (d *deal) run(ctx workflow.Context) (Result, error) {
 			return Result{}, err
 		}
 	}
+	pending := d.state.Pending
+	d.state.Pending = nil
+	if err := d.handleAll(ctx, pending); err != nil {
+		return Result{}, err
+	}
 	for {
 		if err := d.drain(ctx); err != nil {
 			return Result{}, err
@@ -106,6 +111,15 @@ func (d *deal) run(ctx workflow.Context) (Result, error) {
 			return Result{}, err
 		}
 		if d.closable() {
+			// Events delivered before the deal closes are handled, never refused: one may
+			// move the deal out of its terminal stage.
+			handled, err := d.handlePending(ctx)
+			if err != nil {
+				return Result{}, err
+			}
+			if handled {
+				continue
+			}
 			return d.close(ctx)
 		}
 		if d.shouldContinueAsNew(ctx) {
@@ -118,16 +132,33 @@ func (d *deal) run(ctx workflow.Context) (Result, error) {
 	}
 }
 
-// drain handles every event already delivered, so a stage change always wins over an item
-// that fell due at the same time.
+// drain handles the events already delivered, so a stage change always wins over an item
+// that fell due at the same time. It stops early once the run should continue as new: the
+// rest are carried to the next run.
 func (d *deal) drain(ctx workflow.Context) error {
-	for {
+	for !d.shouldContinueAsNew(ctx) {
 		var ev Event
 		if !d.events.ReceiveAsync(&ev) {
 			return nil
 		}
 		if err := d.handle(ctx, ev); err != nil {
 			return err
+		}
+	}
+	return nil
+}
+
+// handlePending handles every delivered event, whatever the continue-as-new state.
+func (d *deal) handlePending(ctx workflow.Context) (bool, error) {
+	handled := false
+	for {
+		var ev Event
+		if !d.events.ReceiveAsync(&ev) {
+			return handled, nil
+		}
+		handled = true
+		if err := d.handle(ctx, ev); err != nil {
+			return handled, err
 		}
 	}
 }
@@ -497,19 +528,23 @@ func (d *deal) shouldContinueAsNew(ctx workflow.Context) bool {
 	return workflow.GetInfo(ctx).GetContinueAsNewSuggested() || d.turns >= limit
 }
 
-// continueAsNew hands the state to a fresh run once every handler finished and every
-// delivered signal was handled, so none is lost.
+// continueAsNew hands the state to a fresh run once every handler finished, carrying every
+// delivered but unhandled signal, so none is lost.
 func (d *deal) continueAsNew(ctx workflow.Context) error {
 	if err := workflow.Await(ctx, func() bool { return workflow.AllHandlersFinished(ctx) }); err != nil {
 		return err
 	}
-	if err := d.drain(ctx); err != nil {
-		return err
+	carried := d.state
+	for {
+		var ev Event
+		if !d.events.ReceiveAsync(&ev) {
+			break
+		}
+		carried.Pending = append(carried.Pending, ev)
 	}
 	next := d.in
-	carried := d.state
 	next.Resume = &carried
-	d.logger.Info("Continuing as new", "HistoryLength", workflow.GetInfo(ctx).GetCurrentHistoryLength())
+	d.logger.Info("Continuing as new", "HistoryLength", workflow.GetInfo(ctx).GetCurrentHistoryLength(), "Pending", len(carried.Pending))
 	return workflow.NewContinueAsNewError(ctx, DealWorkflow, next)
 }
 

@@ -1,0 +1,189 @@
+package store_test
+
+import (
+	"context"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/pgtest"
+	"github.com/followup-engine/followup/internal/store"
+)
+
+func newDeal(t *testing.T, st *store.Store, ext string) store.CreatedDeal {
+	t.Helper()
+	c, err := st.CreateDeal(context.Background(), store.NewDeal{
+		Source: "crm", ExternalID: ext,
+		Owner:   store.OwnerInput{Email: "ana@vendor.test", Name: "Ana"},
+		Contact: store.ContactInput{Email: "bob@prospect.test", FirstName: "Bob"},
+		CadenceVersion: cadence.DefaultVersion, EventID: "create:" + ext, SourceTime: time.Now(),
+	})
+	require.NoError(t, err)
+	return c
+}
+
+func TestMigrateIsIdempotent(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	ctx := context.Background()
+	require.NoError(t, store.Migrate(ctx, pool))
+	require.NoError(t, store.Migrate(ctx, pool))
+	var n int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT count(*) FROM cadence_versions WHERE version = 0`).Scan(&n))
+	require.Equal(t, 1, n, "the template carries the built-in cadence as version 0")
+}
+
+func TestPublishedVersionsAreImmutable(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	_, err := st.PublishCadence(ctx, cadence.DefaultVersion, cadence.Default())
+	require.NoError(t, err, "publishing the same model again is a no-op")
+	changed := cadence.Default()
+	changed.Templates["intro"] = cadence.Template{Subject: "new", Text: "new"}
+	_, err = st.PublishCadence(ctx, cadence.DefaultVersion, changed)
+	require.ErrorContains(t, err, "versions are immutable")
+	cv, err := st.PublishCadence(ctx, 1, changed)
+	require.NoError(t, err)
+	latest, err := st.LatestCadence(ctx)
+	require.NoError(t, err)
+	require.Equal(t, cv.Hash, latest.Hash)
+	require.Equal(t, "new", latest.Pipeline.Templates["intro"].Subject)
+}
+
+func TestCreateDealConvergesOnExternalID(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	first := newDeal(t, st, "hs-1")
+	require.True(t, first.Created)
+	require.True(t, first.Event.Inserted)
+	require.Equal(t, "prospecting", first.Deal.Stage)
+	second := newDeal(t, st, "hs-1")
+	require.False(t, second.Created)
+	require.False(t, second.Event.Inserted, "the same create event is recorded once")
+	require.Equal(t, first.Deal.ID, second.Deal.ID)
+	require.Equal(t, first.Event.ID, second.Event.ID)
+	other := newDeal(t, st, "hs-2")
+	require.NotEqual(t, first.Deal.ID, other.Deal.ID)
+	require.Equal(t, first.Deal.ContactID, other.Deal.ContactID, "contacts are upserted by email")
+	byExt, err := st.DealByExternalID(context.Background(), "crm", "hs-2")
+	require.NoError(t, err)
+	require.Equal(t, other.Deal.ID, byExt.ID)
+}
+
+func TestCreateDealUnknownCadenceWritesNothing(t *testing.T) {
+	t.Parallel()
+	pool := pgtest.New(t)
+	st := store.New(pool)
+	_, err := st.CreateDeal(context.Background(), store.NewDeal{Source: "crm", ExternalID: "x",
+		Owner: store.OwnerInput{Email: "a@b.test"}, Contact: store.ContactInput{Email: "c@d.test"},
+		CadenceVersion: 42, EventID: "e", SourceTime: time.Now()})
+	require.ErrorIs(t, err, store.ErrNotFound)
+	for _, table := range []string{"owners", "contacts", "deals", "deal_external_ids", "inbound_events"} {
+		var n int
+		require.NoError(t, pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n))
+		require.Zero(t, n, table)
+	}
+}
+
+func TestProjectionIgnoresOlderRevisions(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "p-1").Deal
+	now := time.Now().UTC().Truncate(time.Microsecond)
+	newer := store.Projection{DealID: d.ID, Revision: 5, Stage: "proposal", Visit: 3, EnteredAt: now,
+		Next: []store.PlannedAction{{ItemID: "proposal-followup#1", Kind: "email", At: now.Add(time.Hour), Reason: "3 business days after stage entry"}}}
+	wrote, err := st.Project(ctx, newer)
+	require.NoError(t, err)
+	require.True(t, wrote)
+	older := store.Projection{DealID: d.ID, Revision: 4, Stage: "qualification", Visit: 2, EnteredAt: now.Add(-time.Hour)}
+	wrote, err = st.Project(ctx, older)
+	require.NoError(t, err)
+	require.False(t, wrote, "a late retry of an older projection is ignored")
+	tl, err := st.DealTimeline(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, "proposal", tl.Deal.Stage)
+	require.Equal(t, int64(5), tl.Deal.Revision)
+	require.Len(t, tl.Planned, 1)
+	require.Equal(t, "proposal-followup#1", tl.Planned[0].ItemID)
+	require.Equal(t, now.Add(time.Hour), tl.Deal.NextActionAt.UTC())
+}
+
+func TestTasksAreIdempotentAndCancelledPerVisit(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "t-1").Deal
+	now := time.Now()
+	nt := store.NewTask{DealID: d.ID, Visit: 1, StepID: "call", Occurrence: 1, Kind: "call", Title: "Call Bob", DueAt: now.Add(time.Hour), At: now}
+	a, err := st.CreateTask(ctx, nt)
+	require.NoError(t, err)
+	b, err := st.CreateTask(ctx, nt)
+	require.NoError(t, err)
+	require.Equal(t, a.ID, b.ID, "a retried creation returns the same task")
+	require.Equal(t, d.OwnerID, a.OwnerID, "tasks belong to the deal's owner")
+	nt.Visit = 2
+	_, err = st.CreateTask(ctx, nt)
+	require.NoError(t, err)
+	n, err := st.CancelVisitTasks(ctx, d.ID, 1, now, "deal moved from qualification to proposal")
+	require.NoError(t, err)
+	require.Equal(t, 1, n)
+	tasks, err := st.Tasks(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, "cancelled", tasks[0].State)
+	require.Equal(t, "deal moved from qualification to proposal", tasks[0].CloseReason)
+	require.Equal(t, "open", tasks[1].State, "the new visit's task stays open")
+}
+
+func TestTransitionsAreRecordedOncePerVisit(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	c := newDeal(t, st, "tr-1")
+	tr := store.Transition{DealID: c.Deal.ID, Visit: 1, To: "prospecting", At: time.Now(), Source: "crm",
+		SourceEventID: "create:tr-1", InboundEventID: c.Event.ID, Reason: "deal created"}
+	require.NoError(t, st.RecordTransition(ctx, tr))
+	require.NoError(t, st.RecordTransition(ctx, tr))
+	trs, err := st.Transitions(ctx, c.Deal.ID)
+	require.NoError(t, err)
+	require.Len(t, trs, 1)
+	tl, err := st.DealTimeline(ctx, c.Deal.ID)
+	require.NoError(t, err)
+	require.Equal(t, "applied", tl.Events[0].State)
+}
+
+func TestClosedDealRefusesEventsUntilReopened(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "c-1").Deal
+	now := time.Now()
+	require.NoError(t, st.RecordTransition(ctx, store.Transition{DealID: d.ID, Visit: 4, From: "negotiation", To: "lost", At: now, Source: "crm"}))
+	require.NoError(t, st.MarkClosed(ctx, d.ID, "lost", now))
+
+	ev, err := st.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "crm", EventID: "late-1", SourceTime: now})
+	require.ErrorIs(t, err, store.ErrDealClosed)
+	require.Equal(t, "refused", ev.State, "the event is recorded, and refused")
+
+	// A failed start writes nothing: the deal stays closed.
+	err = st.Reopen(ctx, d.ID, "cli", "reopen-1", now, nil, func(store.Deal, int, int64) error { return context.DeadlineExceeded })
+	require.ErrorIs(t, err, context.DeadlineExceeded)
+	got, err := st.DealByID(ctx, d.ID)
+	require.NoError(t, err)
+	require.True(t, got.Closed())
+
+	var prev int
+	require.NoError(t, st.Reopen(ctx, d.ID, "cli", "reopen-2", now, nil, func(_ store.Deal, prevVisit int, _ int64) error {
+		prev = prevVisit
+		return nil
+	}))
+	require.Equal(t, 4, prev, "the visit counter comes from the recorded transitions")
+	got, err = st.DealByID(ctx, d.ID)
+	require.NoError(t, err)
+	require.False(t, got.Closed())
+	err = st.Reopen(ctx, d.ID, "cli", "reopen-3", now, nil, func(store.Deal, int, int64) error { return nil })
+	require.ErrorIs(t, err, store.ErrDealNotClosed)
+}
