@@ -107,7 +107,7 @@ func (a *Activities) CreateTask(ctx context.Context, in TaskInput) (TaskRef, err
 	if err != nil {
 		return TaskRef{}, err
 	}
-	return TaskRef{ID: t.ID, StepID: t.StepID, Kind: t.Kind, Title: t.Title, DueAt: t.DueAt}, nil
+	return TaskRef{ID: t.ID, StepID: t.StepID, Kind: t.Kind, DueAt: t.DueAt}, nil
 }
 
 // ProjectDeal writes the workflow's view of the deal for pages, guarded by revision.

@@ -69,10 +69,10 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 		return SendResult{}, fmt.Errorf("send %s: %w", key, err)
 	}
 	result.Ambiguous = result.Ambiguous || out.Ambiguous
-	result.Detail = out.Detail
+	result.Code, result.Enhanced = out.Code, out.Enhanced
 	switch out.State {
 	case store.EmailRetry:
-		return SendResult{}, temporal.NewApplicationError(fmt.Sprintf("SMTP transient failure for %s: %s", key, out.Detail), ErrTypeSMTPTransient)
+		return SendResult{}, temporal.NewApplicationError(fmt.Sprintf("SMTP transient failure for %s: %d %s", key, out.Code, out.Enhanced), ErrTypeSMTPTransient)
 	case store.EmailAmbiguous:
 		logger.Warn("SMTP outcome unknown: retrying with the same Message-ID", "Key", key.String(), "MessageID", claim.MessageID)
 		return SendResult{}, temporal.NewApplicationError(fmt.Sprintf("SMTP connection lost after the final dot for %s", key), ErrTypeSMTPAmbiguous)

@@ -334,6 +334,6 @@ func TestRenderErrorIsPermanent(t *testing.T) {
 	res, err := f.send(activities.SendInput{DealID: f.deal.ID, CadenceVersion: 1, Visit: 1, StepID: "intro", Occurrence: 1, Template: "intro"})
 	require.NoError(t, err)
 	require.Equal(t, activities.SendFailed, res.Outcome)
-	require.Contains(t, res.Detail, "Nickname")
+	require.Contains(t, f.ledger().Detail, "Nickname")
 	require.Zero(t, f.smtp.Attempts())
 }

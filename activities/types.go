@@ -44,12 +44,12 @@ type TaskInput struct {
 	At         time.Time `json:"at"`
 }
 
-// TaskRef is what the workflow keeps of a task it created.
+// TaskRef is what the workflow keeps of a task it created: ids only, since a rendered
+// title names the prospect and histories hold no personal data.
 type TaskRef struct {
 	ID     int64     `json:"id"`
 	StepID string    `json:"step_id"`
 	Kind   string    `json:"kind"`
-	Title  string    `json:"title"`
 	DueAt  time.Time `json:"due_at"`
 }
 
@@ -81,7 +81,10 @@ type SendResult struct {
 	MessageID string      `json:"message_id"`
 	Attempts  int         `json:"attempts"`
 	Ambiguous bool        `json:"ambiguous"` // an earlier attempt's outcome was unknown (RFC 1047)
-	Detail    string      `json:"detail,omitempty"`
+	// SMTP reply codes, never the reply text: servers quote addresses, and this result
+	// lands in the workflow's history. The ledger keeps the text.
+	Code     int    `json:"code,omitempty"`
+	Enhanced string `json:"enhanced,omitempty"`
 }
 
 // PlannedAction is one agenda item as projected for pages.

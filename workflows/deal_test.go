@@ -97,7 +97,7 @@ func newEnv(t *testing.T, p cadence.Pipeline) (*testsuite.TestWorkflowEnvironmen
 			defer rec.lock()()
 			rec.tasks = append(rec.tasks, in)
 			rec.nextTaskID++
-			return activities.TaskRef{ID: rec.nextTaskID, StepID: in.StepID, Kind: in.Kind, Title: in.Title, DueAt: in.DueAt}, nil
+			return activities.TaskRef{ID: rec.nextTaskID, StepID: in.StepID, Kind: in.Kind, DueAt: in.DueAt}, nil
 		})
 	env.OnActivity(a.CancelVisitTasks, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CancelTasksInput) (int, error) {
@@ -172,7 +172,7 @@ func TestDeadlineMovesDealAndCreatesTaskForNewVisit(t *testing.T) {
 		require.Equal(t, 2, v.Visit)
 		require.Equal(t, start.AddDate(0, 0, 10), v.EnteredAt, "the engine's move carries workflow.Now at the deadline")
 		require.Len(t, v.OpenTasks, 1)
-		require.Equal(t, "Deal went stale", v.OpenTasks[0].Title)
+		require.Equal(t, "move-from-qualification", v.OpenTasks[0].StepID)
 		env.CancelWorkflow()
 	}, 11*24*time.Hour)
 	env.ExecuteWorkflow(workflows.DealWorkflow, newInput())

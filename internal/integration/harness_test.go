@@ -275,6 +275,34 @@ func (e *env) saveHistory(name, workflowID, runID string) {
 	e.t.Logf("wrote replay fixture %s.json (%d events)", name, len(hist.Events))
 }
 
+// saveIncompatible writes a copy of a run's history in which the first RecordTransition
+// activity was scheduled under another name: the history an older, incompatible version of
+// the workflow would have left. Replaying it with today's code must fail with a
+// non-determinism error, which proves the replay test can fail.
+func (e *env) saveIncompatible(name, workflowID, runID string) {
+	e.t.Helper()
+	if !*update {
+		return
+	}
+	hist := e.history(workflowID, runID)
+	renamed := false
+	for _, ev := range hist.Events {
+		attrs := ev.GetActivityTaskScheduledEventAttributes()
+		if attrs != nil && attrs.ActivityType.GetName() == "RecordTransition" {
+			attrs.ActivityType.Name = "RecordStageChange"
+			renamed = true
+			break
+		}
+	}
+	require.True(e.t, renamed)
+	b, err := temporalproto.CustomJSONMarshalOptions{Indent: "  "}.Marshal(hist)
+	require.NoError(e.t, err)
+	_, file, _, _ := runtime.Caller(0)
+	path := filepath.Join(filepath.Dir(file), "..", "..", "workflows", "testdata", "replay-incompatible", name+".json")
+	require.NoError(e.t, os.MkdirAll(filepath.Dir(path), 0o755))
+	require.NoError(e.t, os.WriteFile(path, b, 0o644))
+}
+
 func (e *env) history(workflowID, runID string) *historypb.History {
 	e.t.Helper()
 	iter := e.client.GetWorkflowHistory(context.Background(), workflowID, runID, false, enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)

@@ -124,6 +124,7 @@ func TestDealLifecycle(t *testing.T) {
 	require.NotNil(t, det.Live)
 	require.Equal(t, "nurturing", det.Live.Stage)
 	e.saveHistory("lifecycle", workflows.WorkflowID(created.DealID), created.RunID)
+	e.saveIncompatible("renamed-activity", workflows.WorkflowID(created.DealID), created.RunID)
 }
 
 func itemIDs(items []cadence.Item) []string {

@@ -113,6 +113,9 @@ func Start(t testing.TB) *Server {
 	t.Cleanup(func() {
 		close(s.done)
 		_ = s.srv.Close()
+		// Close only closes listeners Serve has registered; if the test was
+		// quick, Serve may not have started yet, so close ours explicitly.
+		_ = ln.Close()
 		<-served
 	})
 	return s

@@ -16,8 +16,8 @@ func newDeal(t *testing.T, st *store.Store, ext string) store.CreatedDeal {
 	t.Helper()
 	c, err := st.CreateDeal(context.Background(), store.NewDeal{
 		Source: "crm", ExternalID: ext,
-		Owner:   store.OwnerInput{Email: "ana@vendor.test", Name: "Ana"},
-		Contact: store.ContactInput{Email: "bob@prospect.test", FirstName: "Bob"},
+		Owner:          store.OwnerInput{Email: "ana@vendor.test", Name: "Ana"},
+		Contact:        store.ContactInput{Email: "bob@prospect.test", FirstName: "Bob"},
 		CadenceVersion: cadence.DefaultVersion, EventID: "create:" + ext, SourceTime: time.Now(),
 	})
 	require.NoError(t, err)
