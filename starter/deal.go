@@ -40,10 +40,11 @@ func connect(ctx context.Context, env config.Env, withTemporal bool) (*deals.Ser
 	if withTemporal {
 		opts := cfg.Temporal
 		opts.Logger = tlog.NewStructuredLogger(quietLogger())
-		c, err := client.DialContext(ctx, opts)
+		// Lazy: bad input is refused before anything dials Temporal.
+		c, err := client.NewLazyClient(opts)
 		if err != nil {
 			pool.Close()
-			return nil, nil, fmt.Errorf("connect to Temporal at %s: %w", hostPort(opts), err)
+			return nil, nil, fmt.Errorf("Temporal client for %s: %w", hostPort(opts), err)
 		}
 		svc.Temporal = c
 		closeAll = func() { c.Close(); pool.Close() }

@@ -126,7 +126,7 @@ func LoadWorker(env Env) (Worker, error) {
 		DatabaseURL:     r.str("DATABASE_URL", DefaultDatabaseURL),
 		Temporal:        r.temporal(),
 		SendConcurrency: r.int("SEND_CONCURRENCY", 4, 1, 256),
-		WorkflowPollers: r.int("WORKFLOW_POLLERS", 2, 1, 64),
+		WorkflowPollers: r.int("WORKFLOW_POLLERS", 2, 2, 64), // the SDK needs two: sticky and normal queues
 		ActivityPollers: r.int("ACTIVITY_POLLERS", 2, 1, 64),
 		StickyCacheSize: r.int("STICKY_CACHE_SIZE", 0, 0, 1_000_000),
 	}

@@ -11,15 +11,16 @@ import (
 
 // Transition is one recorded stage change.
 type Transition struct {
-	DealID         string
-	Visit          int
-	From, To       string
-	At             time.Time
-	Source         string
-	SourceEventID  string
-	SourceTime     *time.Time
-	Reason         string
-	InboundEventID int64
+	DealID         string     `json:"deal_id"`
+	Visit          int        `json:"visit"`
+	From           string     `json:"from"`
+	To             string     `json:"to"`
+	At             time.Time  `json:"at"`
+	Source         string     `json:"source"`
+	SourceEventID  string     `json:"source_event_id"`
+	SourceTime     *time.Time `json:"source_time,omitempty"`
+	Reason         string     `json:"reason"`
+	InboundEventID int64      `json:"inbound_event_id,omitempty"`
 }
 
 // RecordTransition stores a transition once per (deal, visit), so a retried activity is a
@@ -54,19 +55,19 @@ func (s *Store) CancelVisitTasks(ctx context.Context, dealID string, visit int, 
 
 // Task is a rep's task row.
 type Task struct {
-	ID          int64
-	DealID      string
-	OwnerID     string
-	Visit       int
-	StepID      string
-	Occurrence  int
-	Kind        string
-	Title       string
-	DueAt       time.Time
-	State       string
-	CreatedAt   time.Time
-	ClosedAt    *time.Time
-	CloseReason string
+	ID          int64      `json:"id"`
+	DealID      string     `json:"deal_id"`
+	OwnerID     string     `json:"owner_id"`
+	Visit       int        `json:"visit"`
+	StepID      string     `json:"step_id"`
+	Occurrence  int        `json:"occurrence"`
+	Kind        string     `json:"kind"`
+	Title       string     `json:"title"`
+	DueAt       time.Time  `json:"due_at"`
+	State       string     `json:"state"`
+	CreatedAt   time.Time  `json:"created_at"`
+	ClosedAt    *time.Time `json:"closed_at,omitempty"`
+	CloseReason string     `json:"close_reason"`
 }
 
 // NewTask is a task to create for the deal's owner.
@@ -115,14 +116,14 @@ func scanTask(row pgx.CollectableRow) (Task, error) {
 
 // PlannedAction is one projected agenda item.
 type PlannedAction struct {
-	ItemID     string
-	Visit      int
-	Kind       string
-	StepID     string
-	Occurrence int
-	At         time.Time
-	DueAt      *time.Time
-	Reason     string
+	ItemID     string     `json:"item_id"`
+	Visit      int        `json:"visit"`
+	Kind       string     `json:"kind"`
+	StepID     string     `json:"step_id"`
+	Occurrence int        `json:"occurrence"`
+	At         time.Time  `json:"at"`
+	DueAt      *time.Time `json:"due_at,omitempty"`
+	Reason     string     `json:"reason"`
 }
 
 // Projection is the workflow's current view of a deal.

@@ -41,19 +41,21 @@ type NewDeal struct {
 
 // Deal is a deal's row.
 type Deal struct {
-	ID, OwnerID, ContactID string
-	Title                  string
-	CadenceVersion         int64
-	CadenceHash            string
-	Stage                  string
-	Visit                  int
-	StageEnteredAt         *time.Time
-	Deadline               *time.Time
-	NextActionAt           *time.Time
-	State                  string
-	ClosedAt               *time.Time
-	Revision               int64
-	CreatedAt              time.Time
+	ID             string     `json:"id"`
+	OwnerID        string     `json:"owner_id"`
+	ContactID      string     `json:"contact_id"`
+	Title          string     `json:"title"`
+	CadenceVersion int64      `json:"cadence_version"`
+	CadenceHash    string     `json:"cadence_hash"`
+	Stage          string     `json:"stage"`
+	Visit          int        `json:"visit"`
+	StageEnteredAt *time.Time `json:"stage_entered_at,omitempty"`
+	Deadline       *time.Time `json:"deadline,omitempty"`
+	NextActionAt   *time.Time `json:"next_action_at,omitempty"`
+	State          string     `json:"state"`
+	ClosedAt       *time.Time `json:"closed_at,omitempty"`
+	Revision       int64      `json:"revision"`
+	CreatedAt      time.Time  `json:"created_at"`
 }
 
 // Closed reports whether PostgreSQL says the deal is closed.

@@ -14,10 +14,10 @@ import (
 // LedgerKey identifies one email the cadence meant to send: never a run id, never a cadence
 // version, so continue-as-new and migrations cannot resend what was sent.
 type LedgerKey struct {
-	DealID     string
-	Visit      int
-	StepID     string
-	Occurrence int
+	DealID     string `json:"deal_id"`
+	Visit      int    `json:"visit"`
+	StepID     string `json:"step_id"`
+	Occurrence int    `json:"occurrence"`
 }
 
 func (k LedgerKey) String() string {
@@ -234,18 +234,18 @@ func (s *Store) Suppressed(ctx context.Context, contactID, address string) (bool
 
 // LedgerEntry is one email ledger row.
 type LedgerEntry struct {
-	Key       LedgerKey
-	ToAddress string
-	Template  string
-	MessageID string
-	State     string
-	Attempts  int
-	Ambiguous bool
-	SMTPCode  *int
-	Enhanced  string
-	Detail    string
-	ClaimedAt time.Time
-	SentAt    *time.Time
+	Key       LedgerKey  `json:"key"`
+	ToAddress string     `json:"to_address"`
+	Template  string     `json:"template"`
+	MessageID string     `json:"message_id"`
+	State     string     `json:"state"`
+	Attempts  int        `json:"attempts"`
+	Ambiguous bool       `json:"ambiguous"`
+	SMTPCode  *int       `json:"smtp_code,omitempty"`
+	Enhanced  string     `json:"enhanced"`
+	Detail    string     `json:"detail"`
+	ClaimedAt time.Time  `json:"claimed_at"`
+	SentAt    *time.Time `json:"sent_at,omitempty"`
 }
 
 // Ledger lists a deal's email ledger, oldest first.

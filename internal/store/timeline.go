@@ -10,24 +10,24 @@ import (
 // Timeline is everything PostgreSQL knows about one deal, for `deal show` and pages; it
 // answers even when no worker runs.
 type Timeline struct {
-	Deal        Deal
-	Transitions []Transition
-	Planned     []PlannedAction
-	Tasks       []Task
-	Emails      []LedgerEntry
-	Events      []EventRow
+	Deal        Deal            `json:"deal"`
+	Transitions []Transition    `json:"transitions"`
+	Planned     []PlannedAction `json:"planned"`
+	Tasks       []Task          `json:"tasks"`
+	Emails      []LedgerEntry   `json:"emails"`
+	Events      []EventRow      `json:"events"`
 }
 
 // EventRow is one inbound event as recorded.
 type EventRow struct {
-	ID            int64
-	Source        string
-	SourceEventID string
-	Kind          string
-	SourceTime    time.Time
-	State         string
-	Reason        string
-	ReceivedAt    time.Time
+	ID            int64     `json:"id"`
+	Source        string    `json:"source"`
+	SourceEventID string    `json:"source_event_id"`
+	Kind          string    `json:"kind"`
+	SourceTime    time.Time `json:"source_time"`
+	State         string    `json:"state"`
+	Reason        string    `json:"reason"`
+	ReceivedAt    time.Time `json:"received_at"`
 }
 
 // DealTimeline reads a deal's timeline.

@@ -1,0 +1,191 @@
+package main
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"io"
+	"log/slog"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/followup-engine/followup/internal/config"
+	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/engine"
+	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/pgtest"
+	"github.com/followup-engine/followup/internal/smtptest"
+	"github.com/followup-engine/followup/workflows"
+)
+
+type result struct {
+	code           int
+	stdout, stderr string
+}
+
+func runCLI(t *testing.T, env config.MapEnv, args ...string) result {
+	t.Helper()
+	var out, errOut bytes.Buffer
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
+	defer cancel()
+	code := exitCode(run(ctx, args, env, &out, &errOut), &errOut)
+	return result{code: code, stdout: out.String(), stderr: errOut.String()}
+}
+
+func tableCounts(t *testing.T, dbURL string) map[string]int {
+	t.Helper()
+	pool := pgtestPool(t, dbURL)
+	counts := map[string]int{}
+	for _, table := range []string{"owners", "contacts", "deals", "deal_external_ids", "inbound_events", "stage_transitions"} {
+		var n int
+		require.NoError(t, pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n))
+		counts[table] = n
+	}
+	return counts
+}
+
+func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	// No Temporal server answers here: bad input must be refused before anything dials it.
+	env := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+	require.Equal(t, 0, runCLI(t, env, "migrate").code)
+	before := tableCounts(t, dbURL)
+
+	cases := []struct {
+		args []string
+		want string
+	}{
+		{[]string{}, "usage: starter"},
+		{[]string{"fly"}, `unknown command "fly"`},
+		{[]string{"deal", "create"}, "missing --external-id, --owner, --contact"},
+		{[]string{"deal", "create", "--external-id", "x", "--owner", "not-an-email", "--contact", "c@d.test"}, `owner email "not-an-email" is not a plain email address`},
+		{[]string{"deal", "create", "--external-id", "x", "--owner", "a@b.test", "--contact", "c@d.test", "--contact-zone", "Mars/Base"}, "not an IANA time zone"},
+		{[]string{"deal", "create", "--external-id", "x y", "--owner", "a@b.test", "--contact", "c@d.test"}, `external id "x y"`},
+		{[]string{"deal", "create", "--external-id", "x", "--owner", "a@b.test", "--contact", "c@d.test", "--cadence-version", "9"}, "cadence version 9: not found"},
+		{[]string{"deal", "create", "--external-id", "x", "--owner", "a@b.test", "--contact", "c@d.test", "--title", "a\nb"}, "title must be a single line"},
+		{[]string{"deal", "stage", "crm:x"}, "usage: starter deal stage"},
+		{[]string{"deal", "stage", "crm:missing", "qualification"}, "deal crm:missing: not found"},
+		{[]string{"deal", "stage", "12", "qualification"}, "want a deal id or source:external-id"},
+		{[]string{"deal", "stage", "crm:x", "qualification", "--at", "yesterday"}, "want RFC 3339"},
+		{[]string{"deal", "reopen", "crm:missing"}, "not found"},
+		{[]string{"deal", "show", "00000000-0000-0000-0000-000000000000"}, "not found"},
+		{[]string{"deal", "fly"}, `unknown deal command "fly"`},
+	}
+	for _, c := range cases {
+		r := runCLI(t, env, c.args...)
+		require.Equal(t, 2, r.code, "%v: stderr %s", c.args, r.stderr)
+		require.Contains(t, r.stderr, c.want, "%v", c.args)
+		require.Empty(t, r.stdout, "%v", c.args)
+	}
+	require.Equal(t, before, tableCounts(t, dbURL), "nothing written on error")
+}
+
+func TestCreateShowStageOnRealServer(t *testing.T) {
+	t.Parallel()
+	cli := temporalCLIPath(t)
+	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
+		ExistingPath: cli, LogLevel: "error", SearchAttributes: workflows.SearchAttributes(),
+		ClientOptions: &client.Options{Namespace: "default"}, Stdout: io.Discard, Stderr: io.Discard,
+	})
+	require.NoError(t, err)
+	t.Cleanup(func() { _ = srv.Stop() })
+	dbURL := pgtest.NewDatabase(t)
+	smtp := smtptest.Start(t)
+	env := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": srv.FrontendHostPort(), "TEMPORAL_NAMESPACE": "default"}
+
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 1)
+	go func() {
+		done <- engine.RunWorker(ctx, config.Worker{
+			DatabaseURL: dbURL, Temporal: client.Options{HostPort: srv.FrontendHostPort(), Namespace: "default"},
+			SMTP:            mail.Config{Host: smtp.Host(), Port: smtp.Port(), TLS: mail.TLSNone, Timeout: 5 * time.Second},
+			Mail:            config.MailIdentity{MessageIDSecret: []byte("starter-test-secret-0123456789ab"), MessageIDDomain: "t.test"},
+			SendConcurrency: 1, WorkflowPollers: 2, ActivityPollers: 1,
+		}, slog.New(slog.NewTextHandler(io.Discard, nil)))
+	}()
+	t.Cleanup(func() { cancel(); require.NoError(t, <-done) })
+
+	r := runCLI(t, env, "deal", "create", "--external-id", "hs-42", "--owner", "ana@vendor.test", "--owner-name", "Ana Rep",
+		"--owner-company", "Vendor", "--contact", "bob@prospect.test", "--contact-first-name", "Bob", "--contact-company", "Prospect Inc",
+		"--source", "hubspot", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var created deals.CreateResponse
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &created))
+	require.True(t, created.Created)
+	smtp.WaitForMessages(t, 1, 30*time.Second)
+
+	// Converges on a second create.
+	r = runCLI(t, env, "deal", "create", "--external-id", "hs-42", "--owner", "ana@vendor.test", "--contact", "bob@prospect.test", "--source", "hubspot")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "already exists (converged)")
+
+	var show result
+	deadline := time.Now().Add(20 * time.Second)
+	for {
+		show = runCLI(t, env, "deal", "show", "hubspot:hs-42")
+		if show.code == 0 && strings.Contains(show.stdout, "task intro-call#1") && strings.Contains(show.stdout, "sent after") {
+			break
+		}
+		require.True(t, time.Now().Before(deadline), "deal show never showed the planned call:\n%s\n%s", show.stdout, show.stderr)
+		time.Sleep(200 * time.Millisecond)
+	}
+	for _, want := range []string{"Stage     prospecting", "Deadline", "live answer from the deal workflow",
+		"task intro-call#1", "2 business days after intro#1 sent", "stale", "time limit of 15 business days in prospecting",
+		"(new) -> prospecting", "prospecting/intro#1", "sent after 1 attempt(s)"} {
+		require.Contains(t, show.stdout, want)
+	}
+
+	r = runCLI(t, env, "deal", "stage", created.DealID, "qualification", "--reason", "call booked", "--event-id", "hs-evt-7", "--source", "hubspot")
+	require.Equal(t, 0, r.code, r.stderr)
+	r = runCLI(t, env, "deal", "stage", created.DealID, "qualification", "--event-id", "hs-evt-7", "--source", "hubspot")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "event already received")
+	require.Eventually(t, func() bool {
+		r = runCLI(t, env, "deal", "show", created.DealID, "--json")
+		var det deals.Details
+		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &det) == nil && det.Live != nil && det.Live.Stage == "qualification"
+	}, 20*time.Second, 200*time.Millisecond)
+	require.Contains(t, r.stdout, `"qualification-followup#1"`)
+	require.Contains(t, r.stdout, `"title": "Qualify Bob (budget, authority, need, timeline)"`)
+}
+
+func temporalCLIPath(t *testing.T) string {
+	t.Helper()
+	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
+		return p
+	}
+	home, _ := os.UserHomeDir()
+	gopath := os.Getenv("GOPATH")
+	if gopath == "" {
+		gopath = filepath.Join(home, "go")
+	}
+	if p := filepath.Join(gopath, "bin", "temporal"); fileExists(p) {
+		return p
+	}
+	p, err := exec.LookPath("temporal")
+	require.NoError(t, err, "the Temporal CLI is not installed: run `make test` or set TEMPORAL_CLI")
+	return p
+}
+
+func fileExists(p string) bool {
+	st, err := os.Stat(p)
+	return err == nil && !st.IsDir()
+}
+
+func pgtestPool(t *testing.T, url string) *pgxpool.Pool {
+	t.Helper()
+	pool, err := pgxpool.New(context.Background(), url)
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	return pool
+}
