@@ -72,7 +72,11 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	result.Code, result.Enhanced = out.Code, out.Enhanced
 	switch out.State {
 	case store.EmailRetry:
-		return SendResult{}, temporal.NewApplicationError(fmt.Sprintf("SMTP transient failure for %s: %d %s", key, out.Code, out.Enhanced), ErrTypeSMTPTransient)
+		reply := "no reply code: dial or network error"
+		if out.Code != 0 {
+			reply = strings.TrimSpace(fmt.Sprintf("reply %d %s", out.Code, out.Enhanced))
+		}
+		return SendResult{}, temporal.NewApplicationError(fmt.Sprintf("SMTP transient failure for %s (%s)", key, reply), ErrTypeSMTPTransient)
 	case store.EmailAmbiguous:
 		logger.Warn("SMTP outcome unknown: retrying with the same Message-ID", "Key", key.String(), "MessageID", claim.MessageID)
 		return SendResult{}, temporal.NewApplicationError(fmt.Sprintf("SMTP connection lost after the final dot for %s", key), ErrTypeSMTPAmbiguous)
