@@ -6,9 +6,6 @@ import (
 	"encoding/json"
 	"io"
 	"log/slog"
-	"os"
-	"os/exec"
-	"path/filepath"
 	"strings"
 	"testing"
 	"time"
@@ -24,6 +21,7 @@ import (
 	"github.com/followup-engine/followup/internal/mail"
 	"github.com/followup-engine/followup/internal/pgtest"
 	"github.com/followup-engine/followup/internal/smtptest"
+	"github.com/followup-engine/followup/internal/temporaltest"
 	"github.com/followup-engine/followup/workflows"
 )
 
@@ -92,7 +90,8 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 
 func TestCreateShowStageOnRealServer(t *testing.T) {
 	t.Parallel()
-	cli := temporalCLIPath(t)
+	cli, err := temporaltest.CLIPath()
+	require.NoError(t, err)
 	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
 		ExistingPath: cli, LogLevel: "error", SearchAttributes: workflows.SearchAttributes(),
 		ClientOptions: &client.Options{Namespace: "default"}, Stdout: io.Discard, Stderr: io.Discard,
@@ -153,33 +152,10 @@ func TestCreateShowStageOnRealServer(t *testing.T) {
 	require.Eventually(t, func() bool {
 		r = runCLI(t, env, "deal", "show", created.DealID, "--json")
 		var det deals.Details
-		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &det) == nil && det.Live != nil && det.Live.Stage == "qualification"
+		return r.code == 0 && json.Unmarshal([]byte(r.stdout), &det) == nil && det.Live != nil && det.Live.Stage == "qualification" && len(det.Timeline.Tasks) == 1
 	}, 20*time.Second, 200*time.Millisecond)
 	require.Contains(t, r.stdout, `"qualification-followup#1"`)
 	require.Contains(t, r.stdout, `"title": "Qualify Bob (budget, authority, need, timeline)"`)
-}
-
-func temporalCLIPath(t *testing.T) string {
-	t.Helper()
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p
-	}
-	home, _ := os.UserHomeDir()
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		gopath = filepath.Join(home, "go")
-	}
-	if p := filepath.Join(gopath, "bin", "temporal"); fileExists(p) {
-		return p
-	}
-	p, err := exec.LookPath("temporal")
-	require.NoError(t, err, "the Temporal CLI is not installed: run `make test` or set TEMPORAL_CLI")
-	return p
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
 }
 
 func pgtestPool(t *testing.T, url string) *pgxpool.Pool {

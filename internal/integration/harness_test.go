@@ -7,7 +7,6 @@ import (
 	"io"
 	"log/slog"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"runtime"
 	"strings"
@@ -31,6 +30,7 @@ import (
 	"github.com/followup-engine/followup/internal/pgtest"
 	"github.com/followup-engine/followup/internal/smtptest"
 	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/internal/temporaltest"
 	"github.com/followup-engine/followup/workflows"
 )
 
@@ -51,7 +51,7 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	cli, err := temporalCLI()
+	cli, err := temporaltest.CLIPath()
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "integration:", err)
 		return 1
@@ -98,31 +98,6 @@ func startServer(ctx context.Context, cli string, extra []string) (*testsuite.De
 		Stdout:           io.Discard,
 		Stderr:           io.Discard,
 	})
-}
-
-// temporalCLI finds the pinned Temporal CLI: $TEMPORAL_CLI, then $(go env GOPATH)/bin, then PATH.
-func temporalCLI() (string, error) {
-	if p := os.Getenv("TEMPORAL_CLI"); p != "" {
-		return p, nil
-	}
-	gopath := os.Getenv("GOPATH")
-	if gopath == "" {
-		home, _ := os.UserHomeDir()
-		gopath = filepath.Join(home, "go")
-	}
-	if p := filepath.Join(gopath, "bin", "temporal"); fileExists(p) {
-		return p, nil
-	}
-	if p, err := exec.LookPath("temporal"); err == nil {
-		return p, nil
-	}
-	return "", fmt.Errorf("the Temporal CLI is not installed: run `make test`, or install it with " +
-		"`go install github.com/temporalio/cli/cmd/temporal@v1.5.1`, or set TEMPORAL_CLI")
-}
-
-func fileExists(p string) bool {
-	st, err := os.Stat(p)
-	return err == nil && !st.IsDir()
 }
 
 func quiet() tlog.Logger {
