@@ -17,8 +17,9 @@ import (
 )
 
 // fixturePipeline is the built-in pipeline's shape with second-scale limits: prospecting
-// sends the intro at once; qualification goes stale after 5 seconds.
-func fixturePipeline() cadence.Pipeline {
+// sends the intro at once and two more emails `gap` apart; qualification goes stale after
+// 5 seconds.
+func fixturePipeline(gap time.Duration) cadence.Pipeline {
 	sec := func(n int) cadence.Duration { return cadence.Of(n, cadence.Seconds) }
 	p := cadence.Default()
 	p.ID = "it-fixture"
@@ -26,8 +27,8 @@ func fixturePipeline() cadence.Pipeline {
 		{ID: "prospecting", TimeLimit: cadence.Of(1, cadence.Hours),
 			Steps: []cadence.Step{
 				{ID: "intro", Kind: cadence.StepEmail, After: cadence.Zero, Template: "intro"},
-				{ID: "value-followup", Kind: cadence.StepEmail, After: sec(4), Template: "value-followup"},
-				{ID: "third", Kind: cadence.StepEmail, After: sec(4), Template: "nurture"},
+				{ID: "value-followup", Kind: cadence.StepEmail, After: sec(int(gap.Seconds())), Template: "value-followup"},
+				{ID: "third", Kind: cadence.StepEmail, After: sec(int(gap.Seconds())), Template: "nurture"},
 			},
 			OnStale: &cadence.Move{MoveTo: "nurturing", Reason: "no response in prospecting"}},
 		{ID: "qualification", TimeLimit: sec(5),
@@ -53,7 +54,7 @@ func hasTransitionTo(stage string, n int) func(store.Timeline) bool {
 
 func TestDealLifecycle(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, mainServer, "it-lifecycle", fixturePipeline())
+	e := newEnv(t, mainServer, "it-lifecycle", fixturePipeline(time.Minute))
 	e.start()
 	created := e.create("lifecycle-1")
 	require.True(t, created.Created)
@@ -137,7 +138,7 @@ func itemIDs(items []cadence.Item) []string {
 
 func TestWorkerRestartMidCadenceLosesNothingAndSendsNothingTwice(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, mainServer, "it-restart", fixturePipeline())
+	e := newEnv(t, mainServer, "it-restart", fixturePipeline(4*time.Second))
 	e.start()
 	created := e.create("restart-1")
 	e.smtp.WaitForMessages(t, 1, 30*time.Second)
@@ -177,7 +178,7 @@ func TestWorkerRestartMidCadenceLosesNothingAndSendsNothingTwice(t *testing.T) {
 
 func TestClosedDealRefusesEventsAndReopens(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, mainServer, "it-reopen", fixturePipeline())
+	e := newEnv(t, mainServer, "it-reopen", fixturePipeline(time.Minute))
 	e.start()
 	created := e.create("reopen-1")
 	e.smtp.WaitForMessages(t, 1, 30*time.Second)
@@ -220,7 +221,7 @@ func TestClosedDealRefusesEventsAndReopens(t *testing.T) {
 
 func TestContinueAsNewOnRealServerLosesNoSignal(t *testing.T) {
 	t.Parallel()
-	e := newEnv(t, canServer, "default", fixturePipeline())
+	e := newEnv(t, canServer, "default", fixturePipeline(time.Minute))
 	e.start()
 	created := e.create("can-1")
 	e.smtp.WaitForMessages(t, 1, 30*time.Second)
