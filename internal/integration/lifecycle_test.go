@@ -215,6 +215,9 @@ func TestClosedDealRefusesEventsAndReopens(t *testing.T) {
 	_, err = e.svc.Reopen(context.Background(), deals.ReopenRequest{Deal: created.DealID, Source: "cli"})
 	require.ErrorIs(t, err, deals.ErrNotClosed)
 
+	e.eventually("the reopened visit planned", 20*time.Second, func(tl store.Timeline) bool {
+		return tl.Deal.Visit == 3 && len(tl.Planned) > 0
+	}, created.DealID)
 	e.saveHistory("closed", workflows.WorkflowID(created.DealID), created.RunID)
 	e.saveHistory("reopened", workflows.WorkflowID(created.DealID), re.RunID)
 }
