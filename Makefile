@@ -54,14 +54,17 @@ test-go:
 	TEMPORAL_CLI="$$(bash $(SCRIPTS)/ensure-temporal.sh)"
 	export TEMPORAL_CLI
 	echo "TEMPORAL_CLI=$$TEMPORAL_CLI"
-	echo "go test -v $(GO_TEST_FLAGS) $(PKGS)   (output also in $(TEST_LOG))"
+	# Each run logs to its own file (concurrent runs in one tree must not mix their
+	# counts), renamed to $(TEST_LOG) once summarised.
+	runlog="$$(mktemp $(LOCAL)/go-test.XXXXXX.log)"
+	echo "go test -v $(GO_TEST_FLAGS) $(PKGS)   (output also in $$runlog, then $(TEST_LOG))"
 	start=$$SECONDS
 	status=0
-	$(GO) test -v $(GO_TEST_FLAGS) $(PKGS) 2>&1 </dev/null | tee $(TEST_LOG) || status=$$?
+	$(GO) test -v $(GO_TEST_FLAGS) $(PKGS) 2>&1 </dev/null | tee "$$runlog" || status=$$?
 	elapsed=$$((SECONDS - start))
 	echo
 	echo "==================== go test summary (exit status $$status) ===================="
-	grep -E '^(ok|FAIL|\?)[[:space:]]' $(TEST_LOG) || true
+	grep -E '^(ok|FAIL|\?)[[:space:]]' "$$runlog" || true
 	awk -v status="$$status" -v elapsed="$$elapsed" -v logfile="$(TEST_LOG)" '
 		/^[[:space:]]*--- PASS: / { pass++ }
 		/^[[:space:]]*--- FAIL: / { fail++ }
@@ -75,7 +78,8 @@ test-go:
 			if (status != 0 && fail == 0 && pk_fail == 0)
 				print "note: go test failed before any test or package reported FAIL (see output above)"
 			printf "go test: %d passed, %d failed, %d skipped\n", pass, fail, skip
-		}' $(TEST_LOG)
+		}' "$$runlog"
+	mv -f "$$runlog" $(TEST_LOG)
 	exit $$status
 
 stop-postgres:
