@@ -16,7 +16,6 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
-	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/workflows"
 )
@@ -450,6 +449,3 @@ func (s *Service) Show(ctx context.Context, ref string, queryTimeout time.Durati
 	out.Live = &v
 	return out, nil
 }
-
-// StageIDs lists a cadence's stages, for help texts.
-func StageIDs(p cadence.Pipeline) string { return strings.Join(p.StageIDs(), ", ") }
