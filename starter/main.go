@@ -1,5 +1,5 @@
 // Command starter is the engine's front door: it migrates the database and creates, moves,
-// reopens and shows deals. (The HTTP API and webhooks join it later.)
+// reopens and shows deals, and serves the same as a JSON HTTP API.
 package main
 
 import (
@@ -29,6 +29,7 @@ commands:
   deal stage   DEAL STAGE [flags] move a deal to a stage
   deal reopen  DEAL [flags]       reopen a closed deal
   deal show    DEAL [--json]      show a deal: stage, deadline, next actions and why, tasks, history
+  serve                           serve the JSON HTTP API (HTTP_ADDR, API_TOKEN)
 
 DEAL is a deal id or source:external-id. Run "starter deal create -h" for flags.
 Configuration comes from the environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE.`
@@ -40,6 +41,8 @@ func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.W
 	switch args[0] {
 	case "migrate":
 		return runMigrate(ctx, args[1:], env, stdout)
+	case "serve":
+		return runServe(ctx, args[1:], env, stdout, stderr)
 	case "deal":
 		if len(args) < 2 {
 			return usageError(usage)

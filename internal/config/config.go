@@ -66,6 +66,13 @@ type Starter struct {
 	Temporal    client.Options
 }
 
+// Server is the configuration of `starter serve`.
+type Server struct {
+	Starter
+	Addr     string // HTTP_ADDR
+	APIToken string // API_TOKEN: the bearer token API clients send
+}
+
 type reader struct {
 	env      Env
 	problems []string
@@ -158,6 +165,18 @@ func LoadWorker(env Env) (Worker, error) {
 	w.Mail.DefaultFrom = r.str("MAIL_FROM", "")
 	w.Mail.PostalAddress = r.str("MAIL_POSTAL_ADDRESS", "")
 	return w, r.err("worker")
+}
+
+// LoadServer reads the HTTP server's configuration.
+func LoadServer(env Env) (Server, error) {
+	r := &reader{env: env}
+	s := Server{Starter: Starter{DatabaseURL: r.str("DATABASE_URL", DefaultDatabaseURL), Temporal: r.temporal()}}
+	s.Addr = r.str("HTTP_ADDR", "127.0.0.1:8088")
+	s.APIToken = r.str("API_TOKEN", "")
+	if len(s.APIToken) < 16 {
+		r.problems = append(r.problems, "API_TOKEN is required: 16+ characters that API clients send as `Authorization: Bearer …`; generate one with `openssl rand -hex 24`")
+	}
+	return s, r.err("server")
 }
 
 // LoadStarter reads the starter's configuration.

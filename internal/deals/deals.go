@@ -420,7 +420,8 @@ type Details struct {
 	LiveErr  string          `json:"live_error,omitempty"`
 }
 
-// Show reads a deal's timeline and, for open deals, queries its workflow with a short timeout.
+// Show reads a deal's timeline and, for open deals and a positive queryTimeout, queries its
+// workflow for the live view.
 func (s *Service) Show(ctx context.Context, ref string, queryTimeout time.Duration) (Details, error) {
 	d, err := s.Resolve(ctx, ref)
 	if err != nil {
@@ -431,7 +432,7 @@ func (s *Service) Show(ctx context.Context, ref string, queryTimeout time.Durati
 		return Details{}, err
 	}
 	out := Details{Timeline: tl}
-	if d.Closed() || s.Temporal == nil {
+	if d.Closed() || s.Temporal == nil || queryTimeout <= 0 {
 		return out, nil
 	}
 	qctx, cancel := context.WithTimeout(ctx, queryTimeout)

@@ -18,13 +18,23 @@ var (
 
 // OwnerInput identifies the rep who owns a deal; upserted by email.
 type OwnerInput struct {
-	Email, Name, Company, Zone, Country string
-	SenderFrom, SenderReplyTo           string
+	Email         string `json:"email"`
+	Name          string `json:"name,omitempty"`
+	Company       string `json:"company,omitempty"`
+	Zone          string `json:"zone,omitempty"`    // IANA time zone
+	Country       string `json:"country,omitempty"` // ISO 3166 alpha-2
+	SenderFrom    string `json:"sender_from,omitempty"`
+	SenderReplyTo string `json:"sender_reply_to,omitempty"`
 }
 
 // ContactInput identifies the prospect; upserted by email.
 type ContactInput struct {
-	Email, FirstName, LastName, Company, Zone, Country string
+	Email     string `json:"email"`
+	FirstName string `json:"first_name,omitempty"`
+	LastName  string `json:"last_name,omitempty"`
+	Company   string `json:"company,omitempty"`
+	Zone      string `json:"zone,omitempty"`
+	Country   string `json:"country,omitempty"`
 }
 
 // NewDeal is a create (or upsert) of a deal by its external id.

@@ -1,0 +1,165 @@
+// Package httpapi is the engine's JSON HTTP API over the front door: create (or upsert by
+// external id), stage changes, reopen and show. Domain errors map to statuses in one place.
+package httpapi
+
+import (
+	"context"
+	"crypto/subtle"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"mime"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/followup-engine/followup/internal/deals"
+)
+
+// MaxBodyBytes bounds every request body.
+const MaxBodyBytes = 64 << 10
+
+// Server serves the API.
+type Server struct {
+	Deals  *deals.Service
+	Token  string                          // bearer token every /api request must carry
+	Ready  func(ctx context.Context) error // readiness: PostgreSQL and Temporal answer
+	Logger *slog.Logger
+}
+
+// Handler routes requests with stdlib ServeMux patterns.
+func (s *Server) Handler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
+		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
+	})
+	mux.HandleFunc("GET /readyz", s.readyz)
+	mux.Handle("POST /api/deals", s.auth(s.createDeal))
+	mux.Handle("POST /api/deals/{id}/stage", s.auth(s.changeStage))
+	mux.Handle("POST /api/deals/{id}/reopen", s.auth(s.reopen))
+	mux.Handle("GET /api/deals/{id}", s.auth(s.showDeal))
+	return mux
+}
+
+func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
+	ctx, cancel := context.WithTimeout(r.Context(), 3*time.Second)
+	defer cancel()
+	if s.Ready != nil {
+		if err := s.Ready(ctx); err != nil {
+			s.Logger.Warn("not ready", "err", err)
+			writeProblem(w, http.StatusServiceUnavailable, "not ready: a dependency does not answer", nil)
+			return
+		}
+	}
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
+}
+
+// auth requires the bearer token, compared in constant time.
+func (s *Server) auth(next func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
+		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) != 1 {
+			w.Header().Set("WWW-Authenticate", `Bearer realm="followup"`)
+			writeProblem(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
+			return
+		}
+		if err := next(w, r); err != nil {
+			s.writeError(w, r, err)
+		}
+	})
+}
+
+// errBadRequest marks a request the API could not read; its text is safe to show.
+type errBadRequest struct {
+	status int
+	msg    string
+}
+
+func (e *errBadRequest) Error() string { return e.msg }
+
+// decode reads one JSON object of at most MaxBodyBytes, refusing unknown fields.
+func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	if ct := r.Header.Get("Content-Type"); ct != "" {
+		mt, _, err := mime.ParseMediaType(ct)
+		if err != nil || mt != "application/json" {
+			return &errBadRequest{http.StatusUnsupportedMediaType, "send the body as application/json"}
+		}
+	}
+	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
+	dec := json.NewDecoder(body)
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var tooBig *http.MaxBytesError
+		var syntax *json.SyntaxError
+		var typeErr *json.UnmarshalTypeError
+		var timeErr *time.ParseError
+		switch {
+		case errors.As(err, &timeErr):
+			return &errBadRequest{http.StatusBadRequest, fmt.Sprintf("time %q is not RFC 3339, like 2026-11-23T10:00:00Z", timeErr.Value)}
+		case errors.As(err, &tooBig):
+			return &errBadRequest{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes)}
+		case errors.Is(err, io.EOF):
+			return &errBadRequest{http.StatusBadRequest, "body is empty: send a JSON object"}
+		case errors.As(err, &syntax):
+			return &errBadRequest{http.StatusBadRequest, fmt.Sprintf("body is not valid JSON (at byte %d)", syntax.Offset)}
+		case errors.As(err, &typeErr):
+			return &errBadRequest{http.StatusBadRequest, fmt.Sprintf("field %q: want %s", typeErr.Field, typeErr.Type)}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			return &errBadRequest{http.StatusBadRequest, "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")}
+		default:
+			return &errBadRequest{http.StatusBadRequest, "body is not a valid request: " + err.Error()}
+		}
+	}
+	if dec.More() {
+		return &errBadRequest{http.StatusBadRequest, "body holds more than one JSON value"}
+	}
+	return nil
+}
+
+// writeError maps domain errors to answers in one place; internal errors are logged, never
+// echoed.
+func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
+	var (
+		bad   *errBadRequest
+		valid *deals.ValidationError
+	)
+	switch {
+	case errors.As(err, &bad):
+		writeProblem(w, bad.status, bad.msg, nil)
+	case errors.As(err, &valid):
+		writeProblem(w, http.StatusBadRequest, "invalid request", valid.Problems)
+	case errors.Is(err, deals.ErrNotFound):
+		writeProblem(w, http.StatusNotFound, err.Error(), nil)
+	case errors.Is(err, deals.ErrDealClosed):
+		writeProblem(w, http.StatusConflict, err.Error()+"; reopen it with POST /api/deals/{id}/reopen", nil)
+	case errors.Is(err, deals.ErrNotClosed):
+		writeProblem(w, http.StatusConflict, err.Error(), nil)
+	case errors.Is(err, deals.ErrUnknownStage):
+		writeProblem(w, http.StatusUnprocessableEntity, err.Error(), nil)
+	case errors.Is(err, context.Canceled):
+		// The client went away; nothing to answer.
+	default:
+		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
+		writeProblem(w, http.StatusInternalServerError, "internal error; the request may not have been applied, retry it", nil)
+	}
+}
+
+type problem struct {
+	Error    string   `json:"error"`
+	Problems []string `json:"problems,omitempty"`
+}
+
+func writeProblem(w http.ResponseWriter, status int, msg string, problems []string) {
+	writeJSON(w, status, problem{Error: msg, Problems: problems})
+}
+
+func writeJSON(w http.ResponseWriter, status int, v any) {
+	w.Header().Set("Content-Type", "application/json; charset=utf-8")
+	w.Header().Set("X-Content-Type-Options", "nosniff")
+	w.WriteHeader(status)
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	_ = enc.Encode(v)
+}

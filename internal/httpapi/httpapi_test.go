@@ -1,0 +1,314 @@
+package httpapi_test
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/jackc/pgx/v5/pgxpool"
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+	"go.temporal.io/sdk/testsuite"
+
+	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/httpapi"
+	"github.com/followup-engine/followup/internal/pgtest"
+	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/internal/temporaltest"
+	"github.com/followup-engine/followup/workflows"
+)
+
+const token = "test-token-0123456789abcdef"
+
+var devServer *testsuite.DevServer
+
+func TestMain(m *testing.M) {
+	os.Exit(func() int {
+		cli, err := temporaltest.CLIPath()
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		devServer, err = testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
+			ExistingPath: cli, LogLevel: "error", SearchAttributes: workflows.SearchAttributes(),
+			ClientOptions: &client.Options{Namespace: "default", Logger: quietTemporal()}, Stdout: io.Discard, Stderr: io.Discard,
+		})
+		if err != nil {
+			fmt.Fprintln(os.Stderr, "start dev server:", err)
+			return 1
+		}
+		defer func() { _ = devServer.Stop() }()
+		return m.Run()
+	}())
+}
+
+func quietTemporal() tlog.Logger {
+	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
+}
+
+type api struct {
+	t     *testing.T
+	srv   *httptest.Server
+	pool  *pgxpool.Pool
+	store *store.Store
+	logs  *strings.Builder
+}
+
+// newAPI serves the real handler over a fresh database and the shared dev server (no
+// worker: the API never waits for one).
+func newAPI(t *testing.T, temporalAddr string, ready func(context.Context) error) *api {
+	t.Helper()
+	pool := pgtest.New(t)
+	st := store.New(pool)
+	c, err := client.NewLazyClient(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: quietTemporal()})
+	require.NoError(t, err)
+	t.Cleanup(c.Close)
+	logs := &strings.Builder{}
+	h := (&httpapi.Server{Deals: &deals.Service{Store: st, Temporal: c}, Token: token, Ready: ready,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}).Handler()
+	srv := httptest.NewServer(h)
+	t.Cleanup(srv.Close)
+	return &api{t: t, srv: srv, pool: pool, store: st, logs: logs}
+}
+
+type response struct {
+	status int
+	header http.Header
+	body   map[string]any
+	raw    string
+}
+
+func (a *api) do(method, path, body string, headers ...string) response {
+	a.t.Helper()
+	req, err := http.NewRequest(method, a.srv.URL+path, strings.NewReader(body))
+	require.NoError(a.t, err)
+	req.Header.Set("Authorization", "Bearer "+token)
+	if body != "" {
+		req.Header.Set("Content-Type", "application/json")
+	}
+	for i := 0; i+1 < len(headers); i += 2 {
+		if headers[i+1] == "" {
+			req.Header.Del(headers[i])
+		} else {
+			req.Header.Set(headers[i], headers[i+1])
+		}
+	}
+	resp, err := http.DefaultClient.Do(req)
+	require.NoError(a.t, err)
+	defer resp.Body.Close()
+	raw, err := io.ReadAll(resp.Body)
+	require.NoError(a.t, err)
+	out := response{status: resp.StatusCode, header: resp.Header, raw: string(raw)}
+	_ = json.Unmarshal(raw, &out.body)
+	return out
+}
+
+// text is what an API client reads: the error and the listed problems.
+func text(r response) string {
+	out := fmt.Sprint(r.body["error"])
+	if ps, ok := r.body["problems"].([]any); ok {
+		for _, p := range ps {
+			out += "; " + fmt.Sprint(p)
+		}
+	}
+	return out
+}
+
+func (a *api) counts() map[string]int {
+	a.t.Helper()
+	out := map[string]int{}
+	for _, table := range []string{"owners", "contacts", "deals", "deal_external_ids", "inbound_events"} {
+		var n int
+		require.NoError(a.t, a.pool.QueryRow(context.Background(), "SELECT count(*) FROM "+table).Scan(&n))
+		out[table] = n
+	}
+	return out
+}
+
+const createBody = `{"source":"hubspot","external_id":"hs-1","title":"Pilot",
+ "owner":{"email":"ana@vendor.test","name":"Ana Rep","company":"Vendor"},
+ "contact":{"email":"bob@prospect.test","first_name":"Bob","company":"Prospect Inc","zone":"Europe/Berlin","country":"DE"}}`
+
+func (a *api) create() string {
+	a.t.Helper()
+	r := a.do("POST", "/api/deals", createBody)
+	require.Equal(a.t, http.StatusCreated, r.status, r.raw)
+	return r.body["deal_id"].(string)
+}
+
+func TestHealthAndReadiness(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, devServer.FrontendHostPort(), func(context.Context) error { return nil })
+	require.Equal(t, http.StatusOK, a.do("GET", "/healthz", "", "Authorization", "").status)
+	require.Equal(t, http.StatusOK, a.do("GET", "/readyz", "", "Authorization", "").status)
+
+	down := newAPI(t, devServer.FrontendHostPort(), func(context.Context) error {
+		return errors.New("dial tcp 10.1.2.3:5432: secret detail")
+	})
+	r := down.do("GET", "/readyz", "")
+	require.Equal(t, http.StatusServiceUnavailable, r.status)
+	require.NotContains(t, r.raw, "secret detail", "internal errors are logged, never echoed")
+	require.Contains(t, down.logs.String(), "secret detail")
+}
+
+func TestAuthIsRequired(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	for _, h := range [][]string{{"Authorization", ""}, {"Authorization", "Bearer wrong"}, {"Authorization", token}, {"Authorization", "Basic " + token}} {
+		for _, route := range [][2]string{{"POST", "/api/deals"}, {"POST", "/api/deals/x:y/stage"}, {"POST", "/api/deals/x:y/reopen"}, {"GET", "/api/deals/x:y"}} {
+			r := a.do(route[0], route[1], createBody, h...)
+			require.Equal(t, http.StatusUnauthorized, r.status, "%v %v", route, h)
+			require.Equal(t, `Bearer realm="followup"`, r.header.Get("WWW-Authenticate"))
+		}
+	}
+	require.Equal(t, map[string]int{"owners": 0, "contacts": 0, "deals": 0, "deal_external_ids": 0, "inbound_events": 0}, a.counts())
+}
+
+func TestCreateUpsertsByExternalID(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	first := a.do("POST", "/api/deals", createBody)
+	require.Equal(t, http.StatusCreated, first.status, first.raw)
+	id := first.body["deal_id"].(string)
+	require.Equal(t, "/api/deals/"+id, first.header.Get("Location"))
+	require.Equal(t, "prospecting", first.body["stage"])
+	require.NotEmpty(t, first.body["run_id"])
+
+	again := a.do("POST", "/api/deals", createBody)
+	require.Equal(t, http.StatusOK, again.status, again.raw)
+	require.Equal(t, id, again.body["deal_id"])
+	require.Equal(t, false, again.body["created"])
+	require.Equal(t, first.body["run_id"], again.body["run_id"], "one workflow per deal")
+}
+
+func TestCreateRefusesBadInputAndWritesNothing(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	cases := []struct {
+		name, body, contentType string
+		status                  int
+		want                    string
+	}{
+		{"empty", "", "application/json", 400, "body is empty"},
+		{"not json", "{nope", "application/json", 400, "not valid JSON"},
+		{"two values", createBody + createBody, "application/json", 400, "more than one JSON value"},
+		{"unknown field", `{"source":"crm","external_id":"x","colour":"red"}`, "application/json", 400, `unknown field "colour"`},
+		{"wrong type", `{"source":"crm","external_id":7}`, "application/json", 400, `field "external_id"`},
+		{"form", "a=b", "application/x-www-form-urlencoded", 415, "application/json"},
+		{"too big", `{"title":"` + strings.Repeat("x", httpapi.MaxBodyBytes) + `"}`, "application/json", 413, "larger than"},
+		{"bad emails", `{"external_id":"x","owner":{"email":"nope"},"contact":{"email":"a b@c"}}`, "application/json", 400, "invalid request"},
+		{"bad zone", strings.Replace(createBody, "Europe/Berlin", "Mars/Base", 1), "application/json", 400, "invalid request"},
+		{"header injection", strings.Replace(createBody, `"Pilot"`, `"Pilot\r\nBcc: x@y.z"`, 1), "application/json", 400, "invalid request"},
+		{"unknown cadence", strings.Replace(createBody, `"title"`, `"cadence_version":42,"title"`, 1), "application/json", 404, "cadence version 42"},
+	}
+	for _, c := range cases {
+		r := a.do("POST", "/api/deals", c.body, "Content-Type", c.contentType)
+		require.Equal(t, c.status, r.status, "%s: %s", c.name, r.raw)
+		require.Contains(t, text(r), c.want, c.name)
+		require.Equal(t, "application/json; charset=utf-8", r.header.Get("Content-Type"), c.name)
+	}
+	r := a.do("POST", "/api/deals", `{"external_id":"x","owner":{"email":"nope"},"contact":{"email":"a b@c"}}`)
+	problems := r.body["problems"].([]any)
+	require.Len(t, problems, 2, "every problem listed at once")
+	require.Equal(t, map[string]int{"owners": 0, "contacts": 0, "deals": 0, "deal_external_ids": 0, "inbound_events": 0}, a.counts())
+}
+
+func TestStageChange(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	id := a.create()
+	body := `{"stage":"qualification","source":"hubspot","event_id":"evt-1","source_time":"2026-11-23T10:00:00Z","reason":"call booked"}`
+	r := a.do("POST", "/api/deals/"+id+"/stage", body)
+	require.Equal(t, http.StatusAccepted, r.status, r.raw)
+	require.Equal(t, "signalled", r.body["state"])
+	again := a.do("POST", "/api/deals/hubspot:hs-1/stage", body)
+	require.Equal(t, http.StatusOK, again.status, again.raw)
+	require.Equal(t, true, again.body["duplicate"])
+
+	before := a.counts()
+	cases := []struct {
+		path, body string
+		status     int
+		want       string
+	}{
+		{"/api/deals/" + id + "/stage", `{"stage":"mars","event_id":"evt-2"}`, 422, `stage "mars" is not in pipeline`},
+		{"/api/deals/" + id + "/stage", `{"stage":"proposal"}`, 400, "event_id is required"},
+		{"/api/deals/" + id + "/stage", `{"event_id":"e"}`, 400, "stage is required"},
+		{"/api/deals/" + id + "/stage", `{"stage":"proposal","event_id":"has space"}`, 400, "event id"},
+		{"/api/deals/" + id + "/stage", `{"stage":"proposal","event_id":"e","source_time":"yesterday"}`, 400, `time "yesterday" is not RFC 3339`},
+		{"/api/deals/hubspot:nope/stage", `{"stage":"proposal","event_id":"e"}`, 404, "not found"},
+		{"/api/deals/12345/stage", `{"stage":"proposal","event_id":"e"}`, 400, "want a deal id or source:external-id"},
+	}
+	for _, c := range cases {
+		r := a.do("POST", c.path, c.body)
+		require.Equal(t, c.status, r.status, "%s %s: %s", c.path, c.body, r.raw)
+		require.Contains(t, text(r), c.want)
+	}
+	require.Equal(t, before, a.counts(), "refused stage changes write nothing")
+}
+
+func TestClosedDealConflictsUntilReopened(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	id := a.create()
+	r := a.do("POST", "/api/deals/"+id+"/reopen", `{"event_id":"re-0"}`)
+	require.Equal(t, http.StatusConflict, r.status, r.raw)
+	require.Contains(t, text(r), "not closed")
+
+	require.NoError(t, a.store.MarkClosed(context.Background(), id, "lost", time.Now()))
+	r = a.do("POST", "/api/deals/"+id+"/stage", `{"stage":"proposal","event_id":"late"}`)
+	require.Equal(t, http.StatusConflict, r.status, r.raw)
+	require.Contains(t, text(r), "reopen it")
+	r = a.do("POST", "/api/deals", createBody)
+	require.Equal(t, http.StatusConflict, r.status, r.raw)
+
+	r = a.do("POST", "/api/deals/"+id+"/reopen", `{"stage":"won","event_id":"re-1"}`)
+	require.Equal(t, http.StatusBadRequest, r.status, r.raw)
+	require.Contains(t, text(r), "closing stage")
+	r = a.do("POST", "/api/deals/"+id+"/reopen", `{"stage":"qualification","event_id":"re-2","reason":"came back"}`)
+	require.Equal(t, http.StatusCreated, r.status, r.raw)
+	require.Equal(t, "qualification", r.body["stage"])
+	r = a.do("POST", "/api/deals/"+id+"/reopen", `{"event_id":"re-3"}`)
+	require.Equal(t, http.StatusConflict, r.status, r.raw)
+}
+
+func TestShowReadsPostgreSQLWithoutAWorker(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	id := a.create()
+	for _, ref := range []string{id, "hubspot:hs-1"} {
+		r := a.do("GET", "/api/deals/"+ref, "")
+		require.Equal(t, http.StatusOK, r.status, r.raw)
+		deal := r.body["deal"].(map[string]any)
+		require.Equal(t, id, deal["id"])
+		require.Equal(t, "prospecting", deal["stage"])
+		require.Len(t, r.body["events"], 1)
+	}
+	require.Equal(t, http.StatusNotFound, a.do("GET", "/api/deals/00000000-0000-0000-0000-000000000000", "").status)
+	require.Equal(t, http.StatusNotFound, a.do("GET", "/api/nowhere", "").status)
+	require.Equal(t, http.StatusMethodNotAllowed, a.do("DELETE", "/api/deals/"+id, "").status)
+}
+
+func TestTemporalDownIsAnHonest500(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, "127.0.0.1:1", nil)
+	r := a.do("POST", "/api/deals", createBody)
+	require.Equal(t, http.StatusInternalServerError, r.status, r.raw)
+	require.Contains(t, r.raw, "retry it")
+	require.NotContains(t, r.raw, "127.0.0.1:1")
+	require.Contains(t, a.logs.String(), "request failed")
+	// The create was recorded, unsignalled; a retry once Temporal answers signals it again.
+	var state string
+	require.NoError(t, a.pool.QueryRow(context.Background(), `SELECT state FROM inbound_events`).Scan(&state))
+	require.Equal(t, "received", state)
+}

@@ -1,0 +1,102 @@
+package httpapi
+
+import (
+	"net/http"
+	"time"
+
+	"github.com/followup-engine/followup/internal/deals"
+)
+
+// createDeal creates a deal, or converges on the one its external id names: 201 when
+// created, 200 when it already existed.
+func (s *Server) createDeal(w http.ResponseWriter, r *http.Request) error {
+	var req deals.CreateRequest
+	if err := decode(w, r, &req); err != nil {
+		return err
+	}
+	if req.Source == "" {
+		req.Source = "api"
+	}
+	resp, err := s.Deals.Create(r.Context(), req)
+	if err != nil {
+		return err
+	}
+	status := http.StatusOK
+	if resp.Created {
+		status = http.StatusCreated
+	}
+	w.Header().Set("Location", "/api/deals/"+resp.DealID)
+	writeJSON(w, status, resp)
+	return nil
+}
+
+// stageBody is the body of a stage change; the deal comes from the path.
+type stageBody struct {
+	Stage      string    `json:"stage"`
+	Source     string    `json:"source"`
+	EventID    string    `json:"event_id"`
+	SourceTime time.Time `json:"source_time,omitzero"`
+	Reason     string    `json:"reason,omitempty"`
+}
+
+// changeStage records the event and signals the deal: 202, since the workflow applies it
+// (or records why not) asynchronously; a repeated event id answers 200 with its state.
+func (s *Server) changeStage(w http.ResponseWriter, r *http.Request) error {
+	var body stageBody
+	if err := decode(w, r, &body); err != nil {
+		return err
+	}
+	if body.Source == "" {
+		body.Source = "api"
+	}
+	if body.EventID == "" {
+		return &deals.ValidationError{Problems: []string{"event_id is required: the source's id of this change, so a retry is recognised"}}
+	}
+	resp, err := s.Deals.ChangeStage(r.Context(), deals.StageRequest{
+		Deal: r.PathValue("id"), Stage: body.Stage, Source: body.Source, EventID: body.EventID,
+		SourceTime: body.SourceTime, Reason: body.Reason,
+	})
+	if err != nil {
+		return err
+	}
+	status := http.StatusAccepted
+	if resp.Duplicate {
+		status = http.StatusOK
+	}
+	writeJSON(w, status, resp)
+	return nil
+}
+
+type reopenBody struct {
+	Stage   string `json:"stage,omitempty"`
+	Source  string `json:"source"`
+	EventID string `json:"event_id"`
+	Reason  string `json:"reason,omitempty"`
+}
+
+func (s *Server) reopen(w http.ResponseWriter, r *http.Request) error {
+	var body reopenBody
+	if err := decode(w, r, &body); err != nil {
+		return err
+	}
+	if body.Source == "" {
+		body.Source = "api"
+	}
+	resp, err := s.Deals.Reopen(r.Context(), deals.ReopenRequest{Deal: r.PathValue("id"), Stage: body.Stage,
+		Source: body.Source, EventID: body.EventID, Reason: body.Reason})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusCreated, resp)
+	return nil
+}
+
+// showDeal answers from PostgreSQL's projection, so it works when no worker runs.
+func (s *Server) showDeal(w http.ResponseWriter, r *http.Request) error {
+	det, err := s.Deals.Show(r.Context(), r.PathValue("id"), 0)
+	if err != nil {
+		return err
+	}
+	writeJSON(w, http.StatusOK, det.Timeline)
+	return nil
+}

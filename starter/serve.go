@@ -1,0 +1,94 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"time"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/followup-engine/followup/internal/config"
+	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/engine"
+	"github.com/followup-engine/followup/internal/httpapi"
+	"github.com/followup-engine/followup/internal/store"
+)
+
+// runServe serves the HTTP API until ctx ends, then drains in-flight requests.
+func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
+	if len(args) > 0 {
+		return usageError("usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, DATABASE_URL, TEMPORAL_ADDRESS)")
+	}
+	cfg, err := config.LoadServer(env)
+	if err != nil {
+		return err
+	}
+	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	pool, err := store.Open(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 16})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	if err := engine.Prepare(ctx, st); err != nil {
+		return err
+	}
+	opts := cfg.Temporal
+	opts.Logger = tlog.NewStructuredLogger(logger)
+	// Lazy: the API starts, and answers reads from PostgreSQL, while Temporal comes up.
+	c, err := client.NewLazyClient(opts)
+	if err != nil {
+		return fmt.Errorf("Temporal client for %s: %w", hostPort(opts), err)
+	}
+	defer c.Close()
+	api := &httpapi.Server{
+		Deals:  &deals.Service{Store: st, Temporal: c},
+		Token:  cfg.APIToken,
+		Logger: logger,
+		Ready: func(ctx context.Context) error {
+			if err := pool.Ping(ctx); err != nil {
+				return fmt.Errorf("PostgreSQL: %w", err)
+			}
+			if _, err := c.CheckHealth(ctx, &client.CheckHealthRequest{}); err != nil {
+				return fmt.Errorf("Temporal: %w", err)
+			}
+			return nil
+		},
+	}
+	srv := &http.Server{
+		Handler:           api.Handler(),
+		ReadHeaderTimeout: 5 * time.Second,
+		ReadTimeout:       15 * time.Second,
+		WriteTimeout:      30 * time.Second,
+		IdleTimeout:       2 * time.Minute,
+		MaxHeaderBytes:    32 << 10,
+		ErrorLog:          slog.NewLogLogger(logger.Handler(), slog.LevelWarn),
+	}
+	ln, err := net.Listen("tcp", cfg.Addr)
+	if err != nil {
+		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.Addr, err)
+	}
+	fmt.Fprintf(stdout, "API listening on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return err
+	case <-ctx.Done():
+	}
+	shutdownCtx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(shutdownCtx); err != nil {
+		return err
+	}
+	if err := <-errc; !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	return nil
+}
