@@ -139,7 +139,7 @@ func (a *Activities) RecordEventOutcome(ctx context.Context, in EventOutcomeInpu
 
 // MarkClosed records the deal closed in PostgreSQL.
 func (a *Activities) MarkClosed(ctx context.Context, in CloseInput) error {
-	return a.Store.MarkClosed(ctx, in.DealID, in.Stage, in.At)
+	return a.Store.MarkClosed(ctx, in.DealID, in.Stage, in.Visit, in.At)
 }
 
 // templateData is what cadence templates and task titles can use.

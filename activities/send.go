@@ -54,6 +54,9 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 		return result, nil
 	}
 
+	// Tell the server this attempt is alive; a cancellation requested meanwhile (the deal
+	// left the stage) arrives with the answer and stops the send before SMTP.
+	activity.RecordHeartbeat(ctx, key.String())
 	msg, renderErr := a.compose(in, cv.Pipeline.Templates, parties, claim.MessageID)
 	out, err := a.Store.SendLocked(ctx, key, parties.ContactID, parties.Contact.Email, func(ctx context.Context) store.SendOutcome {
 		if renderErr != nil {
@@ -88,6 +91,12 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	}
 	result.Outcome = outcomeOf(out.State)
 	return result, nil
+}
+
+// AbandonEmail records in the ledger that a key's retries ran out (Schedule-To-Close).
+func (a *Activities) AbandonEmail(ctx context.Context, in SendInput) error {
+	key := store.LedgerKey{DealID: in.DealID, Visit: in.Visit, StepID: in.StepID, Occurrence: in.Occurrence}
+	return a.Store.AbandonEmail(ctx, key, "retries ran out without an accepted send")
 }
 
 func outcomeOf(state string) SendOutcome {

@@ -337,3 +337,21 @@ func TestRenderErrorIsPermanent(t *testing.T) {
 	require.Contains(t, f.ledger().Detail, "Nickname")
 	require.Zero(t, f.smtp.Attempts())
 }
+
+func TestAddressOnlyOptOutAlsoWaitsForASendInFlight(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	f.smtp.Enqueue(smtptest.Fault{Stage: smtptest.AfterData, Stall: 700 * time.Millisecond})
+	done := make(chan error, 1)
+	go func() {
+		_, err := f.send(f.input("intro", 1))
+		done <- err
+	}()
+	require.Eventually(t, func() bool { return f.smtp.Attempts() == 1 }, 5*time.Second, 5*time.Millisecond)
+	began := time.Now()
+	// An opt-out that names only the address (a mailto unsubscribe, a complaint feed).
+	require.NoError(t, f.store.Suppress(context.Background(), store.Suppression{Address: "BOB@prospect.test", Reason: "complaint", Source: "feedback-loop"}))
+	require.Greater(t, time.Since(began), 300*time.Millisecond, "it took the contact's lock")
+	require.NoError(t, <-done)
+	require.Equal(t, store.EmailSent, f.ledger().State)
+}

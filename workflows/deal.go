@@ -165,6 +165,12 @@ func (d *deal) handlePending(ctx workflow.Context) (bool, error) {
 
 // waitAndAct arms one timer for the earliest item and waits for it or for an event.
 func (d *deal) waitAndAct(ctx workflow.Context) error {
+	// An event delivered while the last activity ran wins over an item that fell due
+	// meanwhile: it happened first.
+	var pending Event
+	if d.events.ReceiveAsync(&pending) {
+		return d.handle(ctx, pending)
+	}
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
 	defer cancelTimer()
 	sel := workflow.NewSelector(ctx)
@@ -195,6 +201,10 @@ func (d *deal) waitAndAct(ctx workflow.Context) error {
 	}
 	if due {
 		return d.act(ctx, next)
+	}
+	if ctx.Err() != nil {
+		// The workflow was cancelled: stop, rather than spin on a cancelled timer.
+		return temporal.NewCanceledError("deal workflow cancelled")
 	}
 	return nil
 }
@@ -264,8 +274,11 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 		sel.Select(ctx)
 		if gotEv {
 			if d.classify(ev).apply {
+				// Cancel the send: a retry waiting in backoff stops at once; an attempt already
+				// talking SMTP finishes and the ledger records its outcome. The activity waits
+				// for cancellation, so the old visit's send has settled before the move.
 				cancelSend()
-				_ = fut.Get(ctx, nil) // wait for the cancellation to settle before moving on
+				_ = fut.Get(ctx, nil)
 				return d.handleAll(ctx, append(deferred, ev))
 			}
 			if err := d.handle(ctx, ev); err != nil {
@@ -282,8 +295,15 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 			if errors.As(sendErr, &canceled) {
 				return sendErr
 			}
-			// Retries ran out (Schedule-To-Close): the ledger records the failure; the cadence moves on.
+			// Retries ran out (Schedule-To-Close): record the failure in the ledger and move on.
 			d.logger.Error("Email step failed after retries", "Item", item.ID, "Error", sendErr)
+			err := workflow.ExecuteActivity(dbOptions(ctx), a.AbandonEmail, activities.SendInput{
+				DealID: d.in.DealID, CadenceVersion: d.in.Cadence.Version, Visit: d.state.Visit.Number,
+				StepID: item.StepID, Occurrence: item.Occurrence, Template: step.Template,
+			}).Get(ctx, nil)
+			if err != nil {
+				return err
+			}
 			d.markDone(item, workflow.Now(ctx), "failed")
 		case res.Outcome == activities.SendSuppressed:
 			// A step skipped by suppression counts at its planned instant.
@@ -453,6 +473,10 @@ func (d *deal) refresh(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError("planning failed: "+agenda.Err, "BadPlan", nil)
 	}
 	d.plan = agenda
+	if d.state.Visit.Deadline.IsZero() {
+		// Fixed once per visit and carried across continue-as-new as an absolute instant.
+		d.state.Visit.Deadline = agenda.Deadline
+	}
 	d.state.Revision++
 	err = workflow.ExecuteActivity(dbOptions(ctx), a.ProjectDeal, activities.ProjectionInput{
 		DealID: d.in.DealID, Revision: d.state.Revision, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,

@@ -9,6 +9,7 @@ import (
 
 	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 	"go.temporal.io/sdk/testsuite"
 	"go.temporal.io/sdk/workflow"
 
@@ -59,6 +60,10 @@ type recorder struct {
 	projections []activities.ProjectionInput
 	loads       int
 	nextTaskID  int64
+	// projectDelay, when set, delays the n-th ProjectDeal call (counting from 1) on the
+	// workflow clock: a slow or retrying database.
+	projectDelay func(n int) time.Duration
+	projectCalls int
 }
 
 func (r *recorder) lock() func() { r.mu.Lock(); return r.mu.Unlock }
@@ -123,12 +128,20 @@ func newEnv(t *testing.T, p cadence.Pipeline) (*testsuite.TestWorkflowEnvironmen
 			rec.closes = append(rec.closes, in)
 			return nil
 		})
-	env.OnActivity(a.ProjectDeal, mock.Anything, mock.Anything).Return(
+	env.OnActivity(a.ProjectDeal, mock.Anything, mock.Anything).AfterFn(func() time.Duration {
+		defer rec.lock()()
+		rec.projectCalls++
+		if rec.projectDelay == nil {
+			return 0
+		}
+		return rec.projectDelay(rec.projectCalls)
+	}).Return(
 		func(_ context.Context, in activities.ProjectionInput) error {
 			defer rec.lock()()
 			rec.projections = append(rec.projections, in)
 			return nil
 		})
+	env.OnActivity(a.AbandonEmail, mock.Anything, mock.Anything).Return(nil)
 	return env, rec
 }
 
@@ -176,6 +189,7 @@ func TestDeadlineMovesDealAndCreatesTaskForNewVisit(t *testing.T) {
 		env.CancelWorkflow()
 	}, 11*24*time.Hour)
 	env.ExecuteWorkflow(workflows.DealWorkflow, newInput())
+	requireCancelled(t, env)
 
 	defer rec.lock()()
 	require.Len(t, rec.transitions, 2)
@@ -220,6 +234,7 @@ func TestStageSignalBeforeDeadlineCancelsIt(t *testing.T) {
 		env.CancelWorkflow()
 	}, 12*24*time.Hour)
 	env.ExecuteWorkflow(workflows.DealWorkflow, newInput())
+	requireCancelled(t, env)
 
 	require.Equal(t, []string{"qualification", "proposal"}, rec.stages(), "qualification's deadline on day 10 never fired")
 	defer rec.lock()()
@@ -255,6 +270,7 @@ func TestDuplicateAndOlderEventsAreRecordedAndIgnored(t *testing.T) {
 		env.CancelWorkflow()
 	}, 5*time.Hour)
 	env.ExecuteWorkflow(workflows.DealWorkflow, newInput())
+	requireCancelled(t, env)
 
 	require.Equal(t, []string{"qualification", "proposal"}, rec.stages())
 	defer rec.lock()()
@@ -288,6 +304,7 @@ func TestNewerBackwardMoveIsApplied(t *testing.T) {
 		env.CancelWorkflow()
 	}, 3*time.Hour)
 	env.ExecuteWorkflow(workflows.DealWorkflow, newInput())
+	requireCancelled(t, env)
 	require.Equal(t, []string{"qualification", "proposal", "qualification"}, rec.stages())
 	defer rec.lock()()
 	require.Empty(t, rec.outcomes)
@@ -346,6 +363,7 @@ func TestReopenStartsAfterTheStoredVisitCounter(t *testing.T) {
 		env.CancelWorkflow()
 	}, time.Hour)
 	env.ExecuteWorkflow(workflows.DealWorkflow, in)
+	requireCancelled(t, env)
 	defer rec.lock()()
 	require.Equal(t, activities.TransitionInput{DealID: "d-1", Visit: 6, From: "lost", To: "qualification", At: start,
 		Source: "cli", SourceEventID: "reopen-1", SourceTime: start, InboundEventID: 9, Reason: "customer came back"}, rec.transitions[0])
@@ -417,4 +435,49 @@ func TestContinueAsNewLosesNoSignal(t *testing.T) {
 	for i, tr := range rec.transitions {
 		require.Equal(t, i+1, tr.Visit, "visits count on across runs")
 	}
+}
+
+// requireCancelled checks that a test ended by env.CancelWorkflow stopped the workflow as
+// cancelled, rather than spinning on until it continued as new.
+func requireCancelled(t *testing.T, env *testsuite.TestWorkflowEnvironment) {
+	t.Helper()
+	require.True(t, env.IsWorkflowCompleted())
+	err := env.GetWorkflowError()
+	require.Error(t, err)
+	require.True(t, temporal.IsCanceledError(err), "want cancelled, got %v", err)
+}
+
+func TestEventDeliveredDuringSlowActivityWinsOverDueDeadline(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, testPipeline())
+	// The projection after the day-3 email takes eight days (a database outage): the
+	// deadline on day 10 falls due while it runs, and so does a CRM move on day 9.
+	rec.projectDelay = func(n int) time.Duration {
+		if n == 3 {
+			return 8 * 24 * time.Hour
+		}
+		return 0
+	}
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, stageEvent("e-9", "proposal", start.AddDate(0, 0, 9), 2))
+	}, 9*24*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		require.Equal(t, "proposal", query(t, env).Stage)
+		env.CancelWorkflow()
+	}, 12*24*time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, newInput())
+	requireCancelled(t, env)
+	require.Equal(t, []string{"qualification", "proposal"}, rec.stages(), "the earlier CRM move wins; no stale move")
+	defer rec.lock()()
+	require.Empty(t, rec.outcomes)
+}
+
+func TestCancelStopsTheWorkflow(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, testPipeline())
+	env.RegisterDelayedCallback(env.CancelWorkflow, time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, newInput())
+	requireCancelled(t, env)
+	defer rec.lock()()
+	require.Equal(t, 1, rec.loads, "cancelled, not continued as new")
 }

@@ -31,6 +31,7 @@ func sendOptions(ctx workflow.Context) workflow.Context {
 		TaskQueue:              SendTaskQueue,
 		StartToCloseTimeout:    activities.SendStartToClose,
 		ScheduleToCloseTimeout: 6 * time.Hour,
+		WaitForCancellation:    true,
 		RetryPolicy: &temporal.RetryPolicy{
 			InitialInterval:        10 * time.Second,
 			BackoffCoefficient:     2,

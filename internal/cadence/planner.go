@@ -60,9 +60,12 @@ type Deferral struct {
 
 // Visit is the planner's input: one stage visit as it stands.
 type Visit struct {
-	Stage     string     `json:"stage"`
-	Number    int        `json:"number"`
-	EnteredAt time.Time  `json:"entered_at"`
+	Stage     string    `json:"stage"`
+	Number    int       `json:"number"`
+	EnteredAt time.Time `json:"entered_at"`
+	// Deadline is the stage time limit's instant, fixed when first planned, so a later
+	// calendar change does not move it for a visit under way. Zero: not planned yet.
+	Deadline  time.Time  `json:"deadline,omitzero"`
 	Done      []Done     `json:"done,omitempty"`
 	Deferrals []Deferral `json:"deferrals,omitempty"`
 }
@@ -150,7 +153,7 @@ func Plan(p Pipeline, v Visit, cals Calendars) ([]Item, error) {
 		items = append(items, ruleItem(ExhaustedItemID, ItemExhausted, at, reason, stage.OnExhausted, cals))
 	}
 	if stage.OnStale != nil && !stage.TimeLimit.IsZero() {
-		at := cals.Owner.Add(v.EnteredAt, stage.TimeLimit)
+		at := Deadline(p, v, cals)
 		reason := fmt.Sprintf("time limit of %s in %s since %s: move to %s (%s)", stage.TimeLimit, stage.ID,
 			v.EnteredAt.UTC().Format(timeLayout), stage.OnStale.MoveTo, stage.OnStale.Reason)
 		items = append(items, ruleItem(StaleItemID, ItemStale, at, reason, stage.OnStale, cals))
@@ -173,6 +176,9 @@ func Deadline(p Pipeline, v Visit, cals Calendars) time.Time {
 	stage, ok := p.Stage(v.Stage)
 	if !ok || stage.TimeLimit.IsZero() {
 		return time.Time{}
+	}
+	if !v.Deadline.IsZero() {
+		return v.Deadline
 	}
 	return cals.Owner.Add(v.EnteredAt, stage.TimeLimit)
 }

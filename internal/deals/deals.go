@@ -202,22 +202,31 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 // signalWithStart delivers ev to the deal's workflow, starting it from the deal's row if no
 // run is open. The reuse policy refuses to restart a closed deal silently.
 func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflows.Event) (client.WorkflowRun, error) {
-	start := ev
+	if d.Closed() {
+		return nil, fmt.Errorf("deal %s is closed in %s: %w", d.ID, d.Stage, ErrDealClosed)
+	}
+	start, prevStage := ev, ""
 	if start.Kind != workflows.EventCreated {
-		// No run is open yet (a start that failed after the deal was recorded): the run
-		// enters the deal's recorded stage and then receives ev.
+		// If no run is open (a start that failed after the deal was recorded, or a run that
+		// failed), the new run re-enters the deal's recorded stage and then receives ev.
 		start = workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventCreated, Source: "recovery",
-			SourceEventID: "recover:" + d.ID, SourceTime: d.CreatedAt, Stage: d.Stage, Reason: "deal created"}
+			SourceEventID: "recover:" + d.ID, SourceTime: d.CreatedAt, Stage: d.Stage, Reason: "run restarted"}
+		prevStage = d.Stage
+	}
+	prevVisit, err := s.Store.LastVisit(ctx, d.ID)
+	if err != nil {
+		return nil, err
 	}
 	in := workflows.DealInput{
 		Version: workflows.InputVersion, DealID: d.ID, OwnerID: d.OwnerID,
 		Cadence: workflows.CadenceRef{Version: d.CadenceVersion, Hash: d.CadenceHash},
-		Start:   start, PrevVisit: d.Visit, PrevRevision: d.Revision,
+		Start:   start, PrevStage: prevStage, PrevVisit: prevVisit, PrevRevision: d.Revision,
 	}
 	opts := client.StartWorkflowOptions{
-		ID:                       workflows.WorkflowID(d.ID),
-		TaskQueue:                workflows.TaskQueue,
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_REJECT_DUPLICATE,
+		ID:        workflows.WorkflowID(d.ID),
+		TaskQueue: workflows.TaskQueue,
+		// A completed run (a closed deal) is never restarted here; a failed one may be.
+		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
 			workflows.DealStageKey.ValueSet(d.Stage),
@@ -234,7 +243,7 @@ func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflow
 		return nil, fmt.Errorf("deal %s: its workflow has completed: %w", d.ID, ErrDealClosed)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("signal deal %s: %w", d.ID, err)
+		return nil, fmt.Errorf("deal %s and the event are recorded but could not be signalled (retry the same request; it is deduplicated): %w", d.ID, err)
 	}
 	return run, nil
 }
@@ -304,7 +313,8 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 	}
 	_, err = s.signalWithStart(ctx, d, workflows.Event{
 		Version: workflows.EventVersion, Kind: workflows.EventStageChanged, Source: r.Source, SourceEventID: r.EventID,
-		SourceTime: r.SourceTime, InboundEventID: ev.ID, Stage: r.Stage, Reason: r.Reason,
+		// Receipt order breaks ties between events of one source with the same source time.
+		SourceTime: r.SourceTime, Sequence: ev.ID, InboundEventID: ev.ID, Stage: r.Stage, Reason: r.Reason,
 	})
 	if err != nil {
 		return resp, err

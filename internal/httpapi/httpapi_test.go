@@ -265,7 +265,7 @@ func TestClosedDealConflictsUntilReopened(t *testing.T) {
 	require.Equal(t, http.StatusConflict, r.status, r.raw)
 	require.Contains(t, text(r), "not closed")
 
-	require.NoError(t, a.store.MarkClosed(context.Background(), id, "lost", time.Now()))
+	require.NoError(t, a.store.MarkClosed(context.Background(), id, "lost", 1, time.Now()))
 	r = a.do("POST", "/api/deals/"+id+"/stage", `{"stage":"proposal","event_id":"late"}`)
 	require.Equal(t, http.StatusConflict, r.status, r.raw)
 	require.Contains(t, text(r), "reopen it")

@@ -27,13 +27,32 @@ type Transition struct {
 // no-op, and marks the event that caused it applied.
 func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `
+		tag, err := tx.Exec(ctx, `
 			INSERT INTO stage_transitions (deal_id, visit, from_stage, to_stage, at, source, source_event_id, source_time, reason)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
 			ON CONFLICT (deal_id, visit) DO NOTHING`,
 			t.DealID, t.Visit, t.From, t.To, t.At, t.Source, t.SourceEventID, t.SourceTime, t.Reason)
 		if err != nil {
 			return fmt.Errorf("record transition: %w", err)
+		}
+		if tag.RowsAffected() == 0 {
+			// A retry finds its own row; another transition under the same visit number means
+			// two runs disagree about the deal, which must not pass silently.
+			var to, eventID string
+			if err := tx.QueryRow(ctx, `SELECT to_stage, source_event_id FROM stage_transitions WHERE deal_id = $1 AND visit = $2`,
+				t.DealID, t.Visit).Scan(&to, &eventID); err != nil {
+				return err
+			}
+			if to != t.To || eventID != t.SourceEventID {
+				return fmt.Errorf("deal %s visit %d is already recorded as a move to %s (event %q), not to %s (event %q)",
+					t.DealID, t.Visit, to, eventID, t.To, t.SourceEventID)
+			}
+		}
+		// A transition newer than the one the deal closed on is the reopened run's: the deal
+		// is open again, even if the reopen's own commit was lost.
+		if _, err := tx.Exec(ctx, `UPDATE deals SET state = 'open', closed_at = NULL, updated_at = now()
+			WHERE id = $1 AND state = 'closed' AND stage_visit < $2`, t.DealID, t.Visit); err != nil {
+			return err
 		}
 		if t.InboundEventID != 0 {
 			_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = 'applied', outcome_reason = $2, updated_at = now()
@@ -173,11 +192,12 @@ func (s *Store) Project(ctx context.Context, p Projection) (bool, error) {
 	return wrote, err
 }
 
-// MarkClosed records the deal closed and clears its agenda.
-func (s *Store) MarkClosed(ctx context.Context, dealID, stage string, at time.Time) error {
+// MarkClosed records the deal closed in the given visit and clears its agenda.
+func (s *Store) MarkClosed(ctx context.Context, dealID, stage string, visit int, at time.Time) error {
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		_, err := tx.Exec(ctx, `UPDATE deals SET state = 'closed', closed_at = $2, stage = $3, next_action_at = NULL, updated_at = now()
-			WHERE id = $1 AND state = 'open'`, dealID, at, stage)
+		_, err := tx.Exec(ctx, `UPDATE deals SET state = 'closed', closed_at = $2, stage = $3, stage_visit = $4,
+				next_action_at = NULL, updated_at = now()
+			WHERE id = $1 AND state = 'open'`, dealID, at, stage, visit)
 		if err != nil {
 			return fmt.Errorf("mark closed: %w", err)
 		}

@@ -52,6 +52,41 @@ func (s *Store) PublishCadence(ctx context.Context, version int64, p cadence.Pip
 	return stored, nil
 }
 
+// PublishNext publishes p as the next version number, or returns the version already
+// holding the same model (the hash decides), so publishing is idempotent.
+func (s *Store) PublishNext(ctx context.Context, p cadence.Pipeline) (CadenceVersion, error) {
+	hash, err := p.Hash()
+	if err != nil {
+		return CadenceVersion{}, err
+	}
+	var existing int64
+	err = s.pool.QueryRow(ctx, `SELECT version FROM cadence_versions WHERE hash = $1`, hash).Scan(&existing)
+	if err == nil {
+		return s.Cadence(ctx, existing)
+	}
+	if !errors.Is(err, pgx.ErrNoRows) {
+		return CadenceVersion{}, err
+	}
+	var next int64
+	if err := s.pool.QueryRow(ctx, `SELECT coalesce(max(version), -1) + 1 FROM cadence_versions`).Scan(&next); err != nil {
+		return CadenceVersion{}, err
+	}
+	return s.PublishCadence(ctx, next, p)
+}
+
+// LatestCadenceOf is the newest published version of a pipeline: what new deals pin.
+func (s *Store) LatestCadenceOf(ctx context.Context, pipelineID string) (CadenceVersion, error) {
+	var v int64
+	err := s.pool.QueryRow(ctx, `SELECT max(version) FROM cadence_versions WHERE pipeline_id = $1 HAVING count(*) > 0`, pipelineID).Scan(&v)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return CadenceVersion{}, fmt.Errorf("pipeline %q has no published cadence: %w", pipelineID, ErrNotFound)
+	}
+	if err != nil {
+		return CadenceVersion{}, err
+	}
+	return s.Cadence(ctx, v)
+}
+
 // Cadence loads a published version.
 func (s *Store) Cadence(ctx context.Context, version int64) (CadenceVersion, error) {
 	var (

@@ -233,7 +233,8 @@ func (s *Store) RecordStageEvent(ctx context.Context, ev StageEvent) (InboundEve
 		if err != nil {
 			return err
 		}
-		if state == "closed" && out.Inserted {
+		if state == "closed" && (out.State == "received" || out.State == "signalled") {
+			// Refused whether new or a retry of one never applied: only reopen restarts a deal.
 			out.State, out.Reason = "refused", "deal is closed; reopen it to continue"
 			_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1`,
 				out.ID, out.State, out.Reason)
@@ -241,7 +242,7 @@ func (s *Store) RecordStageEvent(ctx context.Context, ev StageEvent) (InboundEve
 		return err
 	})
 	if err == nil && out.State == "refused" {
-		return out, ErrDealClosed
+		return out, fmt.Errorf("deal %s: %w", ev.DealID, ErrDealClosed)
 	}
 	return out, err
 }
@@ -253,11 +254,20 @@ func (s *Store) MarkEventSignalled(ctx context.Context, id int64) error {
 	return err
 }
 
-// SetEventOutcome records what became of an event that was not applied.
+// SetEventOutcome records what became of an event that was not applied. A decided event
+// keeps its first outcome: a redelivered copy marked duplicate must not hide that it applied.
 func (s *Store) SetEventOutcome(ctx context.Context, id int64, state, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1`,
-		id, state, reason)
+	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now()
+		WHERE id = $1 AND state IN ('received', 'signalled')`, id, state, reason)
 	return err
+}
+
+// LastVisit is the highest stage-visit number recorded for a deal: the counter a new run
+// continues from, so ledger and task keys never collide.
+func (s *Store) LastVisit(ctx context.Context, dealID string) (int, error) {
+	var v int
+	err := s.pool.QueryRow(ctx, `SELECT coalesce(max(visit), 0) FROM stage_transitions WHERE deal_id = $1`, dealID).Scan(&v)
+	return v, err
 }
 
 // DealByID reads one deal.

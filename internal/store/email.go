@@ -135,49 +135,94 @@ type SendOutcome struct {
 // SendLocked runs send while holding the contact's lock, the same lock an opt-out takes, in
 // a transaction that re-checks suppression first and records the outcome: a committed opt-out
 // is therefore never followed by a send. The connection is held across the SMTP exchange.
+//
+// Once send has run, its outcome is recorded and committed even if ctx ends meanwhile, so a
+// message the server accepted is never left looking unsent. If anything fails before send
+// runs, the claim's lease is released, so the retry neither waits for it nor is mistaken for
+// an attempt whose outcome is unknown.
 func (s *Store) SendLocked(ctx context.Context, key LedgerKey, contactID, address string,
-	send func(context.Context) SendOutcome) (SendOutcome, error) {
-	var out SendOutcome
-	err := s.inTx(ctx, func(tx pgx.Tx) error {
-		if err := lockContact(ctx, tx, contactID); err != nil {
-			return err
+	send func(context.Context) SendOutcome) (out SendOutcome, err error) {
+	attempted := false
+	defer func() {
+		if err != nil && !attempted {
+			s.releaseClaim(key)
 		}
-		var reason string
-		err := tx.QueryRow(ctx, `
-			SELECT reason || ' (' || source || ')' FROM suppressions
-			WHERE contact_id = $1 OR address = lower($2) ORDER BY id LIMIT 1`, contactID, address).Scan(&reason)
-		switch {
-		case err == nil:
-			out = SendOutcome{State: EmailSuppressed, Detail: "suppressed: " + reason}
-		case errors.Is(err, pgx.ErrNoRows):
-			out = send(ctx)
-		default:
-			return fmt.Errorf("check suppression: %w", err)
+	}()
+	tx, err := s.pool.Begin(ctx)
+	if err != nil {
+		return SendOutcome{}, fmt.Errorf("begin send: %w", err)
+	}
+	defer func() { _ = tx.Rollback(context.WithoutCancel(ctx)) }()
+	if err := lockContact(ctx, tx, contactID); err != nil {
+		return SendOutcome{}, err
+	}
+	var reason string
+	err = tx.QueryRow(ctx, `
+		SELECT reason || ' (' || source || ')' FROM suppressions
+		WHERE contact_id = $1 OR address = lower($2) ORDER BY id LIMIT 1`, contactID, address).Scan(&reason)
+	switch {
+	case err == nil:
+		out = SendOutcome{State: EmailSuppressed, Detail: "suppressed: " + reason}
+	case errors.Is(err, pgx.ErrNoRows):
+		if err := ctx.Err(); err != nil {
+			return SendOutcome{}, fmt.Errorf("send not attempted: %w", err)
 		}
-		var sentAt *time.Time
-		if out.State == EmailSent {
-			now := time.Now()
-			sentAt = &now
-		}
-		var code *int
-		if out.Code != 0 {
-			code = &out.Code
-		}
-		_, err = tx.Exec(ctx, `
-			UPDATE email_ledger SET state = $5, smtp_code = $6, smtp_enhanced = $7, detail = $8,
-				ambiguous = ambiguous OR $9, sent_at = coalesce($10, sent_at), lease_until = NULL, updated_at = now()
-			WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4`,
-			key.DealID, key.Visit, key.StepID, key.Occurrence, out.State, code, out.Enhanced, out.Detail, out.Ambiguous, sentAt)
+		attempted = true
+		out = send(ctx)
+	default:
+		return SendOutcome{}, fmt.Errorf("check suppression: %w", err)
+	}
+	// From here the outcome is known: record it whatever happens to ctx.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
+	defer cancel()
+	var sentAt *time.Time
+	if out.State == EmailSent {
+		now := time.Now()
+		sentAt = &now
+	}
+	var code *int
+	if out.Code != 0 {
+		code = &out.Code
+	}
+	_, err = tx.Exec(rctx, `
+		UPDATE email_ledger SET state = $5, smtp_code = $6, smtp_enhanced = $7, detail = $8,
+			ambiguous = ambiguous OR $9, sent_at = coalesce($10, sent_at), lease_until = NULL, updated_at = now()
+		WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4`,
+		key.DealID, key.Visit, key.StepID, key.Occurrence, out.State, code, out.Enhanced, out.Detail, out.Ambiguous, sentAt)
+	if err != nil {
+		return out, fmt.Errorf("record send outcome: %w", err)
+	}
+	if out.SuppressAddress {
+		_, err = tx.Exec(rctx, `INSERT INTO suppressions (contact_id, address, reason, source, detail) VALUES ($1, lower($2), 'bounce', 'smtp', $3)`,
+			contactID, address, out.Detail)
 		if err != nil {
-			return fmt.Errorf("record send outcome: %w", err)
+			return out, fmt.Errorf("record bounce suppression: %w", err)
 		}
-		if out.SuppressAddress {
-			_, err = tx.Exec(ctx, `INSERT INTO suppressions (address, reason, source, detail) VALUES (lower($1), 'bounce', 'smtp', $2)`,
-				address, out.Detail)
-		}
-		return err
-	})
-	return out, err
+	}
+	if err := tx.Commit(rctx); err != nil {
+		return out, fmt.Errorf("commit send outcome: %w", err)
+	}
+	return out, nil
+}
+
+// releaseClaim returns a claim whose attempt never reached SMTP to 'retry'.
+func (s *Store) releaseClaim(key LedgerKey) {
+	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	_, _ = s.pool.Exec(ctx, `UPDATE email_ledger SET state = 'retry', lease_until = NULL, updated_at = now()
+		WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4 AND state = 'sending'`,
+		key.DealID, key.Visit, key.StepID, key.Occurrence)
+}
+
+// AbandonEmail records that a key's retries ran out without an accepted send. A row still
+// leased by a live attempt, or already final, is left alone.
+func (s *Store) AbandonEmail(ctx context.Context, key LedgerKey, detail string) error {
+	_, err := s.pool.Exec(ctx, `
+		UPDATE email_ledger SET state = 'failed', detail = $5, lease_until = NULL, updated_at = now()
+		WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4
+			AND (state IN ('retry', 'ambiguous') OR (state = 'sending' AND lease_until < now()))`,
+		key.DealID, key.Visit, key.StepID, key.Occurrence, detail)
+	return err
 }
 
 func lockContact(ctx context.Context, tx pgx.Tx, contactID string) error {
@@ -205,8 +250,16 @@ func (s *Store) Suppress(ctx context.Context, sup Suppression) error {
 		return errors.New("suppress: a contact or an address is required")
 	}
 	return s.inTx(ctx, func(tx pgx.Tx) error {
-		if sup.ContactID != "" {
-			if err := lockContact(ctx, tx, sup.ContactID); err != nil {
+		lockID := sup.ContactID
+		if lockID == "" {
+			// An address-only opt-out still serialises with sends to the contact it names.
+			err := tx.QueryRow(ctx, `SELECT id FROM contacts WHERE lower(email) = lower($1)`, sup.Address).Scan(&lockID)
+			if err != nil && !errors.Is(err, pgx.ErrNoRows) {
+				return err
+			}
+		}
+		if lockID != "" {
+			if err := lockContact(ctx, tx, lockID); err != nil {
 				return err
 			}
 		}

@@ -162,7 +162,7 @@ func TestClosedDealRefusesEventsUntilReopened(t *testing.T) {
 	d := newDeal(t, st, "c-1").Deal
 	now := time.Now()
 	require.NoError(t, st.RecordTransition(ctx, store.Transition{DealID: d.ID, Visit: 4, From: "negotiation", To: "lost", At: now, Source: "crm"}))
-	require.NoError(t, st.MarkClosed(ctx, d.ID, "lost", now))
+	require.NoError(t, st.MarkClosed(ctx, d.ID, "lost", 4, now))
 
 	ev, err := st.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "crm", EventID: "late-1", SourceTime: now})
 	require.ErrorIs(t, err, store.ErrDealClosed)
@@ -186,4 +186,138 @@ func TestClosedDealRefusesEventsUntilReopened(t *testing.T) {
 	require.False(t, got.Closed())
 	err = st.Reopen(ctx, d.ID, "cli", "reopen-3", now, nil, func(store.Deal, int, int64) error { return nil })
 	require.ErrorIs(t, err, store.ErrDealNotClosed)
+}
+
+func TestDecidedEventsKeepTheirFirstOutcome(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	c := newDeal(t, st, "ev-1")
+	require.NoError(t, st.RecordTransition(ctx, store.Transition{DealID: c.Deal.ID, Visit: 1, To: "prospecting", At: time.Now(),
+		Source: "crm", SourceEventID: "create:ev-1", InboundEventID: c.Event.ID}))
+	// A redelivered copy of the create, judged a duplicate, must not hide that it applied.
+	require.NoError(t, st.SetEventOutcome(ctx, c.Event.ID, "duplicate", "already applied"))
+	tl, err := st.DealTimeline(ctx, c.Deal.ID)
+	require.NoError(t, err)
+	require.Equal(t, "applied", tl.Events[0].State)
+}
+
+func TestConflictingTransitionForAVisitIsAnError(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "cf-1").Deal
+	tr := store.Transition{DealID: d.ID, Visit: 2, From: "prospecting", To: "qualification", At: time.Now(), Source: "crm", SourceEventID: "e-1"}
+	require.NoError(t, st.RecordTransition(ctx, tr))
+	require.NoError(t, st.RecordTransition(ctx, tr), "a retry is a no-op")
+	other := tr
+	other.To, other.SourceEventID = "proposal", "e-2"
+	require.ErrorContains(t, st.RecordTransition(ctx, other), "already recorded as a move to qualification")
+}
+
+func TestRetriedEventForAClosedDealIsRefused(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "rc-1").Deal
+	first, err := st.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "crm", EventID: "e-1", SourceTime: time.Now()})
+	require.NoError(t, err)
+	require.Equal(t, "received", first.State, "recorded, never signalled (Temporal was down)")
+	require.NoError(t, st.MarkClosed(ctx, d.ID, "lost", 3, time.Now()))
+	again, err := st.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "crm", EventID: "e-1", SourceTime: time.Now()})
+	require.ErrorIs(t, err, store.ErrDealClosed)
+	require.Equal(t, "refused", again.State)
+}
+
+func TestNewerTransitionReopensAClosedDeal(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "ro-1").Deal
+	now := time.Now()
+	require.NoError(t, st.RecordTransition(ctx, store.Transition{DealID: d.ID, Visit: 3, From: "proposal", To: "lost", At: now, Source: "crm", SourceEventID: "lost"}))
+	require.NoError(t, st.MarkClosed(ctx, d.ID, "lost", 3, now))
+	// A late retry of the closing transition leaves the deal closed …
+	require.NoError(t, st.RecordTransition(ctx, store.Transition{DealID: d.ID, Visit: 3, From: "proposal", To: "lost", At: now, Source: "crm", SourceEventID: "lost"}))
+	got, err := st.DealByID(ctx, d.ID)
+	require.NoError(t, err)
+	require.True(t, got.Closed())
+	// … the reopened run's first transition opens it, even if the reopen's own commit was lost.
+	require.NoError(t, st.RecordTransition(ctx, store.Transition{DealID: d.ID, Visit: 4, From: "lost", To: "qualification", At: now, Source: "cli", SourceEventID: "reopen"}))
+	got, err = st.DealByID(ctx, d.ID)
+	require.NoError(t, err)
+	require.False(t, got.Closed())
+	last, err := st.LastVisit(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, 4, last)
+}
+
+func TestSendNotAttemptedReleasesTheClaim(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	d := newDeal(t, st, "sl-1").Deal
+	key := store.LedgerKey{DealID: d.ID, Visit: 1, StepID: "intro", Occurrence: 1}
+	claim, err := st.ClaimEmail(context.Background(), store.ClaimRequest{Key: key, ContactID: d.ContactID, Address: "bob@prospect.test",
+		Template: "intro", MessageID: "m1@test", Lease: time.Hour})
+	require.NoError(t, err)
+	require.True(t, claim.Granted)
+	ctx, cancel := context.WithCancel(context.Background())
+	cancel() // the worker is shutting down: the send never starts
+	called := false
+	_, err = st.SendLocked(ctx, key, d.ContactID, "bob@prospect.test", func(context.Context) store.SendOutcome {
+		called = true
+		return store.SendOutcome{State: store.EmailSent}
+	})
+	require.Error(t, err)
+	require.False(t, called)
+	next, err := st.ClaimEmail(context.Background(), store.ClaimRequest{Key: key, ContactID: d.ContactID, Address: "bob@prospect.test",
+		Template: "intro", MessageID: "m2@test", Lease: time.Hour})
+	require.NoError(t, err)
+	require.True(t, next.Granted, "the lease was released: the retry need not wait for it")
+	require.False(t, next.Ambiguous, "nothing reached SMTP, so nothing is ambiguous")
+	require.Equal(t, "m1@test", next.MessageID)
+}
+
+func TestOutcomeIsRecordedEvenWhenTheContextEndsDuringTheSend(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	d := newDeal(t, st, "sl-2").Deal
+	key := store.LedgerKey{DealID: d.ID, Visit: 1, StepID: "intro", Occurrence: 1}
+	_, err := st.ClaimEmail(context.Background(), store.ClaimRequest{Key: key, ContactID: d.ContactID, Address: "bob@prospect.test",
+		Template: "intro", MessageID: "m1@test", Lease: time.Hour})
+	require.NoError(t, err)
+	ctx, cancel := context.WithCancel(context.Background())
+	out, err := st.SendLocked(ctx, key, d.ContactID, "bob@prospect.test", func(context.Context) store.SendOutcome {
+		cancel() // the activity's deadline passes just after the server said 250
+		return store.SendOutcome{State: store.EmailSent, Detail: "250 queued"}
+	})
+	require.NoError(t, err)
+	require.Equal(t, store.EmailSent, out.State)
+	entries, err := st.Ledger(context.Background(), d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.EmailSent, entries[0].State, "an accepted message is never left looking unsent")
+}
+
+func TestAbandonEmailClosesOnlyUnfinishedRows(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "ab-1").Deal
+	key := store.LedgerKey{DealID: d.ID, Visit: 1, StepID: "intro", Occurrence: 1}
+	_, err := st.ClaimEmail(ctx, store.ClaimRequest{Key: key, ContactID: d.ContactID, Address: "bob@prospect.test",
+		Template: "intro", MessageID: "m1@test", Lease: time.Hour})
+	require.NoError(t, err)
+	require.NoError(t, st.AbandonEmail(ctx, key, "retries ran out"))
+	entries, err := st.Ledger(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.EmailSending, entries[0].State, "a live lease is left alone")
+	_, err = st.SendLocked(ctx, key, d.ContactID, "bob@prospect.test", func(context.Context) store.SendOutcome {
+		return store.SendOutcome{State: store.EmailRetry, Code: 451}
+	})
+	require.NoError(t, err)
+	require.NoError(t, st.AbandonEmail(ctx, key, "retries ran out"))
+	entries, err = st.Ledger(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.EmailFailed, entries[0].State)
+	require.Equal(t, "retries ran out", entries[0].Detail)
 }
