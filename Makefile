@@ -5,6 +5,8 @@
 #   make vet            go vet ./...
 #   make workflowcheck  Temporal determinism check of registered workflows
 #   make build          go build ./...
+#   make run            the engine on embedded defaults (PostgreSQL, Temporal, mail sink, worker, API)
+#   make demo           demo deals in the stack make run started
 #   make tools          install pinned tools (workflowcheck) if missing
 #   make stop-postgres  stop the throwaway PostgreSQL that test-go may have started
 #
@@ -27,12 +29,24 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 15m -p 2
 WORKFLOWCHECK_CONFIG := .workflowcheck.yaml
 WORKFLOWCHECK_FLAGS  ?= $(if $(wildcard $(WORKFLOWCHECK_CONFIG)),-config $(WORKFLOWCHECK_CONFIG))
 
-.PHONY: test test-go vet workflowcheck build tools stop-postgres
+.PHONY: test test-go vet workflowcheck build tools stop-postgres run demo
 
 test: vet workflowcheck test-go
 
 build:
 	$(GO) build ./...
+
+# The whole engine on this machine: PostgreSQL, Temporal dev server, mail sink, worker, API.
+run:
+	@mkdir -p $(LOCAL)/bin
+	$(GO) build -o $(LOCAL)/bin/devstack ./internal/devstack/cmd/devstack
+	exec $(LOCAL)/bin/devstack
+
+# Demo deals on the demo pipeline, in the stack make run started.
+demo:
+	@mkdir -p $(LOCAL)/bin
+	$(GO) build -o $(LOCAL)/bin/devstack ./internal/devstack/cmd/devstack
+	$(LOCAL)/bin/devstack demo
 
 vet:
 	$(GO) vet $(PKGS)

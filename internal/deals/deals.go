@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/temporal"
 
+	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/workflows"
 )
@@ -66,7 +67,8 @@ type CreateRequest struct {
 	Title          string             `json:"title"`
 	Owner          store.OwnerInput   `json:"owner"`
 	Contact        store.ContactInput `json:"contact"`
-	CadenceVersion *int64             `json:"cadence_version,omitempty"` // default: the latest published
+	Pipeline       string             `json:"pipeline,omitempty"`        // pipeline id; default the built-in b2b-default
+	CadenceVersion *int64             `json:"cadence_version,omitempty"` // default: the pipeline's latest published version
 	EventID        string             `json:"event_id,omitempty"`        // default: "create:<external id>"
 	SourceTime     time.Time          `json:"source_time,omitzero"`      // default: now
 }
@@ -160,10 +162,13 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	}
 	var cv store.CadenceVersion
 	var err error
-	if r.CadenceVersion != nil {
+	switch {
+	case r.CadenceVersion != nil:
 		cv, err = s.Store.Cadence(ctx, *r.CadenceVersion)
-	} else {
-		cv, err = s.Store.LatestCadence(ctx)
+	case r.Pipeline != "":
+		cv, err = s.Store.LatestCadenceOf(ctx, r.Pipeline)
+	default:
+		cv, err = s.Store.LatestCadenceOf(ctx, cadence.Default().ID)
 	}
 	if err != nil {
 		return CreateResponse{}, err

@@ -1,0 +1,111 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"go.temporal.io/sdk/client"
+
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/engine"
+	"github.com/followup-engine/followup/internal/store"
+)
+
+// runDemo publishes the demo pipeline (seconds and minutes) and creates a handful of deals
+// on it in the running stack.
+func runDemo(ctx context.Context, stdout io.Writer) error {
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	env, err := readEnvFile(filepath.Join(root, ".local", "env.sh"))
+	if err != nil {
+		return fmt.Errorf("no running stack found (start one with make run): %w", err)
+	}
+	pool, err := store.Open(ctx, env["DATABASE_URL"], store.PoolOptions{Other: 2})
+	if err != nil {
+		return err
+	}
+	defer pool.Close()
+	st := store.New(pool)
+	if err := engine.Prepare(ctx, st); err != nil {
+		return err
+	}
+	cv, err := st.PublishNext(ctx, cadence.Demo())
+	if err != nil {
+		return err
+	}
+	c, err := client.Dial(client.Options{HostPort: env["TEMPORAL_ADDRESS"], Namespace: env["TEMPORAL_NAMESPACE"]})
+	if err != nil {
+		return fmt.Errorf("Temporal at %s: %w (is make run up?)", env["TEMPORAL_ADDRESS"], err)
+	}
+	defer c.Close()
+	svc := &deals.Service{Store: st, Temporal: c}
+	run := time.Now().Format("150405")
+	people := []struct{ first, last, company string }{
+		{"Bob", "Buyer", "Prospect Inc"}, {"Chloé", "Dubois", "Atelier Lumière"}, {"Dara", "Okafor", "Lagos Logistics"}, {"Emil", "Berg", "Nordlicht GmbH"},
+	}
+	var created []deals.CreateResponse
+	for i, p := range people {
+		v := cv.Version
+		resp, err := svc.Create(ctx, deals.CreateRequest{
+			Source: "demo", ExternalID: fmt.Sprintf("%s-%d", run, i+1), Title: "Pilot for " + p.company, CadenceVersion: &v,
+			Owner:   store.OwnerInput{Email: "ana@vendor.example", Name: "Ana Rep", Company: "Vendor"},
+			Contact: store.ContactInput{Email: fmt.Sprintf("%s.%s.%s@prospect.example", strings.ToLower(p.last), run, "demo"), FirstName: p.first, LastName: p.last, Company: p.company},
+		})
+		if err != nil {
+			return err
+		}
+		created = append(created, resp)
+	}
+	// One deal moves on at once; the others wait for their prospecting time limit.
+	if _, err := svc.ChangeStage(ctx, deals.StageRequest{Deal: created[1].DealID, Stage: "qualification", Source: "demo",
+		EventID: "demo-" + run + "-qualify", Reason: "discovery call booked"}); err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "demo: cadence version %d (pipeline %q) with %d deals:\n", cv.Version, cv.Pipeline.ID, len(created))
+	for _, d := range created {
+		fmt.Fprintf(stdout, "  .local/bin/starter deal show %s\n", d.DealID)
+	}
+	fmt.Fprint(stdout, `
+What happens next:
+  now       intro emails arrive on the mail page
+  +10 s     a call task for each deal in prospecting
+  +15 s     a follow-up email
+  +40 s     prospecting times out: the deals move to nurturing with their reason and a task for Ana
+  +1 min    nurture emails; deal 2 (in qualification) goes stale after 2 minutes
+In the Temporal UI, search: DealStage = "nurturing"
+`)
+	return nil
+}
+
+func readEnvFile(path string) (map[string]string, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	env := map[string]string{}
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line, ok := strings.CutPrefix(strings.TrimSpace(sc.Text()), "export ")
+		if !ok {
+			continue
+		}
+		if k, v, ok := strings.Cut(line, "="); ok {
+			env[k] = strings.Trim(v, "'")
+		}
+	}
+	if env["DATABASE_URL"] == "" || env["TEMPORAL_ADDRESS"] == "" {
+		return nil, errors.New(path + " lacks DATABASE_URL or TEMPORAL_ADDRESS")
+	}
+	return env, sc.Err()
+}

@@ -1,0 +1,334 @@
+// Command devstack is `make run`: the whole engine on this machine without Docker —
+// PostgreSQL, the Temporal dev server, a mail sink with a page, the worker and the API —
+// with every URL printed and everything stopped on Ctrl-C. `devstack demo` adds demo deals.
+package main
+
+import (
+	"context"
+	"crypto/rand"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"net/http"
+	"os"
+	"os/exec"
+	"os/signal"
+	"path/filepath"
+	"strings"
+	"syscall"
+	"time"
+)
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	var err error
+	if len(os.Args) > 1 && os.Args[1] == "demo" {
+		err = runDemo(ctx, os.Stdout)
+	} else {
+		err = run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	}
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "devstack:", err)
+		os.Exit(1)
+	}
+}
+
+// Ports of the local stack; each can be moved with its environment variable.
+type ports struct {
+	Temporal, TemporalUI, SMTP, MailUI, API int
+}
+
+func loadPorts() ports {
+	p := ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088}
+	for name, ptr := range map[string]*int{"FOLLOWUP_TEMPORAL_PORT": &p.Temporal, "FOLLOWUP_TEMPORAL_UI_PORT": &p.TemporalUI,
+		"FOLLOWUP_SMTP_PORT": &p.SMTP, "FOLLOWUP_MAIL_UI_PORT": &p.MailUI, "FOLLOWUP_API_PORT": &p.API} {
+		if v := os.Getenv(name); v != "" {
+			_, _ = fmt.Sscan(v, ptr)
+		}
+	}
+	return p
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	started := time.Now()
+	root, err := repoRoot()
+	if err != nil {
+		return err
+	}
+	local := filepath.Join(root, ".local")
+	for _, d := range []string{"bin", "logs", "temporal", "mail"} {
+		if err := os.MkdirAll(filepath.Join(local, d), 0o755); err != nil {
+			return err
+		}
+	}
+	p := loadPorts()
+	if err := checkPortsFree(p); err != nil {
+		return err
+	}
+
+	step(stdout, "PostgreSQL")
+	dbURL, err := ensureDatabase(ctx, root, stderr)
+	if err != nil {
+		return err
+	}
+	step(stdout, "Temporal CLI (pinned v1.5.1; the first build takes about 5 minutes)")
+	cli, err := scriptOutput(ctx, root, "ensure-temporal.sh", stderr)
+	if err != nil {
+		return fmt.Errorf("Temporal CLI: %w", err)
+	}
+	step(stdout, "building worker, starter and mail sink")
+	bin := filepath.Join(local, "bin")
+	build := exec.CommandContext(ctx, "go", "build", "-o", bin+string(filepath.Separator), "./worker", "./starter", "./internal/devstack/cmd/mailsink")
+	build.Dir, build.Stdout, build.Stderr = root, stderr, stderr
+	if err := build.Run(); err != nil {
+		return fmt.Errorf("go build: %w", err)
+	}
+	secrets, err := loadSecrets(filepath.Join(local, "secrets.env"))
+	if err != nil {
+		return err
+	}
+	env := map[string]string{
+		"DATABASE_URL":       dbURL,
+		"TEMPORAL_ADDRESS":   fmt.Sprintf("127.0.0.1:%d", p.Temporal),
+		"TEMPORAL_NAMESPACE": "default",
+		"SMTP_HOST":          "127.0.0.1",
+		"SMTP_PORT":          fmt.Sprint(p.SMTP),
+		"SMTP_TLS":           "none",
+		"MESSAGE_ID_SECRET":  secrets["MESSAGE_ID_SECRET"],
+		"MESSAGE_ID_DOMAIN":  "followup.local",
+		"MAIL_FROM":          "Followup Demo <sales@followup.local>",
+		"API_TOKEN":          secrets["API_TOKEN"],
+		"HTTP_ADDR":          fmt.Sprintf("127.0.0.1:%d", p.API),
+	}
+	if err := writeEnvFile(filepath.Join(local, "env.sh"), env); err != nil {
+		return err
+	}
+
+	sup := &supervisor{logs: filepath.Join(local, "logs"), stderr: stderr}
+	defer sup.stopAll()
+
+	step(stdout, "starting the Temporal dev server (data in .local/temporal/dev.db)")
+	temporalArgs := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", fmt.Sprint(p.Temporal),
+		"--ui-port", fmt.Sprint(p.TemporalUI), "--db-filename", filepath.Join(local, "temporal", "dev.db"),
+		"--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL", "--log-level", "warn",
+		"--search-attribute", "DealStage=Keyword", "--search-attribute", "DealOwner=Keyword",
+		"--search-attribute", "CadenceVersion=Int", "--search-attribute", "NextActionAt=Datetime"}
+	if err := sup.start("temporal", cli, temporalArgs, nil); err != nil {
+		return err
+	}
+	if err := waitTCP(ctx, sup, p.Temporal, 90*time.Second); err != nil {
+		return fmt.Errorf("Temporal dev server: %w (see .local/logs/temporal.log)", err)
+	}
+	step(stdout, "starting the mail sink")
+	if err := sup.start("mailsink", filepath.Join(bin, "mailsink"), []string{"-smtp", fmt.Sprintf("127.0.0.1:%d", p.SMTP),
+		"-http", fmt.Sprintf("127.0.0.1:%d", p.MailUI), "-dir", filepath.Join(local, "mail")}, nil); err != nil {
+		return err
+	}
+	if err := waitTCP(ctx, sup, p.MailUI, 30*time.Second); err != nil {
+		return fmt.Errorf("mail sink: %w (see .local/logs/mailsink.log)", err)
+	}
+	step(stdout, "migrating the database")
+	migrate := exec.CommandContext(ctx, filepath.Join(bin, "starter"), "migrate")
+	migrate.Env, migrate.Stdout, migrate.Stderr = environ(env), stderr, stderr
+	if err := migrate.Run(); err != nil {
+		return fmt.Errorf("starter migrate: %w", err)
+	}
+	step(stdout, "starting the worker and the API")
+	if err := sup.start("worker", filepath.Join(bin, "worker"), nil, env); err != nil {
+		return err
+	}
+	if err := sup.start("starter", filepath.Join(bin, "starter"), []string{"serve"}, env); err != nil {
+		return err
+	}
+	if err := waitHTTP(ctx, sup, fmt.Sprintf("http://127.0.0.1:%d/readyz", p.API), 60*time.Second); err != nil {
+		return fmt.Errorf("API: %w (see .local/logs/starter.log)", err)
+	}
+	printBlock(stdout, p, env, time.Since(started))
+	if len(args) > 0 && args[0] == "-demo" {
+		if err := runDemo(ctx, stdout); err != nil {
+			return err
+		}
+	}
+	select {
+	case <-ctx.Done():
+		fmt.Fprintln(stdout, "\nstopping…")
+		return nil
+	case name := <-sup.exited:
+		return fmt.Errorf("%s stopped unexpectedly; see .local/logs/%s.log", name, name)
+	}
+}
+
+func step(w io.Writer, what string) { fmt.Fprintf(w, "==> %s\n", what) }
+
+func printBlock(w io.Writer, p ports, env map[string]string, took time.Duration) {
+	fmt.Fprintf(w, `
+────────────────────────────────────────────────────────────────────────
+ followup is running (started in %s)
+
+   API            http://127.0.0.1:%d   (Authorization: Bearer $API_TOKEN)
+   API health     http://127.0.0.1:%d/readyz
+   Mail page      http://127.0.0.1:%d   (SMTP on 127.0.0.1:%d)
+   Temporal UI    http://127.0.0.1:%d   (search: DealStage = "prospecting")
+   Temporal gRPC  127.0.0.1:%d
+   PostgreSQL     %s
+   Logs           .local/logs/
+
+ Try next, in another terminal:
+   make demo                                  # demo deals: mail, a stage timeout and a task within a minute
+   . .local/env.sh                            # DATABASE_URL, TEMPORAL_ADDRESS, API_TOKEN for the CLI
+   .local/bin/starter deal create --external-id 1001 --owner ana@vendor.example \
+       --contact bob@prospect.example --contact-first-name Bob
+   .local/bin/starter deal show cli:1001
+   curl -H "Authorization: Bearer $API_TOKEN" http://127.0.0.1:%d/api/deals/cli:1001
+
+ Ctrl-C stops everything; the next make run resumes with the same data.
+────────────────────────────────────────────────────────────────────────
+`, took.Round(100*time.Millisecond), p.API, p.API, p.MailUI, p.SMTP, p.TemporalUI, p.Temporal, redact(env["DATABASE_URL"]), p.API)
+}
+
+func redact(u string) string {
+	at := strings.LastIndex(u, "@")
+	scheme := strings.Index(u, "://")
+	if at < 0 || scheme < 0 {
+		return u
+	}
+	if colon := strings.Index(u[scheme+3:at], ":"); colon >= 0 {
+		return u[:scheme+3+colon+1] + "***" + u[at:]
+	}
+	return u
+}
+
+func repoRoot() (string, error) {
+	dir, err := os.Getwd()
+	if err != nil {
+		return "", err
+	}
+	for {
+		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
+			return dir, nil
+		}
+		parent := filepath.Dir(dir)
+		if parent == dir {
+			return "", errors.New("run devstack from inside the repository (make run)")
+		}
+		dir = parent
+	}
+}
+
+func checkPortsFree(p ports) error {
+	var busy []string
+	for name, port := range map[string]int{"Temporal (FOLLOWUP_TEMPORAL_PORT)": p.Temporal, "Temporal UI (FOLLOWUP_TEMPORAL_UI_PORT)": p.TemporalUI,
+		"SMTP (FOLLOWUP_SMTP_PORT)": p.SMTP, "mail page (FOLLOWUP_MAIL_UI_PORT)": p.MailUI, "API (FOLLOWUP_API_PORT)": p.API} {
+		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
+		if err != nil {
+			busy = append(busy, fmt.Sprintf("%d for the %s", port, name))
+			continue
+		}
+		_ = ln.Close()
+	}
+	if len(busy) > 0 {
+		return fmt.Errorf("ports already in use: %s (another make run? stop it, or move the port with the variable named)", strings.Join(busy, ", "))
+	}
+	return nil
+}
+
+// scriptOutput runs one of internal/devstack/scripts and returns its one line of stdout;
+// its progress goes to stderr as it happens.
+func scriptOutput(ctx context.Context, root, script string, stderr io.Writer) (string, error) {
+	cmd := exec.CommandContext(ctx, "bash", filepath.Join(root, "internal", "devstack", "scripts", script))
+	cmd.Dir, cmd.Stderr = root, stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("%s: %w", script, err)
+	}
+	return strings.TrimSpace(string(out)), nil
+}
+
+func loadSecrets(path string) (map[string]string, error) {
+	secrets := map[string]string{}
+	if b, err := os.ReadFile(path); err == nil {
+		for _, line := range strings.Split(string(b), "\n") {
+			if k, v, ok := strings.Cut(strings.TrimSpace(line), "="); ok {
+				secrets[k] = v
+			}
+		}
+	}
+	changed := false
+	for key, n := range map[string]int{"MESSAGE_ID_SECRET": 32, "API_TOKEN": 24} {
+		if secrets[key] == "" {
+			b := make([]byte, n)
+			if _, err := rand.Read(b); err != nil {
+				return nil, err
+			}
+			secrets[key] = hex.EncodeToString(b)
+			changed = true
+		}
+	}
+	if changed {
+		content := fmt.Sprintf("MESSAGE_ID_SECRET=%s\nAPI_TOKEN=%s\n", secrets["MESSAGE_ID_SECRET"], secrets["API_TOKEN"])
+		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+			return nil, err
+		}
+	}
+	return secrets, nil
+}
+
+func writeEnvFile(path string, env map[string]string) error {
+	var b strings.Builder
+	b.WriteString("# Written by make run: source it to point the CLI at the local stack.\n")
+	for _, k := range []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "API_TOKEN", "MESSAGE_ID_SECRET"} {
+		fmt.Fprintf(&b, "export %s='%s'\n", k, env[k])
+	}
+	return os.WriteFile(path, []byte(b.String()), 0o600)
+}
+
+func environ(extra map[string]string) []string {
+	out := os.Environ()
+	for k, v := range extra {
+		out = append(out, k+"="+v)
+	}
+	return out
+}
+
+func waitTCP(ctx context.Context, sup *supervisor, port int, timeout time.Duration) error {
+	return waitFor(ctx, sup, timeout, func() bool {
+		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
+		if err != nil {
+			return false
+		}
+		_ = c.Close()
+		return true
+	})
+}
+
+func waitHTTP(ctx context.Context, sup *supervisor, url string, timeout time.Duration) error {
+	client := &http.Client{Timeout: 2 * time.Second}
+	return waitFor(ctx, sup, timeout, func() bool {
+		resp, err := client.Get(url)
+		if err != nil {
+			return false
+		}
+		_ = resp.Body.Close()
+		return resp.StatusCode == http.StatusOK
+	})
+}
+
+func waitFor(ctx context.Context, sup *supervisor, timeout time.Duration, ok func() bool) error {
+	deadline := time.Now().Add(timeout)
+	for !ok() {
+		select {
+		case <-ctx.Done():
+			return ctx.Err()
+		case name := <-sup.exited:
+			return fmt.Errorf("%s exited", name)
+		case <-time.After(250 * time.Millisecond):
+		}
+		if time.Now().After(deadline) {
+			return fmt.Errorf("not up after %s", timeout)
+		}
+	}
+	return nil
+}
