@@ -26,7 +26,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
-	env, err := readEnvFile(filepath.Join(root, ".local", "env.sh"))
+	env, err := readEnvFile(filepath.Join(localDir(root), "env.sh"))
 	if err != nil {
 		return fmt.Errorf("no running stack found (start one with make run): %w", err)
 	}

@@ -58,7 +58,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	local := filepath.Join(root, ".local")
+	local := localDir(root)
 	for _, d := range []string{"bin", "logs", "temporal", "mail"} {
 		if err := os.MkdirAll(filepath.Join(local, d), 0o755); err != nil {
 			return err
@@ -110,7 +110,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	sup := &supervisor{logs: filepath.Join(local, "logs"), stderr: stderr}
 	defer sup.stopAll()
 
-	step(stdout, "starting the Temporal dev server (data in .local/temporal/dev.db)")
+	step(stdout, "starting the Temporal dev server (data in "+relative(root, filepath.Join(local, "temporal", "dev.db"))+")")
 	temporalArgs := []string{"server", "start-dev", "--ip", "127.0.0.1", "--port", fmt.Sprint(p.Temporal),
 		"--ui-port", fmt.Sprint(p.TemporalUI), "--db-filename", filepath.Join(local, "temporal", "dev.db"),
 		"--sqlite-pragma", "journal_mode=WAL", "--sqlite-pragma", "synchronous=NORMAL", "--log-level", "warn",
@@ -159,6 +159,21 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case name := <-sup.exited:
 		return fmt.Errorf("%s stopped unexpectedly; see .local/logs/%s.log", name, name)
 	}
+}
+
+// localDir holds the stack's state: .local in the repository, or FOLLOWUP_LOCAL_DIR.
+func localDir(root string) string {
+	if d := os.Getenv("FOLLOWUP_LOCAL_DIR"); d != "" {
+		return d
+	}
+	return filepath.Join(root, ".local")
+}
+
+func relative(root, path string) string {
+	if rel, err := filepath.Rel(root, path); err == nil && !strings.HasPrefix(rel, "..") {
+		return rel
+	}
+	return path
 }
 
 func step(w io.Writer, what string) { fmt.Fprintf(w, "==> %s\n", what) }
