@@ -74,9 +74,19 @@ type Template struct {
 	HTML    string `json:"html,omitempty"`
 }
 
+// CalendarSpec is a pipeline's default calendar; a deal's owner and contact override the
+// zone and country. Empty fields mean "always open" (the version-0 behaviour).
+type CalendarSpec struct {
+	Zone          string   `json:"zone,omitempty"`           // IANA zone, e.g. Europe/Berlin
+	Holidays      []string `json:"holidays,omitempty"`       // ISO country codes whose public holidays close business time
+	BusinessHours string   `json:"business_hours,omitempty"` // e.g. "Mon-Fri 09:00-17:00"
+	EmailWindow   string   `json:"email_window,omitempty"`   // e.g. "Tue-Thu 09:00-11:30", in the contact's zone
+}
+
 // Pipeline is one cadence: ordered stages, their steps and rules, and the email templates.
 type Pipeline struct {
 	ID        string              `json:"id"`
+	Calendar  *CalendarSpec       `json:"calendar,omitempty"`
 	Initial   string              `json:"initial"`
 	Stages    []Stage             `json:"stages"`
 	Templates map[string]Template `json:"templates,omitempty"`
