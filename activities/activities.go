@@ -137,6 +137,11 @@ func (a *Activities) RecordEventOutcome(ctx context.Context, in EventOutcomeInpu
 	return a.Store.SetEventOutcome(ctx, in.InboundEventID, in.State, in.Reason)
 }
 
+// RecordMigration records a deal's move to another cadence version.
+func (a *Activities) RecordMigration(ctx context.Context, in MigrationInput) error {
+	return a.Store.RecordMigration(ctx, in.DealID, in.From, in.To, in.InboundEventID, in.At)
+}
+
 // MarkClosed records the deal closed in PostgreSQL.
 func (a *Activities) MarkClosed(ctx context.Context, in CloseInput) error {
 	return a.Store.MarkClosed(ctx, in.DealID, in.Stage, in.Visit, in.At)

@@ -110,6 +110,15 @@ type EventOutcomeInput struct {
 	At             time.Time `json:"at"`
 }
 
+// MigrationInput records that a deal moved to another cadence version.
+type MigrationInput struct {
+	DealID         string    `json:"deal_id"`
+	From           int64     `json:"from"`
+	To             int64     `json:"to"`
+	InboundEventID int64     `json:"inbound_event_id,omitempty"`
+	At             time.Time `json:"at"`
+}
+
 // CloseInput marks a deal closed: PostgreSQL is the authority on closed deals.
 type CloseInput struct {
 	DealID string    `json:"deal_id"`

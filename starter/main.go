@@ -29,6 +29,8 @@ commands:
   deal stage   DEAL STAGE [flags] move a deal to a stage
   deal reopen  DEAL [flags]       reopen a closed deal
   deal show    DEAL [--json]      show a deal: stage, deadline, next actions and why, tasks, history
+  cadence migrate --from V --to W [--deal DEAL] [--dry-run]
+                                  move in-flight deals to another cadence version
   serve                           serve the JSON HTTP API (HTTP_ADDR, API_TOKEN)
 
 DEAL is a deal id or source:external-id. Run "starter deal create -h" for flags.
@@ -41,6 +43,11 @@ func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.W
 	switch args[0] {
 	case "migrate":
 		return runMigrate(ctx, args[1:], env, stdout)
+	case "cadence":
+		if len(args) < 2 {
+			return usageError(usage)
+		}
+		return runCadence(ctx, args[1], args[2:], env, stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], env, stdout, stderr)
 	case "deal":

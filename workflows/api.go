@@ -54,6 +54,7 @@ type EventKind string
 const (
 	EventCreated      EventKind = "created"       // a create for a deal that already runs: converges
 	EventStageChanged EventKind = "stage_changed" // move the deal to Event.Stage
+	EventMigrate      EventKind = "migrate"       // move the deal to the cadence version in Event.Cadence
 )
 
 // SourceEngine is the source of moves the workflow makes itself (time limits).
@@ -61,15 +62,16 @@ const SourceEngine = "engine"
 
 // Event is the one versioned envelope for every input to a deal workflow.
 type Event struct {
-	Version        int       `json:"version"`
-	Kind           EventKind `json:"kind"`
-	Source         string    `json:"source"`          // api, cli, hubspot, …
-	SourceEventID  string    `json:"source_event_id"` // the sender's id: the same id twice is a duplicate
-	SourceTime     time.Time `json:"source_time"`     // when the source says it happened: the ordering key
-	Sequence       int64     `json:"sequence,omitempty"`
-	InboundEventID int64     `json:"inbound_event_id,omitempty"` // the row in inbound_events
-	Stage          string    `json:"stage,omitempty"`
-	Reason         string    `json:"reason,omitempty"`
+	Version        int         `json:"version"`
+	Kind           EventKind   `json:"kind"`
+	Source         string      `json:"source"`          // api, cli, hubspot, …
+	SourceEventID  string      `json:"source_event_id"` // the sender's id: the same id twice is a duplicate
+	SourceTime     time.Time   `json:"source_time"`     // when the source says it happened: the ordering key
+	Sequence       int64       `json:"sequence,omitempty"`
+	InboundEventID int64       `json:"inbound_event_id,omitempty"` // the row in inbound_events
+	Stage          string      `json:"stage,omitempty"`
+	Reason         string      `json:"reason,omitempty"`
+	Cadence        *CadenceRef `json:"cadence,omitempty"` // EventMigrate: the version to move to
 }
 
 // CadenceRef pins the cadence version a deal runs.

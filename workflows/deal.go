@@ -49,9 +49,10 @@ type plannedAgenda struct {
 }
 
 type searchAttrs struct {
-	stage  string
-	next   time.Time
-	inited bool
+	stage   string
+	next    time.Time
+	version int64
+	inited  bool
 }
 
 func newDeal(ctx workflow.Context, in DealInput) (*deal, error) {
@@ -273,6 +274,11 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 		sel.AddReceive(d.events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev); gotEv = true })
 		sel.Select(ctx)
 		if gotEv {
+			if ev.Kind == EventMigrate {
+				// A migration applies at a step boundary: after this send.
+				deferred = append(deferred, ev)
+				continue
+			}
 			if d.classify(ev).apply {
 				// Cancel the send: a retry waiting in backoff stops at once; an attempt already
 				// talking SMTP finishes and the ledger records its outcome. The activity waits
@@ -384,6 +390,9 @@ func (d *deal) classify(ev Event) verdict {
 }
 
 func (d *deal) handle(ctx workflow.Context, ev Event) error {
+	if ev.Kind == EventMigrate {
+		return d.migrate(ctx, ev)
+	}
 	v := d.classify(ev)
 	if v.apply {
 		return d.moveTo(ctx, ev.Stage, ev, ev.Reason, nil, time.Time{})
@@ -400,6 +409,45 @@ func (d *deal) recordOutcome(ctx workflow.Context, ev Event, state, reason strin
 	return workflow.ExecuteActivity(dbOptions(ctx), a.RecordEventOutcome, activities.EventOutcomeInput{
 		InboundEventID: ev.InboundEventID, State: state, Reason: reason, At: workflow.Now(ctx),
 	}).Get(ctx, nil)
+}
+
+// migrate moves the deal to another cadence version at a step boundary (it is handled
+// between agenda items, never during a send). Steps are matched by id: what ran stays done,
+// so nothing is resent; steps new in the version are planned from the visit's actual times.
+// The stage's time limit is taken from the new version.
+func (d *deal) migrate(ctx workflow.Context, ev Event) error {
+	if ev.Cadence == nil {
+		return d.recordOutcome(ctx, ev, "ignored", "migrate event names no cadence version")
+	}
+	to := *ev.Cadence
+	if to.Version == d.in.Cadence.Version {
+		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("deal is already on cadence version %d", to.Version))
+	}
+	var p cadence.Pipeline
+	err := workflow.ExecuteActivity(dbOptions(ctx), a.LoadCadence, activities.CadenceInput{Version: to.Version, Hash: to.Hash}).Get(ctx, &p)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeBadInput {
+			return d.recordOutcome(ctx, ev, "ignored", "cannot migrate: "+appErr.Message())
+		}
+		return err
+	}
+	if _, ok := p.Stage(d.state.Visit.Stage); !ok {
+		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("cannot migrate: version %d has no stage %q", to.Version, d.state.Visit.Stage))
+	}
+	from := d.in.Cadence.Version
+	err = workflow.ExecuteActivity(dbOptions(ctx), a.RecordMigration, activities.MigrationInput{
+		DealID: d.in.DealID, From: from, To: to.Version, InboundEventID: ev.InboundEventID, At: workflow.Now(ctx),
+	}).Get(ctx, nil)
+	if err != nil {
+		return err
+	}
+	d.pipeline = p
+	d.in.Cadence = to
+	d.state.Visit.Deadline = time.Time{} // re-planned from stage entry with the new limit
+	d.dirty = true
+	d.logger.Info("Cadence migrated", "From", from, "To", to.Version)
+	return nil
 }
 
 // moveTo leaves the current stage visit (cancelling its open tasks), records the transition
@@ -494,12 +542,15 @@ func (d *deal) upsertSearchAttributes(ctx workflow.Context) error {
 	if len(d.plan.Items) > 0 {
 		next = d.plan.Items[0].At
 	}
-	if d.lastSA.inited && d.lastSA.stage == d.state.Visit.Stage && d.lastSA.next.Equal(next) {
+	if d.lastSA.inited && d.lastSA.stage == d.state.Visit.Stage && d.lastSA.next.Equal(next) && d.lastSA.version == d.in.Cadence.Version {
 		return nil
 	}
 	updates := []temporal.SearchAttributeUpdate{DealStageKey.ValueSet(d.state.Visit.Stage)}
 	if !d.lastSA.inited {
-		updates = append(updates, DealOwnerKey.ValueSet(d.in.OwnerID), CadenceVersionKey.ValueSet(d.in.Cadence.Version))
+		updates = append(updates, DealOwnerKey.ValueSet(d.in.OwnerID))
+	}
+	if !d.lastSA.inited || d.lastSA.version != d.in.Cadence.Version {
+		updates = append(updates, CadenceVersionKey.ValueSet(d.in.Cadence.Version))
 	}
 	if next.IsZero() {
 		updates = append(updates, NextActionAtKey.ValueUnset())
@@ -509,7 +560,7 @@ func (d *deal) upsertSearchAttributes(ctx workflow.Context) error {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		return err
 	}
-	d.lastSA = searchAttrs{stage: d.state.Visit.Stage, next: next, inited: true}
+	d.lastSA = searchAttrs{stage: d.state.Visit.Stage, next: next, version: d.in.Cadence.Version, inited: true}
 	return nil
 }
 

@@ -58,6 +58,7 @@ type recorder struct {
 	outcomes    []activities.EventOutcomeInput
 	closes      []activities.CloseInput
 	projections []activities.ProjectionInput
+	migrations  []activities.MigrationInput
 	loads       int
 	nextTaskID  int64
 	// projectDelay, when set, delays the n-th ProjectDeal call (counting from 1) on the
@@ -78,6 +79,11 @@ func (r *recorder) stages() []string {
 }
 
 func newEnv(t *testing.T, p cadence.Pipeline) (*testsuite.TestWorkflowEnvironment, *recorder) {
+	return newEnvVersions(t, map[int64]cadence.Pipeline{3: p})
+}
+
+// newEnvVersions serves each cadence version its own pipeline (migration tests).
+func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsuite.TestWorkflowEnvironment, *recorder) {
 	t.Helper()
 	var suite testsuite.WorkflowTestSuite
 	env := suite.NewTestWorkflowEnvironment()
@@ -86,10 +92,20 @@ func newEnv(t *testing.T, p cadence.Pipeline) (*testsuite.TestWorkflowEnvironmen
 	env.RegisterActivity(a)
 	rec := &recorder{}
 	env.OnActivity(a.LoadCadence, mock.Anything, mock.Anything).Return(
-		func(context.Context, activities.CadenceInput) (cadence.Pipeline, error) {
+		func(_ context.Context, in activities.CadenceInput) (cadence.Pipeline, error) {
 			defer rec.lock()()
 			rec.loads++
+			p, ok := versions[in.Version]
+			if !ok {
+				return cadence.Pipeline{}, temporal.NewNonRetryableApplicationError("no such version", activities.ErrTypeBadInput, nil)
+			}
 			return p, nil
+		})
+	env.OnActivity(a.RecordMigration, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.MigrationInput) error {
+			defer rec.lock()()
+			rec.migrations = append(rec.migrations, in)
+			return nil
 		})
 	env.OnActivity(a.RecordTransition, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.TransitionInput) error {
@@ -480,4 +496,60 @@ func TestCancelStopsTheWorkflow(t *testing.T) {
 	requireCancelled(t, env)
 	defer rec.lock()()
 	require.Equal(t, 1, rec.loads, "cancelled, not continued as new")
+}
+
+func TestMigrateResendsNothingAndPicksUpNewSteps(t *testing.T) {
+	t.Parallel()
+	v3 := testPipeline()
+	v4 := testPipeline()
+	for i := range v4.Stages {
+		if v4.Stages[i].ID == "nurturing" {
+			// Version 4: four nurture emails 14 days apart, then a case study.
+			v4.Stages[i].Steps = []cadence.Step{
+				{ID: "nurture", Kind: cadence.StepEmail, After: cadence.Of(14, cadence.Days), Times: 4, Template: "t"},
+				{ID: "case-study", Kind: cadence.StepEmail, After: cadence.Of(7, cadence.Days), Template: "t"},
+			}
+		}
+	}
+	env, rec := newEnvVersions(t, map[int64]cadence.Pipeline{3: v3, 4: v4})
+	in := newInput()
+	in.Start.Stage = "nurturing"
+	day := func(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
+	migrate := func(version int64, id string, inbound int64) workflows.Event {
+		return workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate, Source: "cli", SourceEventID: id,
+			SourceTime: start, InboundEventID: inbound, Cadence: &workflows.CadenceRef{Version: version, Hash: "h4"}}
+	}
+	// nurture#1 goes out on day 21 under version 3; the deal migrates on day 22.
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(4, "mig-1", 7)) }, day(22))
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(4, "mig-2", 8)) }, day(23))
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(9, "mig-3", 9)) }, day(24))
+	env.RegisterDelayedCallback(func() {
+		v := query(t, env)
+		require.Equal(t, int64(4), v.CadenceVersion)
+		require.Equal(t, []string{"nurture#2", "nurture#3", "nurture#4", "case-study#1", "exhausted"}, itemIDs(v.Next))
+		require.Equal(t, start.AddDate(0, 0, 21+14), v.Next[0].At, "after counts from nurture#1's actual time")
+	}, day(25))
+	env.ExecuteWorkflow(workflows.DealWorkflow, in)
+	require.True(t, env.IsWorkflowCompleted())
+	require.NoError(t, env.GetWorkflowError())
+
+	defer rec.lock()()
+	var sent []string
+	for _, s := range rec.sends {
+		sent = append(sent, fmt.Sprintf("%s#%d", s.StepID, s.Occurrence))
+		if s.StepID == "nurture" && s.Occurrence == 1 {
+			require.Equal(t, int64(3), s.CadenceVersion)
+		} else {
+			require.Equal(t, int64(4), s.CadenceVersion)
+		}
+	}
+	require.Equal(t, []string{"nurture#1", "nurture#2", "nurture#3", "nurture#4", "case-study#1"}, sent, "nothing resent, new steps picked up")
+	require.Equal(t, []activities.MigrationInput{{DealID: "d-1", From: 3, To: 4, InboundEventID: 7, At: start.AddDate(0, 0, 22)}}, rec.migrations)
+	outcomes := map[int64]string{}
+	for _, o := range rec.outcomes {
+		outcomes[o.InboundEventID] = o.State + ": " + o.Reason
+	}
+	require.Equal(t, "ignored: deal is already on cadence version 4", outcomes[8])
+	require.Contains(t, outcomes[9], "cannot migrate")
+	require.Equal(t, "lost", rec.transitions[len(rec.transitions)-1].To, "version 3's exhaustion rule still ends the deal")
 }

@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 
@@ -87,6 +88,32 @@ func (s *Store) LatestCadenceOf(ctx context.Context, pipelineID string) (Cadence
 	return s.Cadence(ctx, v)
 }
 
+// RecordMigration pins a deal to another cadence version and marks the migrate event applied.
+func (s *Store) RecordMigration(ctx context.Context, dealID string, from, to int64, eventID int64, at time.Time) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE deals SET cadence_version = $2, updated_at = now() WHERE id = $1`, dealID, to); err != nil {
+			return fmt.Errorf("record migration: %w", err)
+		}
+		if eventID == 0 {
+			return nil
+		}
+		_, err := tx.Exec(ctx, `UPDATE inbound_events SET state = 'applied', outcome_reason = $2, updated_at = now() WHERE id = $1`,
+			eventID, fmt.Sprintf("migrated from cadence version %d to %d at %s", from, to, at.UTC().Format(time.RFC3339)))
+		return err
+	})
+}
+
+// OpenDealsOnVersion lists the open deals pinned to a cadence version.
+func (s *Store) OpenDealsOnVersion(ctx context.Context, version int64) ([]Deal, error) {
+	rows, err := s.pool.Query(ctx, `SELECT `+dealColumns+`
+		FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version
+		WHERE d.cadence_version = $1 AND d.state = 'open' ORDER BY d.created_at`, version)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Deal, error) { return scanDeal(r) })
+}
+
 // Cadence loads a published version.
 func (s *Store) Cadence(ctx context.Context, version int64) (CadenceVersion, error) {
 	var (
@@ -116,4 +143,24 @@ func (s *Store) LatestCadence(ctx context.Context) (CadenceVersion, error) {
 		return CadenceVersion{}, fmt.Errorf("no cadence is published (run starter migrate): %w", ErrNotFound)
 	}
 	return s.Cadence(ctx, *v)
+}
+
+// VisitDone lists the steps of a stage visit that ran, from the ledger and the tasks, for
+// previews and migration dry runs (the workflow itself keeps the exact list).
+func (s *Store) VisitDone(ctx context.Context, dealID string, visit int) ([]cadence.Done, error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT step_id, occurrence, coalesce(sent_at, updated_at), state FROM email_ledger
+		WHERE deal_id = $1 AND visit = $2 AND state IN ('sent', 'suppressed', 'bounced', 'rejected', 'failed')
+		UNION ALL
+		SELECT step_id, occurrence, created_at, 'created' FROM tasks
+		WHERE deal_id = $1 AND visit = $2 AND step_id NOT LIKE 'move-from-%'
+		ORDER BY 3`, dealID, visit)
+	if err != nil {
+		return nil, err
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (cadence.Done, error) {
+		var d cadence.Done
+		err := r.Scan(&d.StepID, &d.Occurrence, &d.At, &d.Outcome)
+		return d, err
+	})
 }

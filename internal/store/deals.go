@@ -209,6 +209,7 @@ func recordEvent(ctx context.Context, tx pgx.Tx, source, eventID, kind, dealID s
 
 // StageEvent is a stage change received from outside.
 type StageEvent struct {
+	Kind       string // default stage_changed
 	DealID     string
 	Source     string
 	EventID    string
@@ -216,7 +217,8 @@ type StageEvent struct {
 	Payload    []byte
 }
 
-// RecordStageEvent stores a stage change before it is signalled. A closed deal's event is
+// RecordStageEvent stores a stage change (or another event for an existing deal) before it
+// is signalled. A closed deal's event is
 // stored as refused and ErrDealClosed returned: PostgreSQL is the authority on closed deals.
 func (s *Store) RecordStageEvent(ctx context.Context, ev StageEvent) (InboundEvent, error) {
 	var out InboundEvent
@@ -229,7 +231,11 @@ func (s *Store) RecordStageEvent(ctx context.Context, ev StageEvent) (InboundEve
 		if err != nil {
 			return err
 		}
-		out, err = recordEvent(ctx, tx, ev.Source, ev.EventID, "stage_changed", ev.DealID, ev.SourceTime, ev.Payload)
+		kind := ev.Kind
+		if kind == "" {
+			kind = "stage_changed"
+		}
+		out, err = recordEvent(ctx, tx, ev.Source, ev.EventID, kind, ev.DealID, ev.SourceTime, ev.Payload)
 		if err != nil {
 			return err
 		}

@@ -1,0 +1,143 @@
+package deals
+
+import (
+	"context"
+	"fmt"
+	"time"
+
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/workflows"
+)
+
+// MigrateRequest moves in-flight deals from one cadence version to another.
+type MigrateRequest struct {
+	From   int64  `json:"from"`
+	To     int64  `json:"to"`
+	Deal   string `json:"deal,omitempty"` // one deal only; default every open deal on From
+	DryRun bool   `json:"dry_run"`
+}
+
+// DealMigration is what a migration does (or would do) to one deal.
+type DealMigration struct {
+	DealID  string   `json:"deal_id"`
+	Stage   string   `json:"stage"`
+	Changes []string `json:"changes"`
+	State   string   `json:"state"` // would-migrate, signalled, duplicate, or cannot-migrate
+}
+
+// Migrate lists, per open deal on From, how its pending agenda changes under To; unless
+// DryRun it then signals each deal, which applies the version at its next step boundary.
+func (s *Service) Migrate(ctx context.Context, r MigrateRequest) ([]DealMigration, error) {
+	if r.From == r.To {
+		return nil, &ValidationError{Problems: []string{"from and to are the same version"}}
+	}
+	from, err := s.Store.Cadence(ctx, r.From)
+	if err != nil {
+		return nil, err
+	}
+	to, err := s.Store.Cadence(ctx, r.To)
+	if err != nil {
+		return nil, err
+	}
+	var ds []store.Deal
+	if r.Deal != "" {
+		d, err := s.Resolve(ctx, r.Deal)
+		if err != nil {
+			return nil, err
+		}
+		if d.CadenceVersion != r.From || d.Closed() {
+			return nil, &ValidationError{Problems: []string{fmt.Sprintf("deal %s is not an open deal on version %d", d.ID, r.From)}}
+		}
+		ds = []store.Deal{d}
+	} else if ds, err = s.Store.OpenDealsOnVersion(ctx, r.From); err != nil {
+		return nil, err
+	}
+	now := s.now()
+	out := make([]DealMigration, 0, len(ds))
+	for _, d := range ds {
+		m := DealMigration{DealID: d.ID, Stage: d.Stage, State: "would-migrate"}
+		m.Changes, err = s.planDiff(ctx, d, from.Pipeline, to.Pipeline)
+		if err != nil {
+			m.State, m.Changes = "cannot-migrate", []string{err.Error()}
+			out = append(out, m)
+			continue
+		}
+		if !r.DryRun {
+			m.State, err = s.signalMigration(ctx, d, to, now)
+			if err != nil {
+				return out, err
+			}
+		}
+		out = append(out, m)
+	}
+	return out, nil
+}
+
+func (s *Service) planDiff(ctx context.Context, d store.Deal, from, to cadence.Pipeline) ([]string, error) {
+	if _, ok := to.Stage(d.Stage); !ok {
+		return nil, fmt.Errorf("the new version has no stage %q", d.Stage)
+	}
+	if d.StageEnteredAt == nil {
+		return nil, fmt.Errorf("deal has not entered a stage yet")
+	}
+	done, err := s.Store.VisitDone(ctx, d.ID, d.Visit)
+	if err != nil {
+		return nil, err
+	}
+	visit := cadence.Visit{Stage: d.Stage, Number: d.Visit, EnteredAt: *d.StageEnteredAt, Done: done}
+	before, err := cadence.Plan(from, visit, cadence.DefaultCalendars())
+	if err != nil {
+		return nil, err
+	}
+	after, err := cadence.Plan(to, visit, cadence.DefaultCalendars())
+	if err != nil {
+		return nil, err
+	}
+	old := map[string]cadence.Item{}
+	for _, it := range before {
+		old[it.ID] = it
+	}
+	var changes []string
+	seen := map[string]bool{}
+	for _, it := range after {
+		seen[it.ID] = true
+		prev, ok := old[it.ID]
+		switch {
+		case !ok:
+			changes = append(changes, fmt.Sprintf("adds %s at %s", it.ID, stamp(it.At)))
+		case !prev.At.Equal(it.At):
+			changes = append(changes, fmt.Sprintf("moves %s from %s to %s", it.ID, stamp(prev.At), stamp(it.At)))
+		}
+	}
+	for _, it := range before {
+		if !seen[it.ID] {
+			changes = append(changes, fmt.Sprintf("drops %s (was at %s)", it.ID, stamp(it.At)))
+		}
+	}
+	if len(changes) == 0 {
+		changes = []string{"no change to the pending agenda"}
+	}
+	return changes, nil
+}
+
+func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
+
+func (s *Service) signalMigration(ctx context.Context, d store.Deal, to store.CadenceVersion, at time.Time) (string, error) {
+	eventID := fmt.Sprintf("migrate:%d:%d", d.CadenceVersion, to.Version)
+	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "migration", EventID: eventID, SourceTime: at,
+		Kind: "migrate", Payload: []byte(fmt.Sprintf(`{"from":%d,"to":%d}`, d.CadenceVersion, to.Version))})
+	if err != nil {
+		return "", err
+	}
+	if !ev.Inserted && ev.State != "received" {
+		return "duplicate", nil
+	}
+	_, err = s.signalWithStart(ctx, d, workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate,
+		Source: "migration", SourceEventID: eventID, SourceTime: at, InboundEventID: ev.ID,
+		Cadence: &workflows.CadenceRef{Version: to.Version, Hash: to.Hash}})
+	if err != nil {
+		return "", err
+	}
+	return "signalled", s.Store.MarkEventSignalled(ctx, ev.ID)
+}
