@@ -210,3 +210,25 @@ func TestDemoPipelineIsValidAndFast(t *testing.T) {
 	require.LessOrEqual(t, last.At.Sub(t0), time.Minute, "a stage times out within a minute")
 	require.NotEqual(t, cadence.Default().ID, p.ID)
 }
+
+func TestSimulateDefaultPipelineWithoutAnswers(t *testing.T) {
+	t.Parallel()
+	entries, err := cadence.Simulate(cadence.Default(), cadence.DefaultCalendars(), t0, 365*24*time.Hour, 100)
+	require.NoError(t, err)
+	var got []string
+	for _, e := range entries {
+		got = append(got, e.Stage+":"+e.Item.ID)
+	}
+	require.Equal(t, []string{
+		"prospecting:intro#1", "prospecting:intro-call#1", "prospecting:value-followup#1", "prospecting:stale",
+		"nurturing:nurture#1", "nurturing:nurture#2", "nurturing:nurture#3", "nurturing:nurture#4", "nurturing:nurture#5",
+		"nurturing:nurture#6", "nurturing:exhausted",
+	}, got, "prospecting goes stale, nurturing runs out, the deal is lost")
+	require.Equal(t, t0.AddDate(0, 0, 15), entries[3].Item.At)
+	require.Equal(t, t0.AddDate(0, 0, 15+21), entries[4].Item.At)
+	require.Equal(t, t0.AddDate(0, 0, 15+6*21+14), entries[10].Item.At)
+
+	short, err := cadence.Simulate(cadence.Default(), cadence.DefaultCalendars(), t0, 20*24*time.Hour, 100)
+	require.NoError(t, err)
+	require.Len(t, short, 4, "the horizon cuts the timeline")
+}
