@@ -1,0 +1,158 @@
+package calendar
+
+import (
+	"github.com/rickar/cal/v2"
+	calar "github.com/rickar/cal/v2/ar"
+	calat "github.com/rickar/cal/v2/at"
+	calau "github.com/rickar/cal/v2/au"
+	calbe "github.com/rickar/cal/v2/be"
+	calbg "github.com/rickar/cal/v2/bg"
+	calbr "github.com/rickar/cal/v2/br"
+	calca "github.com/rickar/cal/v2/ca"
+	calch "github.com/rickar/cal/v2/ch"
+	calcy "github.com/rickar/cal/v2/cy"
+	calcz "github.com/rickar/cal/v2/cz"
+	calde "github.com/rickar/cal/v2/de"
+	caldk "github.com/rickar/cal/v2/dk"
+	calee "github.com/rickar/cal/v2/ee"
+	cales "github.com/rickar/cal/v2/es"
+	calfi "github.com/rickar/cal/v2/fi"
+	calfr "github.com/rickar/cal/v2/fr"
+	calgb "github.com/rickar/cal/v2/gb"
+	calgr "github.com/rickar/cal/v2/gr"
+	calhr "github.com/rickar/cal/v2/hr"
+	calhu "github.com/rickar/cal/v2/hu"
+	calie "github.com/rickar/cal/v2/ie"
+	calis "github.com/rickar/cal/v2/is"
+	calit "github.com/rickar/cal/v2/it"
+	caljp "github.com/rickar/cal/v2/jp"
+	calke "github.com/rickar/cal/v2/ke"
+	callt "github.com/rickar/cal/v2/lt"
+	callu "github.com/rickar/cal/v2/lu"
+	callv "github.com/rickar/cal/v2/lv"
+	calmt "github.com/rickar/cal/v2/mt"
+	calmw "github.com/rickar/cal/v2/mw"
+	calmx "github.com/rickar/cal/v2/mx"
+	calnc "github.com/rickar/cal/v2/nc"
+	calnl "github.com/rickar/cal/v2/nl"
+	calno "github.com/rickar/cal/v2/no"
+	calnz "github.com/rickar/cal/v2/nz"
+	calpl "github.com/rickar/cal/v2/pl"
+	calpt "github.com/rickar/cal/v2/pt"
+	calro "github.com/rickar/cal/v2/ro"
+	calrs "github.com/rickar/cal/v2/rs"
+	calru "github.com/rickar/cal/v2/ru"
+	calse "github.com/rickar/cal/v2/se"
+	calsi "github.com/rickar/cal/v2/si"
+	calsk "github.com/rickar/cal/v2/sk"
+	calth "github.com/rickar/cal/v2/th"
+	calua "github.com/rickar/cal/v2/ua"
+	calus "github.com/rickar/cal/v2/us"
+	calza "github.com/rickar/cal/v2/za"
+)
+
+// holidaySets maps a lower-case holiday code to the rickar/cal holiday list it stands for:
+// ISO 3166-1 alpha-2 country codes for each package's national list (Holidays), and
+// country-region codes (ISO 3166-2 style, e.g. "de-by", "au-nsw", "ch-zh") for the regional
+// lists the library offers. rickar/cal has no nationwide list for Australia; "au" is the set of
+// days every state and territory observes. It is built once at package initialisation and
+// never changed afterwards.
+var holidaySets = map[string][]*cal.Holiday{
+	"ar":     calar.Holidays,
+	"at":     calat.Holidays,
+	"au":     {calau.NewYear, calau.AustraliaDay, calau.GoodFriday, calau.EasterMonday, calau.AnzacDay, calau.ChristmasDay, calau.BoxingDay},
+	"be":     calbe.Holidays,
+	"bg":     calbg.Holidays,
+	"br":     calbr.Holidays,
+	"ca":     calca.Holidays,
+	"ch":     calch.Holidays,
+	"cy":     calcy.Holidays,
+	"cz":     calcz.Holidays,
+	"de":     calde.Holidays,
+	"dk":     caldk.Holidays,
+	"ee":     calee.Holidays,
+	"es":     cales.Holidays,
+	"fi":     calfi.Holidays,
+	"fr":     calfr.Holidays,
+	"gb":     calgb.Holidays,
+	"gr":     calgr.Holidays,
+	"hr":     calhr.Holidays,
+	"hu":     calhu.Holidays,
+	"ie":     calie.Holidays,
+	"is":     calis.Holidays,
+	"it":     calit.Holidays,
+	"jp":     caljp.Holidays,
+	"ke":     calke.Holidays,
+	"lt":     callt.Holidays,
+	"lu":     callu.Holidays,
+	"lv":     callv.Holidays,
+	"mt":     calmt.Holidays,
+	"mw":     calmw.Holidays,
+	"mx":     calmx.Holidays,
+	"nc":     calnc.Holidays,
+	"nl":     calnl.Holidays,
+	"no":     calno.Holidays,
+	"nz":     calnz.Holidays,
+	"pl":     calpl.Holidays,
+	"pt":     calpt.Holidays,
+	"ro":     calro.Holidays,
+	"rs":     calrs.Holidays,
+	"ru":     calru.Holidays,
+	"se":     calse.Holidays,
+	"si":     calsi.Holidays,
+	"sk":     calsk.Holidays,
+	"th":     calth.Holidays,
+	"ua":     calua.Holidays,
+	"us":     calus.Holidays,
+	"za":     calza.Holidays,
+	"au-act": calau.HolidaysACT,
+	"au-nsw": calau.HolidaysNSW,
+	"au-nt":  calau.HolidaysNT,
+	"au-qld": calau.HolidaysQLD,
+	"au-sa":  calau.HolidaysSA,
+	"au-tas": calau.HolidaysTAS,
+	"au-vic": calau.HolidaysVIC,
+	"au-wa":  calau.HolidaysWA,
+	"ch-ag":  calch.HolidaysAG,
+	"ch-ai":  calch.HolidaysAI,
+	"ch-ar":  calch.HolidaysAR,
+	"ch-be":  calch.HolidaysBE,
+	"ch-bl":  calch.HolidaysBL,
+	"ch-bs":  calch.HolidaysBS,
+	"ch-fr":  calch.HolidaysFR,
+	"ch-ge":  calch.HolidaysGE,
+	"ch-gl":  calch.HolidaysGL,
+	"ch-gr":  calch.HolidaysGR,
+	"ch-ju":  calch.HolidaysJU,
+	"ch-lu":  calch.HolidaysLU,
+	"ch-ne":  calch.HolidaysNE,
+	"ch-nw":  calch.HolidaysNW,
+	"ch-ow":  calch.HolidaysOW,
+	"ch-sg":  calch.HolidaysSG,
+	"ch-sh":  calch.HolidaysSH,
+	"ch-so":  calch.HolidaysSO,
+	"ch-sz":  calch.HolidaysSZ,
+	"ch-tg":  calch.HolidaysTG,
+	"ch-ti":  calch.HolidaysTI,
+	"ch-ur":  calch.HolidaysUR,
+	"ch-vd":  calch.HolidaysVD,
+	"ch-vs":  calch.HolidaysVS,
+	"ch-zg":  calch.HolidaysZG,
+	"ch-zh":  calch.HolidaysZH,
+	"de-bb":  calde.HolidaysBB,
+	"de-be":  calde.HolidaysBE,
+	"de-bw":  calde.HolidaysBW,
+	"de-by":  calde.HolidaysBY,
+	"de-hb":  calde.HolidaysHB,
+	"de-he":  calde.HolidaysHE,
+	"de-hh":  calde.HolidaysHH,
+	"de-mv":  calde.HolidaysMV,
+	"de-ni":  calde.HolidaysNI,
+	"de-nw":  calde.HolidaysNW,
+	"de-rp":  calde.HolidaysRP,
+	"de-sh":  calde.HolidaysSH,
+	"de-sl":  calde.HolidaysSL,
+	"de-sn":  calde.HolidaysSN,
+	"de-st":  calde.HolidaysST,
+	"de-th":  calde.HolidaysTH,
+}

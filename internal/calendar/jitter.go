@@ -1,0 +1,26 @@
+package calendar
+
+import (
+	"hash/fnv"
+	"time"
+)
+
+// Jitter returns a deterministic offset in [0, max) for key (say, a ledger key), so sends
+// planned for the same instant spread out the same way on every replay and every machine.
+// It is FNV-1a (64 bit) of the key modulo max, in whole seconds when max is at least a second
+// (nanoseconds otherwise). A non-positive max gives 0.
+//
+// Add it before NextWindow (NextWindow(at.Add(Jitter(key, max)))) so the jittered instant
+// still lands inside the window.
+func Jitter(key string, max time.Duration) time.Duration {
+	if max <= 0 {
+		return 0
+	}
+	h := fnv.New64a()
+	_, _ = h.Write([]byte(key))
+	sum := h.Sum64()
+	if max >= time.Second {
+		return time.Duration(sum%uint64(max/time.Second)) * time.Second
+	}
+	return time.Duration(sum % uint64(max))
+}
