@@ -16,6 +16,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/calendar"
 	"github.com/followup-engine/followup/internal/mail"
 	"github.com/followup-engine/followup/internal/store"
 )
@@ -135,6 +136,23 @@ func (a *Activities) ProjectDeal(ctx context.Context, in ProjectionInput) error 
 // RecordEventOutcome records why an inbound event was not applied.
 func (a *Activities) RecordEventOutcome(ctx context.Context, in EventOutcomeInput) error {
 	return a.Store.SetEventOutcome(ctx, in.InboundEventID, in.State, in.Reason)
+}
+
+// LoadCalendars resolves the deal's owner and contact calendars (zone, country holidays,
+// business hours, email window) under the pipeline's calendar block; the answer is recorded
+// in the workflow's history.
+func (a *Activities) LoadCalendars(ctx context.Context, in CalendarsInput) (calendar.DealSpecs, error) {
+	parties, err := a.Store.DealParties(ctx, in.DealID)
+	if err != nil {
+		return calendar.DealSpecs{}, err
+	}
+	specs := calendar.ForDeal(in.Pipeline,
+		calendar.Party{Zone: parties.Owner.Zone, Country: parties.Owner.Country, BusinessHours: parties.Owner.BusinessHours},
+		calendar.Party{Zone: parties.Contact.Zone, Country: parties.Contact.Country})
+	if _, err := specs.Calendars(); err != nil {
+		return calendar.DealSpecs{}, temporal.NewNonRetryableApplicationError("deal calendars: "+err.Error(), ErrTypeBadInput, err)
+	}
+	return specs, nil
 }
 
 // RecordMigration records a deal's move to another cadence version.

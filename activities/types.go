@@ -110,6 +110,12 @@ type EventOutcomeInput struct {
 	At             time.Time `json:"at"`
 }
 
+// CalendarsInput asks for a deal's calendars under a pipeline's calendar block.
+type CalendarsInput struct {
+	DealID   string                `json:"deal_id"`
+	Pipeline *cadence.CalendarSpec `json:"pipeline,omitempty"`
+}
+
 // MigrationInput records that a deal moved to another cadence version.
 type MigrationInput struct {
 	DealID         string    `json:"deal_id"`

@@ -29,6 +29,8 @@ commands:
   deal stage   DEAL STAGE [flags] move a deal to a stage
   deal reopen  DEAL [flags]       reopen a closed deal
   deal show    DEAL [--json]      show a deal: stage, deadline, next actions and why, tasks, history
+  cadence validate FILE...         check cadence files: every problem as file:line:col with the source
+  cadence publish FILE            store a cadence file as a new immutable version
   cadence migrate --from V --to W [--deal DEAL] [--dry-run]
                                   move in-flight deals to another cadence version
   serve                           serve the JSON HTTP API (HTTP_ADDR, API_TOKEN)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/followup-engine/followup/activities"
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/calendar"
 )
 
 // a lets workflow code name activity methods; the worker registers a real instance.
@@ -30,7 +31,7 @@ func DealWorkflow(ctx workflow.Context, in DealInput) (Result, error) {
 type deal struct {
 	in       DealInput
 	pipeline cadence.Pipeline
-	cals     cadence.Calendars
+	calSpecs calendar.DealSpecs
 	state    Carried
 	plan     plannedAgenda
 	dirty    bool // state changed since the agenda was last planned and projected
@@ -65,7 +66,6 @@ func newDeal(ctx workflow.Context, in DealInput) (*deal, error) {
 	}
 	d := &deal{
 		in:     in,
-		cals:   cadence.DefaultCalendars(),
 		events: workflow.GetSignalChannel(ctx, EventSignal),
 		logger: log.With(workflow.GetLogger(ctx), "DealID", in.DealID),
 		dirty:  true,
@@ -83,7 +83,22 @@ func newDeal(ctx workflow.Context, in DealInput) (*deal, error) {
 		return nil, fmt.Errorf("load cadence version %d: %w", in.Cadence.Version, err)
 	}
 	d.pipeline = p
+	if err := d.loadCalendars(ctx); err != nil {
+		return nil, err
+	}
 	return d, nil
+}
+
+// loadCalendars asks for the deal's calendars under the current pipeline; the answer is
+// recorded in history.
+func (d *deal) loadCalendars(ctx workflow.Context) error {
+	err := workflow.ExecuteActivity(dbOptions(ctx), a.LoadCalendars, activities.CalendarsInput{
+		DealID: d.in.DealID, Pipeline: d.pipeline.Calendar,
+	}).Get(ctx, &d.calSpecs)
+	if err != nil {
+		return fmt.Errorf("load calendars: %w", err)
+	}
+	return nil
 }
 
 func (d *deal) run(ctx workflow.Context) (Result, error) {
@@ -444,6 +459,9 @@ func (d *deal) migrate(ctx workflow.Context, ev Event) error {
 	}
 	d.pipeline = p
 	d.in.Cadence = to
+	if err := d.loadCalendars(ctx); err != nil {
+		return err
+	}
 	d.state.Visit.Deadline = time.Time{} // re-planned from stage entry with the new limit
 	d.dirty = true
 	d.logger.Info("Cadence migrated", "From", from, "To", to.Version)
@@ -507,8 +525,13 @@ func (d *deal) refresh(ctx workflow.Context) error {
 	}
 	var agenda plannedAgenda
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
-		items, err := cadence.Plan(d.pipeline, d.state.Visit, d.cals)
-		a := plannedAgenda{Items: items, Deadline: cadence.Deadline(d.pipeline, d.state.Visit, d.cals)}
+		// Calendars read the zone database: built here, inside the recorded side effect.
+		cals, err := d.calSpecs.Calendars()
+		if err != nil {
+			return plannedAgenda{Err: err.Error()}
+		}
+		items, err := cadence.Plan(d.pipeline, d.state.Visit, cals)
+		a := plannedAgenda{Items: items, Deadline: cadence.Deadline(d.pipeline, d.state.Visit, cals)}
 		if err != nil {
 			a.Err = err.Error()
 		}

@@ -15,6 +15,7 @@ import (
 
 	"github.com/followup-engine/followup/activities"
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/calendar"
 	"github.com/followup-engine/followup/workflows"
 )
 
@@ -101,6 +102,7 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 			}
 			return p, nil
 		})
+	env.OnActivity(a.LoadCalendars, mock.Anything, mock.Anything).Return(calendar.DealSpecs{Open: true}, nil)
 	env.OnActivity(a.RecordMigration, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.MigrationInput) error {
 			defer rec.lock()()

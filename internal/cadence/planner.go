@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"sort"
 	"strconv"
+	"strings"
 	"time"
 )
 
@@ -97,6 +98,31 @@ type Calendars struct {
 	Contact Calendar
 }
 
+// Explaining is a Calendar that says why an instant moved (a weekend, a holiday, closed hours).
+type Explaining interface {
+	AddWhy(from time.Time, d Duration) (time.Time, []string)
+}
+
+// Slotted is a contact calendar that places emails in its sending window.
+type Slotted interface {
+	NextSlot(t time.Time) (time.Time, []string)
+}
+
+// addWhy adds d in cal, with the reasons for any shift when the calendar can say them.
+func addWhy(cal Calendar, from time.Time, d Duration) (time.Time, []string) {
+	if e, ok := cal.(Explaining); ok {
+		return e.AddWhy(from, d)
+	}
+	return cal.Add(from, d), nil
+}
+
+func withShifts(reason string, shifts []string) string {
+	if len(shifts) == 0 {
+		return reason
+	}
+	return reason + "; moved: " + strings.Join(shifts, "; ")
+}
+
 // DefaultCalendars is the version-0 pair: both always open.
 func DefaultCalendars() Calendars { return Calendars{Owner: AlwaysOpen{}, Contact: AlwaysOpen{}} }
 
@@ -128,11 +154,20 @@ func Plan(p Pipeline, v Visit, cals Calendars) ([]Item, error) {
 			if step.Kind == StepEmail {
 				cal, kind = cals.Contact, ItemEmail
 			}
-			at := cal.Add(cursor, step.After)
+			at, shifts := addWhy(cal, cursor, step.After)
+			if kind == ItemEmail {
+				// Email delays count in the contact's calendar, then the email window applies.
+				if s, ok := cal.(Slotted); ok {
+					var more []string
+					at, more = s.NextSlot(at)
+					shifts = append(shifts, more...)
+				}
+			}
 			reason := fmt.Sprintf("%s after %s (%s)", step.After, cursorWhat, cursor.UTC().Format(timeLayout))
 			if step.After.IsZero() {
 				reason = fmt.Sprintf("right after %s (%s)", cursorWhat, cursor.UTC().Format(timeLayout))
 			}
+			reason = withShifts(reason, shifts)
 			if def, ok := v.deferral(id); ok && def.Until.After(at) {
 				at = def.Until
 				reason = fmt.Sprintf("deferred to %s: %s", def.Until.UTC().Format(timeLayout), def.Why)

@@ -145,7 +145,7 @@ func insertDeal(ctx context.Context, tx pgx.Tx, nd NewDeal) (string, error) {
 	o := nd.Owner
 	err = tx.QueryRow(ctx, `
 		INSERT INTO owners (email, name, company, zone, country, sender_from, sender_reply_to)
-		VALUES ($1, $2, $3, coalesce(nullif($4, ''), 'UTC'), $5, $6, $7)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT ((lower(email))) DO UPDATE SET
 			name = coalesce(nullif(excluded.name, ''), owners.name),
 			company = coalesce(nullif(excluded.company, ''), owners.company),
@@ -160,7 +160,7 @@ func insertDeal(ctx context.Context, tx pgx.Tx, nd NewDeal) (string, error) {
 	c := nd.Contact
 	err = tx.QueryRow(ctx, `
 		INSERT INTO contacts (email, first_name, last_name, company, zone, country)
-		VALUES ($1, $2, $3, $4, coalesce(nullif($5, ''), 'UTC'), $6)
+		VALUES ($1, $2, $3, $4, $5, $6)
 		ON CONFLICT ((lower(email))) DO UPDATE SET
 			first_name = coalesce(nullif(excluded.first_name, ''), contacts.first_name),
 			last_name = coalesce(nullif(excluded.last_name, ''), contacts.last_name),

@@ -330,18 +330,19 @@ type SendContext struct {
 type Party struct {
 	Email, FirstName, LastName, Name, Company string
 	SenderFrom, SenderReplyTo                 string
+	Zone, Country, BusinessHours              string // calendar overrides; empty: the pipeline's
 }
 
 // DealParties loads the owner and contact of a deal.
 func (s *Store) DealParties(ctx context.Context, dealID string) (SendContext, error) {
 	var sc SendContext
 	err := s.pool.QueryRow(ctx, `
-		SELECT d.id, d.title, c.id, c.email, c.first_name, c.last_name, c.company,
-			o.email, o.name, o.company, o.sender_from, o.sender_reply_to
+		SELECT d.id, d.title, c.id, c.email, c.first_name, c.last_name, c.company, c.zone, c.country,
+			o.email, o.name, o.company, o.sender_from, o.sender_reply_to, o.zone, o.country, o.business_hours
 		FROM deals d JOIN contacts c ON c.id = d.contact_id JOIN owners o ON o.id = d.owner_id
 		WHERE d.id = $1`, dealID).Scan(&sc.DealID, &sc.Title, &sc.ContactID, &sc.Contact.Email, &sc.Contact.FirstName,
-		&sc.Contact.LastName, &sc.Contact.Company, &sc.Owner.Email, &sc.Owner.Name, &sc.Owner.Company,
-		&sc.Owner.SenderFrom, &sc.Owner.SenderReplyTo)
+		&sc.Contact.LastName, &sc.Contact.Company, &sc.Contact.Zone, &sc.Contact.Country, &sc.Owner.Email, &sc.Owner.Name,
+		&sc.Owner.Company, &sc.Owner.SenderFrom, &sc.Owner.SenderReplyTo, &sc.Owner.Zone, &sc.Owner.Country, &sc.Owner.BusinessHours)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SendContext{}, fmt.Errorf("deal %s: %w", dealID, ErrNotFound)
 	}

@@ -13,7 +13,7 @@ import (
 
 	"go.temporal.io/sdk/client"
 
-	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/cadencefile"
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/engine"
 	"github.com/followup-engine/followup/internal/store"
@@ -39,7 +39,12 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err := engine.Prepare(ctx, st); err != nil {
 		return err
 	}
-	cv, err := st.PublishNext(ctx, cadence.Demo())
+	// The demo pipeline lives in a cadence file like any other.
+	demo, err := cadencefile.Load(filepath.Join(root, "cadences", "demo.yaml"))
+	if err != nil {
+		return err
+	}
+	cv, err := st.PublishNext(ctx, demo)
 	if err != nil {
 		return err
 	}

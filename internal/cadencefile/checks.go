@@ -1,0 +1,325 @@
+package cadencefile
+
+import (
+	"fmt"
+	"regexp"
+	"strings"
+
+	"github.com/followup-engine/followup/internal/cadence"
+)
+
+// checkNeverRun reports, per stage, the first step (or on_exhausted) planned after the
+// stage's time limit. Such a step can never run: a step's after counts from the previous
+// step's actual time, which is never earlier than planned, and at the limit on_stale moves
+// the deal to another stage. At the very instant of the limit a step still runs first (the
+// planner orders steps before rules), so only a strictly later one is reported.
+func (l *loader) checkNeverRun(p cadence.Pipeline, f fileCadence) {
+	for i, s := range f.Stages {
+		if st := p.Stages[i]; st.OnStale != nil && !st.TimeLimit.IsZero() {
+			l.checkStageNeverRun(i, s, st)
+		}
+	}
+}
+
+func (l *loader) checkStageNeverRun(i int, s fileStage, st cadence.Stage) {
+	limit := measureOf(st.TimeLimit)
+	var at measure
+	for j, fs := range s.Steps {
+		after := stepAfter(fs)
+		for occ := 1; occ <= occurrences(fs); occ++ {
+			if at = at.add(after); !at.exceeds(limit) {
+				continue
+			}
+			what := fmt.Sprintf("step %q", stepID(fs))
+			if occ > 1 {
+				what = fmt.Sprintf("occurrence %d of step %q", occ, stepID(fs))
+			}
+			l.addAt(stepPath(i, j)+".after", "%s can never run: it comes %s after stage entry, but at the time_limit of %s on_stale moves the deal to %q%s",
+				what, at.format(st.TimeLimit.Unit), st.TimeLimit, st.OnStale.MoveTo, laterSteps(s.Steps[j+1:]))
+			return
+		}
+	}
+	if st.OnExhausted != nil && len(st.Steps) > 0 {
+		if at = at.add(st.OnExhausted.After); at.exceeds(limit) {
+			l.addAt(rulePath(i, "on_exhausted")+".after", "on_exhausted can never fire: it comes %s after stage entry, but at the time_limit of %s on_stale moves the deal to %q",
+				at.format(st.TimeLimit.Unit), st.TimeLimit, st.OnStale.MoveTo)
+		}
+	}
+}
+
+// stepAfter is the step's delay; a bad one counts as zero, as it is reported already.
+func stepAfter(fs fileStep) cadence.Duration {
+	d, err := cadence.ParseDuration(string(fs.After))
+	if err != nil {
+		return cadence.Zero
+	}
+	return d
+}
+
+func stepID(fs fileStep) string {
+	if fs.ID != "" {
+		return fs.ID
+	}
+	return fs.Email
+}
+
+func occurrences(fs fileStep) int {
+	if fs.Times == nil || *fs.Times < 1 {
+		return 1
+	}
+	return *fs.Times
+}
+
+func laterSteps(rest []fileStep) string {
+	switch len(rest) {
+	case 0:
+		return ""
+	case 1:
+		return " (nor can the step after it)"
+	default:
+		return fmt.Sprintf(" (nor can the %d steps after it)", len(rest))
+	}
+}
+
+// measure is a sum of durations that can be compared with a time limit without a calendar:
+// seconds, minutes and hours add up exactly; days, business hours and business days only
+// with themselves (a day may have 23 hours, and a business day's length depends on the
+// calendar). A sum mixing kinds is not comparable and never reported.
+type measure struct {
+	kind   string // "" while every part was zero
+	amount int    // in the kind's base unit (seconds for clock time)
+	mixed  bool
+}
+
+func measureOf(d cadence.Duration) measure { return measure{}.add(d) }
+
+func unitKind(u cadence.Unit) (kind string, factor int) {
+	switch u {
+	case cadence.Seconds:
+		return "clock", 1
+	case cadence.Minutes:
+		return "clock", 60
+	case cadence.Hours:
+		return "clock", 3600
+	default:
+		return string(u), 1
+	}
+}
+
+func (m measure) add(d cadence.Duration) measure {
+	if d.IsZero() {
+		return m
+	}
+	kind, factor := unitKind(d.Unit)
+	if m.kind != "" && m.kind != kind {
+		m.mixed = true
+	}
+	m.kind = kind
+	m.amount += d.Amount * factor
+	return m
+}
+
+func (m measure) exceeds(limit measure) bool {
+	return !m.mixed && !limit.mixed && m.kind == limit.kind && m.amount > limit.amount
+}
+
+// format writes the sum in the limit's unit when it divides evenly, so it reads like the file.
+func (m measure) format(u cadence.Unit) string {
+	_, factor := unitKind(u)
+	if m.amount%factor == 0 {
+		return cadence.Of(m.amount/factor, u).String()
+	}
+	return cadence.Of(m.amount, cadence.Seconds).String()
+}
+
+// checkModel runs the model's own checks, cadence.Pipeline.Validate, so a file is held to
+// exactly the rules of built-in pipelines, and places each of its messages in the file.
+func (l *loader) checkModel(p cadence.Pipeline, f fileCadence) {
+	err := p.Validate()
+	if err == nil {
+		return
+	}
+	for _, msg := range validateMessages(err.Error()) {
+		// With no stages the pipeline has no default initial stage either; say it once.
+		if f.Initial == "" && len(f.Stages) == 0 && strings.HasPrefix(msg, "initial stage ") {
+			continue
+		}
+		path, hint := modelPath(msg, p, f)
+		if l.reported[path] {
+			continue // the file-level problem there says it better (a bad duration, a template)
+		}
+		l.addAt(path, "%s%s", msg, hint)
+	}
+}
+
+// validateMessages splits Validate's "pipeline "x" is invalid:\n  - a\n  - b".
+func validateMessages(s string) []string {
+	_, list, ok := strings.Cut(s, "\n  - ")
+	if !ok {
+		return []string{s}
+	}
+	return strings.Split(list, "\n  - ")
+}
+
+var (
+	stageMsg     = regexp.MustCompile(`^stage "([^"]*)"`)
+	stageIDMsg   = regexp.MustCompile(`^stage id "([^"]*)"`)
+	stepMsg      = regexp.MustCompile(`^stage "([^"]*)" step "([^"]*)"(.*)$`)
+	stepTaskMsg  = regexp.MustCompile(`^stage "([^"]*)" step ([^ :"]+)(.*)$`) // checkTask leaves the step id unquoted
+	ruleMsg      = regexp.MustCompile(`^stage "([^"]*)" (on_stale|on_exhausted)(.*)$`)
+	unknownStage = regexp.MustCompile(`move_to "([^"]*)" names no stage`)
+)
+
+// modelPath finds where in the file a Validate message belongs, and a hint to add to it.
+// Messages it does not know land on their stage, or on the top of the file.
+func modelPath(msg string, p cadence.Pipeline, f fileCadence) (path, hint string) {
+	switch {
+	case strings.HasPrefix(msg, "pipeline id "):
+		return "$.pipeline", ""
+	case strings.HasPrefix(msg, "pipeline ") && strings.HasSuffix(msg, "has no stages"):
+		return "$.stages", ""
+	case strings.HasPrefix(msg, "initial stage "):
+		return "$.initial", ""
+	}
+	if m := stageIDMsg.FindStringSubmatch(msg); m != nil {
+		return stageIndexPath(f, m[1], 1) + ".id", ""
+	}
+	if m := stepMsg.FindStringSubmatch(msg); m != nil {
+		return stepMessagePath(f, m[1], m[2], m[3])
+	}
+	if m := stepTaskMsg.FindStringSubmatch(msg); m != nil {
+		return stepIndexPath(f, m[1], m[2], 1) + ".task" + taskField(m[3]), ""
+	}
+	if m := ruleMsg.FindStringSubmatch(msg); m != nil {
+		return ruleMessagePath(f, p, m[1], m[2], m[3])
+	}
+	if m := stageMsg.FindStringSubmatch(msg); m != nil {
+		base := stageIndexPath(f, m[1], 1)
+		switch {
+		case strings.HasSuffix(msg, "is defined twice"):
+			return stageIndexPath(f, m[1], 2) + ".id", ""
+		case strings.Contains(msg, " time_limit:"), strings.Contains(msg, "has a time_limit but no on_stale"):
+			return base + ".time_limit", ""
+		case strings.Contains(msg, "has on_stale but no time_limit"):
+			return base + ".time_limit", "" // where the fix goes; a bad time_limit is reported there
+		case strings.Contains(msg, "has on_exhausted but no steps"):
+			return base + ".on_exhausted", ""
+		}
+		return base, ""
+	}
+	return "$", ""
+}
+
+func stepMessagePath(f fileCadence, stage, step, rest string) (string, string) {
+	switch {
+	case strings.Contains(rest, "step id used twice"):
+		path := stepIndexPath(f, stage, step, 2)
+		if fs, ok := fileStepAt(f, stage, step, 2); ok && fs.ID == "" {
+			return path + ".email", " (an email step's id defaults to its template name: give one of them an id)"
+		}
+		return path + ".id", ""
+	case strings.HasPrefix(rest, ": step id"):
+		return stepIndexPath(f, stage, step, 1) + ".id", ""
+	case strings.Contains(rest, "template "):
+		return stepIndexPath(f, stage, step, 1) + ".email", ""
+	case strings.Contains(rest, "times "):
+		return stepIndexPath(f, stage, step, 1) + ".times", ""
+	case strings.HasPrefix(rest, " after:"):
+		return stepIndexPath(f, stage, step, 1) + ".after", ""
+	}
+	return stepIndexPath(f, stage, step, 1), ""
+}
+
+func ruleMessagePath(f fileCadence, p cadence.Pipeline, stage, rule, rest string) (string, string) {
+	base := stageIndexPath(f, stage, 1) + "." + rule
+	switch {
+	case strings.Contains(rest, "move_to"):
+		hint := ""
+		if m := unknownStage.FindStringSubmatch(rest); m != nil {
+			hint = stageHint(m[1], p.StageIDs())
+		}
+		return base + ".move_to", hint
+	case strings.Contains(rest, "reason"):
+		return base + ".reason", ""
+	case strings.Contains(rest, "task") || strings.HasPrefix(rest, " due_in"):
+		return base + ".task" + taskField(rest), ""
+	case strings.Contains(rest, "duration"):
+		return base + ".after", ""
+	}
+	return base, ""
+}
+
+// taskField finds the task key a checkTask message is about.
+func taskField(rest string) string {
+	switch {
+	case strings.Contains(rest, "title"):
+		return ".title"
+	case strings.Contains(rest, "task kind"):
+		return ".kind"
+	case strings.Contains(rest, "due_in"):
+		return ".due_in"
+	}
+	return ""
+}
+
+func stageHint(name string, stages []string) string {
+	if near := closest(name, stages); near != "" {
+		return fmt.Sprintf(" (did you mean %q?)", near)
+	}
+	return fmt.Sprintf(" (the stages are %s)", strings.Join(stages, ", "))
+}
+
+// stageIndexPath is the path of the nth stage with the given id; the first stage with it
+// when there are fewer, the stages list when there is none.
+func stageIndexPath(f fileCadence, id string, nth int) string {
+	found := -1
+	for i, s := range f.Stages {
+		if s.ID == id {
+			found = i
+			if nth--; nth == 0 {
+				break
+			}
+		}
+	}
+	if found < 0 {
+		return "$.stages"
+	}
+	return stagePath(found)
+}
+
+// stepIndexPath is the path of the nth step with the given id in the stage.
+func stepIndexPath(f fileCadence, stage, step string, nth int) string {
+	base := stageIndexPath(f, stage, 1)
+	i, j, ok := stepIndex(f, stage, step, nth)
+	if !ok {
+		return base
+	}
+	return stepPath(i, j)
+}
+
+func fileStepAt(f fileCadence, stage, step string, nth int) (fileStep, bool) {
+	i, j, ok := stepIndex(f, stage, step, nth)
+	if !ok {
+		return fileStep{}, false
+	}
+	return f.Stages[i].Steps[j], true
+}
+
+func stepIndex(f fileCadence, stage, step string, nth int) (i, j int, ok bool) {
+	for i, s := range f.Stages {
+		if s.ID != stage {
+			continue
+		}
+		found := -1
+		for j, fs := range s.Steps {
+			if stepID(fs) == step {
+				found = j
+				if nth--; nth == 0 {
+					break
+				}
+			}
+		}
+		return i, found, found >= 0
+	}
+	return 0, 0, false
+}
