@@ -5,10 +5,14 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"text/tabwriter"
+	"time"
 
+	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/cadencefile"
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/preview"
 )
 
 func runCadence(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
@@ -19,6 +23,8 @@ func runCadence(ctx context.Context, verb string, args []string, env config.Env,
 		return cadenceValidate(args, stdout, stderr)
 	case "publish":
 		return cadencePublish(ctx, args, env, stdout, stderr)
+	case "preview":
+		return cadencePreview(ctx, args, env, stdout, stderr)
 	default:
 		return usageError(fmt.Sprintf("unknown cadence command %q\n\n%s", verb, usage))
 	}
@@ -85,6 +91,94 @@ func cadencePublish(ctx context.Context, args []string, env config.Env, stdout, 
 	fmt.Fprintf(stdout, "pipeline %s is cadence version %d (hash %.12s)\nnew deals on pipeline %s now pin it; move in-flight deals with: starter cadence migrate --from OLD --to %d --dry-run\n",
 		cv.Pipeline.ID, cv.Version, cv.Hash, cv.Pipeline.ID, cv.Version)
 	return nil
+}
+
+// cadencePreview prints the exact timeline a sample deal would get, in local and UTC times,
+// with the reason for each instant and every shift (weekend, holiday, window).
+func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
+	fs := newFlags("cadence preview", stderr)
+	var (
+		r       preview.Request
+		version int64 = -1
+		start   string
+		asJSON  bool
+	)
+	fs.Int64Var(&version, "version", -1, "preview a published cadence version instead of a file")
+	fs.StringVar(&start, "start", "", "when the deal starts: RFC 3339, or YYYY-MM-DDTHH:MM in the owner's zone (default now)")
+	fs.StringVar(&r.Owner.Zone, "owner-zone", "", "owner's IANA zone (default: the cadence's)")
+	fs.StringVar(&r.Owner.Country, "owner-country", "", "owner's holiday country (default: the cadence's)")
+	fs.StringVar(&r.Contact.Zone, "contact-zone", "", "contact's IANA zone (default: the cadence's)")
+	fs.StringVar(&r.Contact.Country, "contact-country", "", "contact's holiday country (default: the cadence's)")
+	fs.IntVar(&r.Days, "days", 90, "how many days to show")
+	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	rest, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if (len(rest) == 1) == (version >= 0) {
+		return usageError("usage: starter cadence preview (FILE | --version N) [--start TIME] [--contact-zone Z] [--contact-country C] [--owner-zone Z] [--owner-country C] [--days N]")
+	}
+	var p cadence.Pipeline
+	if version >= 0 {
+		svc, closeAll, err := connect(ctx, env, false)
+		if err != nil {
+			return err
+		}
+		defer closeAll()
+		cv, err := svc.Store.Cadence(ctx, version)
+		if err != nil {
+			return err
+		}
+		p = cv.Pipeline
+	} else if p, err = cadencefile.Load(rest[0]); err != nil {
+		fmt.Fprintf(stderr, "%s\n\n", err)
+		return usageError(rest[0] + " is invalid")
+	}
+	if r.Start, err = parseStart(start, p, r.Owner.Zone); err != nil {
+		return usageError(err.Error())
+	}
+	touches, err := preview.Timeline(p, r)
+	if err != nil {
+		return usageError("preview: " + err.Error())
+	}
+	if asJSON {
+		return writeJSON(stdout, touches)
+	}
+	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
+	fmt.Fprintf(tw, "pipeline %s from %s, nobody answering, %d days\n\n", p.ID, r.Start.Format(time.RFC3339), r.Days)
+	fmt.Fprintln(tw, "LOCAL\tUTC\tSTAGE\tWHAT\tWHY")
+	for _, t := range touches {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\n", t.Local, t.At.Format("2006-01-02 15:04Z"), t.Stage, t.Kind, t.Item, t.Reason)
+	}
+	return tw.Flush()
+}
+
+// parseStart reads RFC 3339, or a local date-time in the owner's (else the cadence's) zone.
+func parseStart(s string, p cadence.Pipeline, ownerZone string) (time.Time, error) {
+	if s == "" {
+		return time.Now().Truncate(time.Minute), nil
+	}
+	if t, err := time.Parse(time.RFC3339, s); err == nil {
+		return t, nil
+	}
+	zone := ownerZone
+	if zone == "" && p.Calendar != nil {
+		zone = p.Calendar.Zone
+	}
+	loc := time.UTC
+	if zone != "" {
+		l, err := time.LoadLocation(zone)
+		if err != nil {
+			return time.Time{}, fmt.Errorf("zone %q: %v", zone, err)
+		}
+		loc = l
+	}
+	for _, layout := range []string{"2006-01-02T15:04", "2006-01-02 15:04", "2006-01-02"} {
+		if t, err := time.ParseInLocation(layout, s, loc); err == nil {
+			return t, nil
+		}
+	}
+	return time.Time{}, fmt.Errorf("--start %q: want RFC 3339 or YYYY-MM-DDTHH:MM", s)
 }
 
 func cadenceMigrate(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {

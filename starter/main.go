@@ -30,6 +30,7 @@ commands:
   deal reopen  DEAL [flags]       reopen a closed deal
   deal show    DEAL [--json]      show a deal: stage, deadline, next actions and why, tasks, history
   cadence validate FILE...         check cadence files: every problem as file:line:col with the source
+  cadence preview FILE [flags]    the exact timeline a sample deal would get, local and UTC, with reasons
   cadence publish FILE            store a cadence file as a new immutable version
   cadence migrate --from V --to W [--deal DEAL] [--dry-run]
                                   move in-flight deals to another cadence version

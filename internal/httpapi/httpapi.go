@@ -40,6 +40,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/deals/{id}/stage", s.auth(s.changeStage))
 	mux.Handle("POST /api/deals/{id}/reopen", s.auth(s.reopen))
 	mux.Handle("GET /api/deals/{id}", s.auth(s.showDeal))
+	mux.Handle("POST /api/cadences/preview", s.auth(s.previewCadence))
 	return mux
 }
 

@@ -312,3 +312,32 @@ func TestTemporalDownIsAnHonest500(t *testing.T) {
 	require.NoError(t, a.pool.QueryRow(context.Background(), `SELECT state FROM inbound_events`).Scan(&state))
 	require.Equal(t, "received", state)
 }
+
+func TestPreviewCadence(t *testing.T) {
+	t.Parallel()
+	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	r := a.do("POST", "/api/cadences/preview", `{"pipeline":"b2b-default","start":"2026-11-23T09:00:00Z","days":30}`)
+	require.Equal(t, http.StatusOK, r.status, r.raw)
+	touches := r.body["touches"].([]any)
+	first := touches[0].(map[string]any)
+	require.Equal(t, "intro#1", first["item"])
+	require.Equal(t, "2026-11-23T09:00:00Z", first["at"])
+	require.Equal(t, float64(0), r.body["version"])
+
+	for _, c := range []struct {
+		body   string
+		status int
+		want   string
+	}{
+		{`{"start":"2026-11-23T09:00:00Z"}`, 400, "name a cadence"},
+		{`{"version":0}`, 400, "start is required"},
+		{`{"version":0,"start":"2026-11-23T09:00:00Z","days":9999}`, 400, "horizon"},
+		{`{"version":0,"start":"2026-11-23T09:00:00Z","contact":{"zone":"Mars/Base"}}`, 200, ""},
+		{`{"version":42,"start":"2026-11-23T09:00:00Z"}`, 404, "cadence version 42"},
+		{`{"pipeline":"nope","start":"2026-11-23T09:00:00Z"}`, 404, "has no published cadence"},
+	} {
+		r := a.do("POST", "/api/cadences/preview", c.body)
+		require.Equal(t, c.status, r.status, "%s: %s", c.body, r.raw)
+		require.Contains(t, text(r), c.want, c.body)
+	}
+}

@@ -5,6 +5,8 @@ import (
 	"time"
 
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/preview"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 // createDeal creates a deal, or converges on the one its external id names: 201 when
@@ -98,5 +100,45 @@ func (s *Server) showDeal(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	writeJSON(w, http.StatusOK, det.Timeline)
+	return nil
+}
+
+// previewBody names a published cadence (a version, or a pipeline's latest) and the sample deal.
+type previewBody struct {
+	Version  *int64 `json:"version,omitempty"`
+	Pipeline string `json:"pipeline,omitempty"`
+	preview.Request
+}
+
+// previewCadence answers the exact timeline a deal would get, computed by the planner the
+// workflow uses.
+func (s *Server) previewCadence(w http.ResponseWriter, r *http.Request) error {
+	var body previewBody
+	if err := decode(w, r, &body); err != nil {
+		return err
+	}
+	var (
+		cv  store.CadenceVersion
+		err error
+	)
+	switch {
+	case body.Version != nil:
+		cv, err = s.Deals.Store.Cadence(r.Context(), *body.Version)
+	case body.Pipeline != "":
+		cv, err = s.Deals.Store.LatestCadenceOf(r.Context(), body.Pipeline)
+	default:
+		return &deals.ValidationError{Problems: []string{"name a cadence: \"version\" or \"pipeline\""}}
+	}
+	if err != nil {
+		return err
+	}
+	if body.Start.IsZero() {
+		return &deals.ValidationError{Problems: []string{"start is required (RFC 3339)"}}
+	}
+	touches, err := preview.Timeline(cv.Pipeline, body.Request)
+	if err != nil {
+		return &deals.ValidationError{Problems: []string{err.Error()}}
+	}
+	writeJSON(w, http.StatusOK, map[string]any{"version": cv.Version, "pipeline": cv.Pipeline.ID, "touches": touches})
 	return nil
 }

@@ -1,0 +1,79 @@
+// Package preview shows the exact timeline a deal would get from a cadence, computed by the
+// same planner and calendars the deal workflow uses.
+package preview
+
+import (
+	"errors"
+	"fmt"
+	"time"
+
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/calendar"
+)
+
+// Request describes the sample deal.
+type Request struct {
+	Start   time.Time      `json:"start"`
+	Owner   calendar.Party `json:"owner"`
+	Contact calendar.Party `json:"contact"`
+	Days    int            `json:"days"` // horizon; default 90
+}
+
+// Touch is one entry of the timeline.
+type Touch struct {
+	Stage  string    `json:"stage"`
+	Visit  int       `json:"visit"`
+	Item   string    `json:"item"`
+	Kind   string    `json:"kind"`
+	At     time.Time `json:"at"`    // UTC
+	Local  string    `json:"local"` // in the zone of whoever it is for: the contact for emails, the owner otherwise
+	DueAt  time.Time `json:"due_at,omitzero"`
+	Reason string    `json:"reason"`
+}
+
+// MaxDays bounds a preview's horizon.
+const MaxDays = 730
+
+// Timeline simulates a deal entering p's first stage at r.Start, nobody answering: every
+// step at its planned instant, every time limit firing.
+func Timeline(p cadence.Pipeline, r Request) ([]Touch, error) {
+	if r.Start.IsZero() {
+		return nil, errors.New("preview needs a start instant")
+	}
+	if r.Days == 0 {
+		r.Days = 90
+	}
+	if r.Days < 1 || r.Days > MaxDays {
+		return nil, fmt.Errorf("preview horizon of %d days: want 1 to %d", r.Days, MaxDays)
+	}
+	specs := calendar.ForDeal(p.Calendar, r.Owner, r.Contact)
+	cals, err := specs.Calendars()
+	if err != nil {
+		return nil, err
+	}
+	entries, err := cadence.Simulate(p, cals, r.Start, time.Duration(r.Days)*24*time.Hour, 1000)
+	if err != nil {
+		return nil, err
+	}
+	ownerLoc, contactLoc := location(cals.Owner), location(cals.Contact)
+	out := make([]Touch, 0, len(entries))
+	for _, e := range entries {
+		loc := ownerLoc
+		if e.Item.Kind == cadence.ItemEmail {
+			loc = contactLoc
+		}
+		out = append(out, Touch{
+			Stage: e.Stage, Visit: e.Visit, Item: e.Item.ID, Kind: string(e.Item.Kind),
+			At: e.Item.At.UTC(), Local: e.Item.At.In(loc).Format("Mon 2006-01-02 15:04 MST"),
+			DueAt: e.Item.DueAt.UTC(), Reason: e.Item.Reason,
+		})
+	}
+	return out, nil
+}
+
+func location(c cadence.Calendar) *time.Location {
+	if cal, ok := c.(*calendar.Calendar); ok {
+		return cal.Location()
+	}
+	return time.UTC
+}
