@@ -165,3 +165,44 @@ func pgtestPool(t *testing.T, url string) *pgxpool.Pool {
 	t.Cleanup(pool.Close)
 	return pool
 }
+
+func TestCadenceVerbs(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	env := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+
+	r := runCLI(t, env, "cadence", "validate", "../cadences/b2b.yaml", "../cadences/short-cycle.yaml", "../cadences/demo.yaml")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "../cadences/b2b.yaml: ok (pipeline b2b")
+
+	r = runCLI(t, env, "cadence", "validate", "../cadences/b2b.yaml", "../internal/cadencefile/testdata/invalid/unknown-stage.yaml")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `unknown-stage.yaml:8:16: stage "prospecting" on_stale: move_to "nurture" names no stage`)
+	require.Contains(t, r.stderr, "1 of 2 cadence file(s) invalid")
+
+	r = runCLI(t, env, "cadence", "publish", "../internal/cadencefile/testdata/invalid/unknown-stage.yaml")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "nothing was published")
+
+	r = runCLI(t, env, "cadence", "publish", "../cadences/b2b.yaml", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, `"version": 1`)
+	r = runCLI(t, env, "cadence", "publish", "../cadences/b2b.yaml")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "is cadence version 1", "publishing the same file again names the same version")
+
+	r = runCLI(t, env, "cadence", "preview", "--version", "1", "--start", "2026-05-22T16:30", "--days", "10")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "Tue 2026-05-26 09:00 CEST")
+	require.Contains(t, r.stdout, "outside the email window")
+	r = runCLI(t, env, "cadence", "preview", "../cadences/b2b.yaml", "--start", "soon")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, `--start "soon"`)
+
+	r = runCLI(t, env, "cadence", "migrate", "--from", "1", "--to", "1")
+	require.Equal(t, 2, r.code)
+	require.Contains(t, r.stderr, "same version")
+	r = runCLI(t, env, "cadence", "migrate", "--from", "0", "--to", "1", "--dry-run")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "no open deal runs cadence version 0")
+}
