@@ -60,6 +60,7 @@ type recorder struct {
 	closes      []activities.CloseInput
 	projections []activities.ProjectionInput
 	migrations  []activities.MigrationInput
+	sentAt      []time.Time
 	loads       int
 	nextTaskID  int64
 	// projectDelay, when set, delays the n-th ProjectDeal call (counting from 1) on the
@@ -102,7 +103,10 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 			}
 			return p, nil
 		})
-	env.OnActivity(a.LoadCalendars, mock.Anything, mock.Anything).Return(calendar.DealSpecs{Open: true}, nil)
+	env.OnActivity(a.LoadCalendars, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CalendarsInput) (calendar.DealSpecs, error) {
+			return calendar.ForDeal(in.Pipeline, calendar.Party{}, calendar.Party{}), nil
+		})
 	env.OnActivity(a.RecordMigration, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.MigrationInput) error {
 			defer rec.lock()()
@@ -132,6 +136,7 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
 			defer rec.lock()()
 			rec.sends = append(rec.sends, in)
+			rec.sentAt = append(rec.sentAt, env.Now())
 			return activities.SendResult{Outcome: activities.SendSent, MessageID: fmt.Sprintf("m%d@test", len(rec.sends)), Attempts: 1}, nil
 		})
 	env.OnActivity(a.RecordEventOutcome, mock.Anything, mock.Anything).Return(
