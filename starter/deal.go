@@ -26,15 +26,11 @@ func connect(ctx context.Context, env config.Env, withTemporal bool) (*deals.Ser
 	if err != nil {
 		return nil, nil, err
 	}
-	pool, err := store.Open(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 4})
+	st, err := engine.OpenStore(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 4})
 	if err != nil {
 		return nil, nil, err
 	}
-	st := store.New(pool)
-	if err := engine.Prepare(ctx, st); err != nil {
-		pool.Close()
-		return nil, nil, err
-	}
+	pool := st.Pool()
 	svc := &deals.Service{Store: st}
 	closeAll := pool.Close
 	if withTemporal {

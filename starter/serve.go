@@ -30,15 +30,12 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	pool, err := store.Open(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 16})
+	st, err := engine.OpenStore(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 16})
 	if err != nil {
 		return err
 	}
+	pool := st.Pool()
 	defer pool.Close()
-	st := store.New(pool)
-	if err := engine.Prepare(ctx, st); err != nil {
-		return err
-	}
 	opts := cfg.Temporal
 	opts.Logger = tlog.NewStructuredLogger(logger)
 	// Lazy: the API starts, and answers reads from PostgreSQL, while Temporal comes up.

@@ -34,6 +34,21 @@ func Prepare(ctx context.Context, st *store.Store) error {
 	return nil
 }
 
+// OpenStore connects to PostgreSQL and prepares it (migrations, the built-in cadence): what
+// every process does first. Close the store's pool when done.
+func OpenStore(ctx context.Context, url string, opts store.PoolOptions) (*store.Store, error) {
+	pool, err := store.Open(ctx, url, opts)
+	if err != nil {
+		return nil, err
+	}
+	st := store.New(pool)
+	if err := Prepare(ctx, st); err != nil {
+		pool.Close()
+		return nil, err
+	}
+	return st, nil
+}
+
 // RunWorker runs the deal and send workers until ctx ends, then stops them, letting
 // in-flight activities finish within the stop timeout.
 func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) error {
@@ -45,15 +60,11 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 		return fmt.Errorf("SMTP_TIMEOUT %s is too long: one send may take %s, over the send activity's Start-To-Close of %s",
 			cfg.SMTP.Timeout, budget, activities.SendStartToClose)
 	}
-	pool, err := store.Open(ctx, cfg.DatabaseURL, store.PoolOptions{ConcurrentSends: cfg.SendConcurrency})
+	st, err := OpenStore(ctx, cfg.DatabaseURL, store.PoolOptions{ConcurrentSends: cfg.SendConcurrency})
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	st := store.New(pool)
-	if err := Prepare(ctx, st); err != nil {
-		return err
-	}
+	defer st.Pool().Close()
 
 	copts := cfg.Temporal
 	copts.Logger = tlog.NewStructuredLogger(logger)

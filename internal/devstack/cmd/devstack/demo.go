@@ -30,15 +30,11 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return fmt.Errorf("no running stack found (start one with make run): %w", err)
 	}
-	pool, err := store.Open(ctx, env["DATABASE_URL"], store.PoolOptions{Other: 2})
+	st, err := engine.OpenStore(ctx, env["DATABASE_URL"], store.PoolOptions{Other: 2})
 	if err != nil {
 		return err
 	}
-	defer pool.Close()
-	st := store.New(pool)
-	if err := engine.Prepare(ctx, st); err != nil {
-		return err
-	}
+	defer st.Pool().Close()
 	// The demo pipeline lives in a cadence file like any other.
 	demo, err := cadencefile.Load(filepath.Join(root, "cadences", "demo.yaml"))
 	if err != nil {
