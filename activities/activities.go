@@ -150,7 +150,13 @@ func (a *Activities) LoadCalendars(ctx context.Context, in CalendarsInput) (cale
 		calendar.Party{Zone: parties.Owner.Zone, Country: parties.Owner.Country, BusinessHours: parties.Owner.BusinessHours},
 		calendar.Party{Zone: parties.Contact.Zone, Country: parties.Contact.Country})
 	if _, err := specs.Calendars(); err != nil {
-		return calendar.DealSpecs{}, temporal.NewNonRetryableApplicationError("deal calendars: "+err.Error(), ErrTypeBadInput, err)
+		// An owner's or contact's override the calendar cannot use (a country without a
+		// holiday table) must not stop the deal: plan in the pipeline's calendar instead.
+		activity.GetLogger(ctx).Warn("Deal calendar override unusable; using the pipeline's", "DealID", in.DealID, "Error", err)
+		specs = calendar.ForDeal(in.Pipeline, calendar.Party{}, calendar.Party{})
+		if _, err := specs.Calendars(); err != nil {
+			return calendar.DealSpecs{}, temporal.NewNonRetryableApplicationError("pipeline calendar: "+err.Error(), ErrTypeBadInput, err)
+		}
 	}
 	return specs, nil
 }

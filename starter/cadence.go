@@ -156,10 +156,10 @@ func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, 
 // parseStart reads RFC 3339, or a local date-time in the owner's (else the cadence's) zone.
 func parseStart(s string, p cadence.Pipeline, ownerZone string) (time.Time, error) {
 	if s == "" {
-		return time.Now().Truncate(time.Minute), nil
+		return time.Now().UTC().Truncate(time.Minute), nil
 	}
 	if t, err := time.Parse(time.RFC3339, s); err == nil {
-		return t, nil
+		return t.UTC(), nil
 	}
 	zone := ownerZone
 	if zone == "" && p.Calendar != nil {

@@ -71,7 +71,8 @@ type Event struct {
 	InboundEventID int64       `json:"inbound_event_id,omitempty"` // the row in inbound_events
 	Stage          string      `json:"stage,omitempty"`
 	Reason         string      `json:"reason,omitempty"`
-	Cadence        *CadenceRef `json:"cadence,omitempty"` // EventMigrate: the version to move to
+	Cadence        *CadenceRef `json:"cadence,omitempty"`      // EventMigrate: the version to move to
+	MigrateFrom    int64       `json:"migrate_from,omitempty"` // EventMigrate: the version it moves from
 }
 
 // CadenceRef pins the cadence version a deal runs.

@@ -92,13 +92,20 @@ func newDeal(ctx workflow.Context, in DealInput) (*deal, error) {
 // loadCalendars asks for the deal's calendars under the current pipeline; the answer is
 // recorded in history.
 func (d *deal) loadCalendars(ctx workflow.Context) error {
-	err := workflow.ExecuteActivity(dbOptions(ctx), a.LoadCalendars, activities.CalendarsInput{
-		DealID: d.in.DealID, Pipeline: d.pipeline.Calendar,
-	}).Get(ctx, &d.calSpecs)
+	specs, err := d.calendarsFor(ctx, d.pipeline)
 	if err != nil {
 		return fmt.Errorf("load calendars: %w", err)
 	}
+	d.calSpecs = specs
 	return nil
+}
+
+func (d *deal) calendarsFor(ctx workflow.Context, p cadence.Pipeline) (calendar.DealSpecs, error) {
+	var specs calendar.DealSpecs
+	err := workflow.ExecuteActivity(dbOptions(ctx), a.LoadCalendars, activities.CalendarsInput{
+		DealID: d.in.DealID, Pipeline: p.Calendar,
+	}).Get(ctx, &specs)
+	return specs, err
 }
 
 func (d *deal) run(ctx workflow.Context) (Result, error) {
@@ -438,6 +445,10 @@ func (d *deal) migrate(ctx workflow.Context, ev Event) error {
 	if to.Version == d.in.Cadence.Version {
 		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("deal is already on cadence version %d", to.Version))
 	}
+	if ev.MigrateFrom != d.in.Cadence.Version {
+		// A stale migration, decided while the deal was on another version.
+		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("migration from version %d, but the deal is on version %d", ev.MigrateFrom, d.in.Cadence.Version))
+	}
 	var p cadence.Pipeline
 	err := workflow.ExecuteActivity(dbOptions(ctx), a.LoadCadence, activities.CadenceInput{Version: to.Version, Hash: to.Hash}).Get(ctx, &p)
 	if err != nil {
@@ -450,7 +461,18 @@ func (d *deal) migrate(ctx workflow.Context, ev Event) error {
 	if _, ok := p.Stage(d.state.Visit.Stage); !ok {
 		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("cannot migrate: version %d has no stage %q", to.Version, d.state.Visit.Stage))
 	}
+	// The new version's calendars are checked before anything is recorded.
+	specs, err := d.calendarsFor(ctx, p)
+	if err != nil {
+		var appErr *temporal.ApplicationError
+		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeBadInput {
+			return d.recordOutcome(ctx, ev, "ignored", "cannot migrate: "+appErr.Message())
+		}
+		return err
+	}
 	from := d.in.Cadence.Version
+	oldStage, _ := d.pipeline.Stage(d.state.Visit.Stage)
+	newStage, _ := p.Stage(d.state.Visit.Stage)
 	err = workflow.ExecuteActivity(dbOptions(ctx), a.RecordMigration, activities.MigrationInput{
 		DealID: d.in.DealID, From: from, To: to.Version, InboundEventID: ev.InboundEventID, At: workflow.Now(ctx),
 	}).Get(ctx, nil)
@@ -459,10 +481,10 @@ func (d *deal) migrate(ctx workflow.Context, ev Event) error {
 	}
 	d.pipeline = p
 	d.in.Cadence = to
-	if err := d.loadCalendars(ctx); err != nil {
-		return err
+	d.calSpecs = specs
+	if newStage.TimeLimit != oldStage.TimeLimit {
+		d.state.Visit.Deadline = time.Time{} // re-planned from stage entry with the new limit
 	}
-	d.state.Visit.Deadline = time.Time{} // re-planned from stage entry with the new limit
 	d.dirty = true
 	d.logger.Info("Cadence migrated", "From", from, "To", to.Version)
 	return nil

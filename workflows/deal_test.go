@@ -522,14 +522,15 @@ func TestMigrateResendsNothingAndPicksUpNewSteps(t *testing.T) {
 	in := newInput()
 	in.Start.Stage = "nurturing"
 	day := func(n int) time.Duration { return time.Duration(n) * 24 * time.Hour }
-	migrate := func(version int64, id string, inbound int64) workflows.Event {
+	migrate := func(from, version int64, id string, inbound int64) workflows.Event {
 		return workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate, Source: "cli", SourceEventID: id,
-			SourceTime: start, InboundEventID: inbound, Cadence: &workflows.CadenceRef{Version: version, Hash: "h4"}}
+			SourceTime: start, InboundEventID: inbound, Cadence: &workflows.CadenceRef{Version: version, Hash: "h4"}, MigrateFrom: from}
 	}
 	// nurture#1 goes out on day 21 under version 3; the deal migrates on day 22.
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(4, "mig-1", 7)) }, day(22))
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(4, "mig-2", 8)) }, day(23))
-	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(9, "mig-3", 9)) }, day(24))
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(3, 4, "mig-1", 7)) }, day(22))
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(3, 4, "mig-2", 8)) }, day(23))
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(4, 9, "mig-3", 9)) }, day(24))
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, migrate(2, 3, "mig-stale", 10)) }, day(24))
 	env.RegisterDelayedCallback(func() {
 		v := query(t, env)
 		require.Equal(t, int64(4), v.CadenceVersion)
@@ -558,5 +559,6 @@ func TestMigrateResendsNothingAndPicksUpNewSteps(t *testing.T) {
 	}
 	require.Equal(t, "ignored: deal is already on cadence version 4", outcomes[8])
 	require.Contains(t, outcomes[9], "cannot migrate")
+	require.Equal(t, "ignored: migration from version 2, but the deal is on version 4", outcomes[10], "a stale migration never moves a deal back")
 	require.Equal(t, "lost", rec.transitions[len(rec.transitions)-1].To, "version 3's exhaustion rule still ends the deal")
 }

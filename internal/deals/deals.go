@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"net/mail"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -17,6 +18,7 @@ import (
 	"go.temporal.io/sdk/temporal"
 
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/calendar"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/workflows"
 )
@@ -101,14 +103,17 @@ func checkZone(p *problems, field, v string) {
 	if v == "" {
 		return
 	}
-	if _, err := time.LoadLocation(v); err != nil {
+	if _, err := time.LoadLocation(v); err != nil || v == "Local" {
 		p.add("%s %q is not an IANA time zone (like Europe/Berlin)", field, v)
 	}
 }
 
 func checkCountry(p *problems, field, v string) {
-	if v != "" && !regexp.MustCompile(`^[A-Za-z]{2}$`).MatchString(v) {
-		p.add("%s %q: want a two-letter ISO country code", field, v)
+	if v == "" {
+		return
+	}
+	if !slices.Contains(calendar.Countries(), strings.ToLower(v)) {
+		p.add("%s %q: no public-holiday table for it (known: ISO codes such as de, us, gb, or regions such as de-by)", field, v)
 	}
 }
 

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/calendar"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/workflows"
 )
@@ -40,6 +41,13 @@ func (s *Service) Migrate(ctx context.Context, r MigrateRequest) ([]DealMigratio
 	if err != nil {
 		return nil, err
 	}
+	if from.Pipeline.ID != to.Pipeline.ID {
+		return nil, &ValidationError{Problems: []string{fmt.Sprintf("version %d is pipeline %s and version %d is pipeline %s: migrate within one pipeline",
+			r.From, from.Pipeline.ID, r.To, to.Pipeline.ID)}}
+	}
+	if r.To < r.From {
+		return nil, &ValidationError{Problems: []string{fmt.Sprintf("version %d is older than %d: publish the model again to get a newer version", r.To, r.From)}}
+	}
 	var ds []store.Deal
 	if r.Deal != "" {
 		d, err := s.Resolve(ctx, r.Deal)
@@ -64,9 +72,9 @@ func (s *Service) Migrate(ctx context.Context, r MigrateRequest) ([]DealMigratio
 			continue
 		}
 		if !r.DryRun {
-			m.State, err = s.signalMigration(ctx, d, to, now)
-			if err != nil {
-				return out, err
+			// One deal that cannot be signalled (closed meanwhile, say) does not stop the rest.
+			if m.State, err = s.signalMigration(ctx, d, to, now); err != nil {
+				m.State = "error: " + err.Error()
 			}
 		}
 		out = append(out, m)
@@ -85,12 +93,35 @@ func (s *Service) planDiff(ctx context.Context, d store.Deal, from, to cadence.P
 	if err != nil {
 		return nil, err
 	}
-	visit := cadence.Visit{Stage: d.Stage, Number: d.Visit, EnteredAt: *d.StageEnteredAt, Done: done}
-	before, err := cadence.Plan(from, visit, cadence.DefaultCalendars())
+	parties, err := s.Store.DealParties(ctx, d.ID)
 	if err != nil {
 		return nil, err
 	}
-	after, err := cadence.Plan(to, visit, cadence.DefaultCalendars())
+	owner := calendar.Party{Zone: parties.Owner.Zone, Country: parties.Owner.Country, BusinessHours: parties.Owner.BusinessHours}
+	contact := calendar.Party{Zone: parties.Contact.Zone, Country: parties.Contact.Country}
+	fromCals, err := calendar.ForDeal(from.Calendar, owner, contact).Calendars()
+	if err != nil {
+		return nil, err
+	}
+	toCals, err := calendar.ForDeal(to.Calendar, owner, contact).Calendars()
+	if err != nil {
+		return nil, fmt.Errorf("the new version's calendars: %w", err)
+	}
+	visit := cadence.Visit{Stage: d.Stage, Number: d.Visit, EnteredAt: d.StageEnteredAt.UTC(), Done: done}
+	current := visit
+	if d.Deadline != nil {
+		current.Deadline = d.Deadline.UTC() // fixed when the visit began
+	}
+	before, err := cadence.Plan(from, current, fromCals)
+	if err != nil {
+		return nil, err
+	}
+	oldStage, _ := from.Stage(d.Stage)
+	newStage, _ := to.Stage(d.Stage)
+	if oldStage.TimeLimit == newStage.TimeLimit {
+		visit.Deadline = current.Deadline // the workflow keeps it too
+	}
+	after, err := cadence.Plan(to, visit, toCals)
 	if err != nil {
 		return nil, err
 	}
@@ -124,7 +155,13 @@ func (s *Service) planDiff(ctx context.Context, d store.Deal, from, to cadence.P
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
 
 func (s *Service) signalMigration(ctx context.Context, d store.Deal, to store.CadenceVersion, at time.Time) (string, error) {
-	eventID := fmt.Sprintf("migrate:%d:%d", d.CadenceVersion, to.Version)
+	// One id per deal and per migration of it: a retry of one not yet applied maps to the
+	// same row, a later migration along the same versions gets a new one.
+	applied, err := s.Store.AppliedMigrations(ctx, d.ID)
+	if err != nil {
+		return "", err
+	}
+	eventID := fmt.Sprintf("migrate:%s:%d:%d:%d", d.ID, d.CadenceVersion, to.Version, applied+1)
 	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "migration", EventID: eventID, SourceTime: at,
 		Kind: "migrate", Payload: []byte(fmt.Sprintf(`{"from":%d,"to":%d}`, d.CadenceVersion, to.Version))})
 	if err != nil {
@@ -135,7 +172,7 @@ func (s *Service) signalMigration(ctx context.Context, d store.Deal, to store.Ca
 	}
 	_, err = s.signalWithStart(ctx, d, workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate,
 		Source: "migration", SourceEventID: eventID, SourceTime: at, InboundEventID: ev.ID,
-		Cadence: &workflows.CadenceRef{Version: to.Version, Hash: to.Hash}})
+		Cadence: &workflows.CadenceRef{Version: to.Version, Hash: to.Hash}, MigrateFrom: d.CadenceVersion})
 	if err != nil {
 		return "", err
 	}

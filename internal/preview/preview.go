@@ -51,7 +51,7 @@ func Timeline(p cadence.Pipeline, r Request) ([]Touch, error) {
 	if err != nil {
 		return nil, err
 	}
-	entries, err := cadence.Simulate(p, cals, r.Start, time.Duration(r.Days)*24*time.Hour, 1000)
+	entries, err := cadence.Simulate(p, cals, r.Start.UTC(), time.Duration(r.Days)*24*time.Hour, 1000)
 	if err != nil {
 		return nil, err
 	}

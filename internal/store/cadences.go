@@ -103,6 +103,13 @@ func (s *Store) RecordMigration(ctx context.Context, dealID string, from, to int
 	})
 }
 
+// AppliedMigrations counts a deal's applied cadence migrations.
+func (s *Store) AppliedMigrations(ctx context.Context, dealID string) (int, error) {
+	var n int
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound_events WHERE deal_id = $1 AND kind = 'migrate' AND state = 'applied'`, dealID).Scan(&n)
+	return n, err
+}
+
 // OpenDealsOnVersion lists the open deals pinned to a cadence version.
 func (s *Store) OpenDealsOnVersion(ctx context.Context, version int64) ([]Deal, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+dealColumns+`
