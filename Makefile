@@ -26,7 +26,7 @@ SCRIPTS       := internal/devstack/scripts
 LOCAL         := .local
 TEST_LOG      := $(LOCAL)/go-test.log
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m -p 2
-WORKFLOWCHECK_CONFIG := .workflowcheck.yaml
+WORKFLOWCHECK_CONFIG := .ci/workflowcheck.yaml
 WORKFLOWCHECK_FLAGS  ?= $(if $(wildcard $(WORKFLOWCHECK_CONFIG)),-config $(WORKFLOWCHECK_CONFIG))
 
 .PHONY: test test-go vet workflowcheck build tools stop-postgres run demo
@@ -68,6 +68,7 @@ test-go:
 	TEMPORAL_CLI="$$(bash $(SCRIPTS)/ensure-temporal.sh)"
 	export TEMPORAL_CLI
 	echo "TEMPORAL_CLI=$$TEMPORAL_CLI"
+	$(GO) version
 	# Each run logs to its own file (concurrent runs in one tree must not mix their
 	# counts), renamed to $(TEST_LOG) once summarised.
 	runlog="$$(mktemp $(LOCAL)/go-test.XXXXXX.log)"

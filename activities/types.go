@@ -87,19 +87,16 @@ type SendResult struct {
 	Enhanced string `json:"enhanced,omitempty"`
 }
 
-// PlannedAction is one agenda item as projected for pages.
-type PlannedAction = cadence.Item
-
 // ProjectionInput is the workflow's view written to PostgreSQL, guarded by Revision so an
 // older write retried late never overwrites a newer one.
 type ProjectionInput struct {
-	DealID    string          `json:"deal_id"`
-	Revision  int64           `json:"revision"`
-	Stage     string          `json:"stage"`
-	Visit     int             `json:"visit"`
-	EnteredAt time.Time       `json:"entered_at"`
-	Deadline  time.Time       `json:"deadline,omitzero"`
-	Next      []PlannedAction `json:"next"`
+	DealID    string         `json:"deal_id"`
+	Revision  int64          `json:"revision"`
+	Stage     string         `json:"stage"`
+	Visit     int            `json:"visit"`
+	EnteredAt time.Time      `json:"entered_at"`
+	Deadline  time.Time      `json:"deadline,omitzero"`
+	Next      []cadence.Item `json:"next"`
 }
 
 // EventOutcomeInput records what the workflow did with an inbound event it did not apply.

@@ -40,19 +40,12 @@ func connect(ctx context.Context, env config.Env, withTemporal bool) (*deals.Ser
 		c, err := client.NewLazyClient(opts)
 		if err != nil {
 			pool.Close()
-			return nil, nil, fmt.Errorf("Temporal client for %s: %w", hostPort(opts), err)
+			return nil, nil, fmt.Errorf("Temporal client for %s: %w", engine.HostPort(opts), err)
 		}
 		svc.Temporal = c
 		closeAll = func() { c.Close(); pool.Close() }
 	}
 	return svc, closeAll, nil
-}
-
-func hostPort(o client.Options) string {
-	if o.HostPort == "" {
-		return client.DefaultHostPort
-	}
-	return o.HostPort
 }
 
 func runMigrate(ctx context.Context, args []string, env config.Env, stdout io.Writer) error {

@@ -13,7 +13,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/deals"
@@ -22,7 +21,6 @@ import (
 	"github.com/followup-engine/followup/internal/pgtest"
 	"github.com/followup-engine/followup/internal/smtptest"
 	"github.com/followup-engine/followup/internal/temporaltest"
-	"github.com/followup-engine/followup/workflows"
 )
 
 type result struct {
@@ -92,12 +90,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 
 func TestCreateShowStageOnRealServer(t *testing.T) {
 	t.Parallel()
-	cli, err := temporaltest.CLIPath()
-	require.NoError(t, err)
-	srv, err := testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
-		ExistingPath: cli, LogLevel: "error", SearchAttributes: workflows.SearchAttributes(),
-		ClientOptions: &client.Options{Namespace: "default"}, Stdout: io.Discard, Stderr: io.Discard,
-	})
+	srv, err := temporaltest.StartDevServer(context.Background())
 	require.NoError(t, err)
 	t.Cleanup(func() { _ = srv.Stop() })
 	dbURL := pgtest.NewDatabase(t)

@@ -41,7 +41,7 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 	// Lazy: the API starts, and answers reads from PostgreSQL, while Temporal comes up.
 	c, err := client.NewLazyClient(opts)
 	if err != nil {
-		return fmt.Errorf("Temporal client for %s: %w", hostPort(opts), err)
+		return fmt.Errorf("Temporal client for %s: %w", engine.HostPort(opts), err)
 	}
 	defer c.Close()
 	api := &httpapi.Server{

@@ -3,6 +3,8 @@ package main
 import (
 	"bytes"
 	"context"
+	"os/exec"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -40,4 +42,15 @@ func TestRunReportsAnUnreachableDatabase(t *testing.T) {
 		"DATABASE_URL": "postgres://postgres@127.0.0.1:1/none?sslmode=disable&connect_timeout=2"}, &bytes.Buffer{})
 	require.ErrorContains(t, err, "does not answer")
 	require.NotContains(t, err.Error(), "password")
+}
+
+// DESIGN §6: the binaries embed the zone database, so they behave alike on hosts without
+// zone files (slim containers).
+func TestBinariesEmbedTheZoneDatabase(t *testing.T) {
+	t.Parallel()
+	for _, pkg := range []string{"github.com/followup-engine/followup/worker", "github.com/followup-engine/followup/starter"} {
+		out, err := exec.Command("go", "list", "-deps", pkg).Output()
+		require.NoError(t, err, pkg)
+		require.True(t, slices.Contains(strings.Fields(string(out)), "time/tzdata"), "%s does not import time/tzdata", pkg)
+	}
 }

@@ -136,7 +136,7 @@ func (d *deal) run(ctx workflow.Context) (Result, error) {
 		if d.closable() {
 			// Events delivered before the deal closes are handled, never refused: one may
 			// move the deal out of its terminal stage.
-			handled, err := d.handlePending(ctx)
+			handled, err := d.handleDelivered(ctx, never)
 			if err != nil {
 				return Result{}, err
 			}
@@ -155,44 +155,46 @@ func (d *deal) run(ctx workflow.Context) (Result, error) {
 	}
 }
 
-// drain handles the events already delivered, so a stage change always wins over an item
-// that fell due at the same time. It stops early once the run should continue as new: the
-// rest are carried to the next run.
-func (d *deal) drain(ctx workflow.Context) error {
-	for !d.shouldContinueAsNew(ctx) {
-		var ev Event
-		if !d.events.ReceiveAsync(&ev) {
-			return nil
-		}
-		if err := d.handle(ctx, ev); err != nil {
-			return err
-		}
-	}
-	return nil
+// receive takes one event already delivered, without waiting.
+func (d *deal) receive() (Event, bool) {
+	var ev Event
+	ok := d.events.ReceiveAsync(&ev)
+	return ev, ok
 }
 
-// handlePending handles every delivered event, whatever the continue-as-new state.
-func (d *deal) handlePending(ctx workflow.Context) (bool, error) {
+// handleDelivered handles the events already delivered until none is left or stop says
+// so, and reports whether it handled any.
+func (d *deal) handleDelivered(ctx workflow.Context, stop func() bool) (bool, error) {
 	handled := false
-	for {
-		var ev Event
-		if !d.events.ReceiveAsync(&ev) {
-			return handled, nil
+	for !stop() {
+		ev, ok := d.receive()
+		if !ok {
+			break
 		}
 		handled = true
 		if err := d.handle(ctx, ev); err != nil {
 			return handled, err
 		}
 	}
+	return handled, nil
 }
+
+// drain handles the events already delivered, so a stage change always wins over an item
+// that fell due at the same time. It stops early once the run should continue as new: the
+// rest are carried to the next run.
+func (d *deal) drain(ctx workflow.Context) error {
+	_, err := d.handleDelivered(ctx, func() bool { return d.shouldContinueAsNew(ctx) })
+	return err
+}
+
+func never() bool { return false }
 
 // waitAndAct arms one timer for the earliest item and waits for it or for an event.
 func (d *deal) waitAndAct(ctx workflow.Context) error {
 	// An event delivered while the last activity ran wins over an item that fell due
 	// meanwhile: it happened first.
-	var pending Event
-	if d.events.ReceiveAsync(&pending) {
-		return d.handle(ctx, pending)
+	if ev, ok := d.receive(); ok {
+		return d.handle(ctx, ev)
 	}
 	timerCtx, cancelTimer := workflow.WithCancel(ctx)
 	defer cancelTimer()
@@ -625,11 +627,7 @@ func (d *deal) close(ctx workflow.Context) (Result, error) {
 	if err != nil {
 		return Result{}, err
 	}
-	for {
-		var ev Event
-		if !d.events.ReceiveAsync(&ev) {
-			break
-		}
+	for ev, ok := d.receive(); ok; ev, ok = d.receive() {
 		if ev.InboundEventID != 0 {
 			if err := d.recordOutcome(ctx, ev, "refused", "deal is closed; reopen it to continue"); err != nil {
 				return Result{}, err
@@ -655,11 +653,7 @@ func (d *deal) continueAsNew(ctx workflow.Context) error {
 		return err
 	}
 	carried := d.state
-	for {
-		var ev Event
-		if !d.events.ReceiveAsync(&ev) {
-			break
-		}
+	for ev, ok := d.receive(); ok; ev, ok = d.receive() {
 		carried.Pending = append(carried.Pending, ev)
 	}
 	next := d.in

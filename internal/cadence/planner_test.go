@@ -198,19 +198,6 @@ func TestParseDuration(t *testing.T) {
 	require.Equal(t, "1 business day", cadence.Of(1, cadence.BusinessDays).String())
 }
 
-func TestDemoPipelineIsValidAndFast(t *testing.T) {
-	t.Parallel()
-	p := cadence.Demo()
-	require.NoError(t, p.Validate())
-	items, err := cadence.Plan(p, cadence.Visit{Stage: p.Initial, Number: 1, EnteredAt: t0}, cadence.DefaultCalendars())
-	require.NoError(t, err)
-	require.Equal(t, t0, items[0].At, "mail at once")
-	last := items[len(items)-1]
-	require.Equal(t, cadence.ItemStale, last.Kind)
-	require.LessOrEqual(t, last.At.Sub(t0), time.Minute, "a stage times out within a minute")
-	require.NotEqual(t, cadence.Default().ID, p.ID)
-}
-
 func TestSimulateDefaultPipelineWithoutAnswers(t *testing.T) {
 	t.Parallel()
 	entries, err := cadence.Simulate(cadence.Default(), cadence.DefaultCalendars(), t0, 365*24*time.Hour, 100)

@@ -245,7 +245,7 @@ func (l *loader) calendar(c *fileCalendar) *cadence.CalendarSpec {
 	for i, h := range c.Holidays {
 		code := strings.ToLower(strings.TrimSpace(h))
 		spec.Holidays = append(spec.Holidays, code)
-		if !slices.Contains(calendar.Countries(), code) {
+		if !calendar.Known(code) {
 			l.addAt(fmt.Sprintf("$.calendar.holidays[%d]", i), "%s", unknownHolidays(h))
 		}
 	}

@@ -151,6 +151,12 @@ func MustNew(spec Spec) *Calendar {
 	return c
 }
 
+// Known reports whether code is a holiday code Spec.Country accepts (lower case).
+func Known(code string) bool {
+	_, ok := holidaySets[code]
+	return ok
+}
+
 // Countries lists the holiday codes Spec.Country accepts, sorted.
 func Countries() []string {
 	out := make([]string, 0, len(holidaySets))

@@ -185,9 +185,3 @@ func LoadStarter(env Env) (Starter, error) {
 	s := Starter{DatabaseURL: r.str("DATABASE_URL", DefaultDatabaseURL), Temporal: r.temporal()}
 	return s, r.err("starter")
 }
-
-// Getenv reads one variable of env ("" when unset).
-func Getenv(env Env, key string) string {
-	v, _ := env.LookupEnv(key)
-	return v
-}

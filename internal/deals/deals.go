@@ -4,11 +4,11 @@ package deals
 
 import (
 	"context"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"net/mail"
 	"regexp"
-	"slices"
 	"strings"
 	"time"
 
@@ -112,7 +112,7 @@ func checkCountry(p *problems, field, v string) {
 	if v == "" {
 		return
 	}
-	if !slices.Contains(calendar.Countries(), strings.ToLower(v)) {
+	if !calendar.Known(strings.ToLower(v)) {
 		p.add("%s %q: no public-holiday table for it (known: ISO codes such as de, us, gb, or regions such as de-by)", field, v)
 	}
 }
@@ -178,7 +178,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	if err != nil {
 		return CreateResponse{}, err
 	}
-	payload, _ := jsonOf(r)
+	payload, _ := json.Marshal(r)
 	created, err := s.Store.CreateDeal(ctx, store.NewDeal{
 		Source: r.Source, ExternalID: r.ExternalID, Title: r.Title, Owner: r.Owner, Contact: r.Contact,
 		CadenceVersion: cv.Version, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
@@ -310,7 +310,7 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 		return StageResponse{}, fmt.Errorf("stage %q is not in pipeline %s (stages: %s): %w",
 			r.Stage, cv.Pipeline.ID, strings.Join(cv.Pipeline.StageIDs(), ", "), ErrUnknownStage)
 	}
-	payload, _ := jsonOf(r)
+	payload, _ := json.Marshal(r)
 	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{
 		DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
 	})
@@ -388,7 +388,7 @@ func (s *Service) Reopen(ctx context.Context, r ReopenRequest) (ReopenResponse, 
 		r.Reason = "deal reopened"
 	}
 	now := s.now()
-	payload, _ := jsonOf(r)
+	payload, _ := json.Marshal(r)
 	resp := ReopenResponse{DealID: d.ID, Stage: r.Stage}
 	err = s.Store.Reopen(ctx, d.ID, r.Source, r.EventID, now, payload, func(d store.Deal, prevVisit int, eventID int64) error {
 		in := workflows.DealInput{

@@ -70,7 +70,7 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 	copts.Logger = tlog.NewStructuredLogger(logger)
 	c, err := client.DialContext(ctx, copts)
 	if err != nil {
-		return fmt.Errorf("connect to Temporal at %s: %w", hostPortOf(copts), err)
+		return fmt.Errorf("connect to Temporal at %s: %w", HostPort(copts), err)
 	}
 	defer c.Close()
 
@@ -122,7 +122,8 @@ func NewWorkers(c client.Client, acts *activities.Activities, cfg config.Worker)
 	return deals, sends
 }
 
-func hostPortOf(o client.Options) string {
+// HostPort is the Temporal address a client dials, for messages.
+func HostPort(o client.Options) string {
 	if o.HostPort == "" {
 		return client.DefaultHostPort
 	}

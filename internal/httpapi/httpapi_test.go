@@ -17,7 +17,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/followup-engine/followup/internal/deals"
@@ -25,7 +24,6 @@ import (
 	"github.com/followup-engine/followup/internal/pgtest"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/internal/temporaltest"
-	"github.com/followup-engine/followup/workflows"
 )
 
 const token = "test-token-0123456789abcdef"
@@ -34,15 +32,8 @@ var devServer *testsuite.DevServer
 
 func TestMain(m *testing.M) {
 	os.Exit(func() int {
-		cli, err := temporaltest.CLIPath()
-		if err != nil {
-			fmt.Fprintln(os.Stderr, err)
-			return 1
-		}
-		devServer, err = testsuite.StartDevServer(context.Background(), testsuite.DevServerOptions{
-			ExistingPath: cli, LogLevel: "error", SearchAttributes: workflows.SearchAttributes(),
-			ClientOptions: &client.Options{Namespace: "default", Logger: quietTemporal()}, Stdout: io.Discard, Stderr: io.Discard,
-		})
+		var err error
+		devServer, err = temporaltest.StartDevServer(context.Background())
 		if err != nil {
 			fmt.Fprintln(os.Stderr, "start dev server:", err)
 			return 1
@@ -50,10 +41,6 @@ func TestMain(m *testing.M) {
 		defer func() { _ = devServer.Stop() }()
 		return m.Run()
 	}())
-}
-
-func quietTemporal() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 type api struct {
@@ -70,7 +57,7 @@ func newAPI(t *testing.T, temporalAddr string, ready func(context.Context) error
 	t.Helper()
 	pool := pgtest.New(t)
 	st := store.New(pool)
-	c, err := client.NewLazyClient(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: quietTemporal()})
+	c, err := client.NewLazyClient(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: temporaltest.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	logs := &strings.Builder{}

@@ -4,7 +4,6 @@ import (
 	"context"
 	"flag"
 	"fmt"
-	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
@@ -19,7 +18,6 @@ import (
 	historypb "go.temporal.io/api/history/v1"
 	"go.temporal.io/api/temporalproto"
 	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/followup-engine/followup/internal/cadence"
@@ -51,13 +49,8 @@ func TestMain(m *testing.M) {
 }
 
 func runMain(m *testing.M) int {
-	cli, err := temporaltest.CLIPath()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "integration:", err)
-		return 1
-	}
 	ctx := context.Background()
-	extra := []string{"--log-level", "error"}
+	var extra []string
 	for _, ns := range namespaces {
 		extra = append(extra, "--namespace", ns)
 	}
@@ -66,12 +59,12 @@ func runMain(m *testing.M) int {
 	wg.Add(2)
 	go func() {
 		defer wg.Done()
-		mainServer, mainErr = startServer(ctx, cli, extra)
+		mainServer, mainErr = temporaltest.StartDevServer(ctx, extra...)
 	}()
 	go func() {
 		defer wg.Done()
-		canServer, canErr = startServer(ctx, cli, []string{"--log-level", "error",
-			"--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40"})
+		canServer, canErr = temporaltest.StartDevServer(ctx,
+			"--dynamic-config-value", "limit.historyCount.suggestContinueAsNew=40")
 	}()
 	wg.Wait()
 	defer func() {
@@ -86,22 +79,6 @@ func runMain(m *testing.M) int {
 		return 1
 	}
 	return m.Run()
-}
-
-func startServer(ctx context.Context, cli string, extra []string) (*testsuite.DevServer, error) {
-	return testsuite.StartDevServer(ctx, testsuite.DevServerOptions{
-		ExistingPath:     cli,
-		ClientOptions:    &client.Options{Namespace: "default", Logger: quiet()},
-		LogLevel:         "error",
-		SearchAttributes: workflows.SearchAttributes(),
-		ExtraArgs:        extra,
-		Stdout:           io.Discard,
-		Stderr:           io.Discard,
-	})
-}
-
-func quiet() tlog.Logger {
-	return tlog.NewStructuredLogger(slog.New(slog.NewTextHandler(io.Discard, nil)))
 }
 
 // env is one test's world: its database, SMTP server, namespace, worker and front door.
@@ -129,7 +106,7 @@ func newEnv(t *testing.T, server *testsuite.DevServer, namespace string, p caden
 	e.store = store.New(pool)
 	e.cadence, err = e.store.PublishCadence(context.Background(), 1, p)
 	require.NoError(t, err)
-	e.client, err = client.Dial(client.Options{HostPort: server.FrontendHostPort(), Namespace: namespace, Logger: quiet()})
+	e.client, err = client.Dial(client.Options{HostPort: server.FrontendHostPort(), Namespace: namespace, Logger: temporaltest.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(e.client.Close)
 	e.svc = &deals.Service{Store: e.store, Temporal: e.client}

@@ -140,18 +140,6 @@ func (s *Store) Cadence(ctx context.Context, version int64) (CadenceVersion, err
 	return cv, nil
 }
 
-// LatestCadence is the newest published version, the default for new deals.
-func (s *Store) LatestCadence(ctx context.Context) (CadenceVersion, error) {
-	var v *int64
-	if err := s.pool.QueryRow(ctx, `SELECT max(version) FROM cadence_versions`).Scan(&v); err != nil {
-		return CadenceVersion{}, fmt.Errorf("latest cadence: %w", err)
-	}
-	if v == nil {
-		return CadenceVersion{}, fmt.Errorf("no cadence is published (run starter migrate): %w", ErrNotFound)
-	}
-	return s.Cadence(ctx, *v)
-}
-
 // VisitDone lists the steps of a stage visit that ran, from the ledger and the tasks, for
 // previews and migration dry runs (the workflow itself keeps the exact list).
 func (s *Store) VisitDone(ctx context.Context, dealID string, visit int) ([]cadence.Done, error) {

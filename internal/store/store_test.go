@@ -47,7 +47,7 @@ func TestPublishedVersionsAreImmutable(t *testing.T) {
 	require.ErrorContains(t, err, "versions are immutable")
 	cv, err := st.PublishCadence(ctx, 1, changed)
 	require.NoError(t, err)
-	latest, err := st.LatestCadence(ctx)
+	latest, err := st.LatestCadenceOf(ctx, cadence.Default().ID)
 	require.NoError(t, err)
 	require.Equal(t, cv.Hash, latest.Hash)
 	require.Equal(t, "new", latest.Pipeline.Templates["intro"].Subject)
