@@ -121,20 +121,36 @@ func (s *Store) OpenDealsOnVersion(ctx context.Context, version int64) ([]Deal, 
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Deal, error) { return scanDeal(r) })
 }
 
-// Cadence loads a published version.
-func (s *Store) Cadence(ctx context.Context, version int64) (CadenceVersion, error) {
-	var (
-		cv    = CadenceVersion{Version: version}
-		model []byte
-	)
-	err := s.pool.QueryRow(ctx, `SELECT hash, model FROM cadence_versions WHERE version = $1`, version).Scan(&cv.Hash, &model)
+type publishedRow struct {
+	hash  string
+	model []byte
+}
+
+func (s *Store) publishedRow(ctx context.Context, version int64) (publishedRow, error) {
+	if row, ok := s.published.Load(version); ok {
+		return row.(publishedRow), nil
+	}
+	var row publishedRow
+	err := s.pool.QueryRow(ctx, `SELECT hash, model FROM cadence_versions WHERE version = $1`, version).Scan(&row.hash, &row.model)
 	if errors.Is(err, pgx.ErrNoRows) {
-		return CadenceVersion{}, fmt.Errorf("cadence version %d: %w", version, ErrNotFound)
+		return publishedRow{}, fmt.Errorf("cadence version %d: %w", version, ErrNotFound)
 	}
 	if err != nil {
-		return CadenceVersion{}, fmt.Errorf("load cadence version %d: %w", version, err)
+		return publishedRow{}, fmt.Errorf("load cadence version %d: %w", version, err)
 	}
-	if err := json.Unmarshal(model, &cv.Pipeline); err != nil {
+	s.published.Store(version, row)
+	return row, nil
+}
+
+// Cadence loads a published version.
+func (s *Store) Cadence(ctx context.Context, version int64) (CadenceVersion, error) {
+	row, err := s.publishedRow(ctx, version)
+	if err != nil {
+		return CadenceVersion{}, err
+	}
+	// Decoded per call, so no caller shares (and could change) another's pipeline.
+	cv := CadenceVersion{Version: version, Hash: row.hash}
+	if err := json.Unmarshal(row.model, &cv.Pipeline); err != nil {
 		return CadenceVersion{}, fmt.Errorf("decode cadence version %d: %w", version, err)
 	}
 	return cv, nil

@@ -11,6 +11,7 @@ import (
 	"io/fs"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
@@ -23,6 +24,9 @@ var migrationFiles embed.FS
 // Store wraps the pool every process shares between its HTTP handlers and activities.
 type Store struct {
 	pool *pgxpool.Pool
+	// published caches cadence versions by number: they are immutable, and every stage
+	// event, send and workflow run reads one.
+	published sync.Map // int64 → publishedRow
 }
 
 // New wraps an existing pool.
