@@ -398,17 +398,29 @@ func (s *Service) Reopen(ctx context.Context, r ReopenRequest) (ReopenResponse, 
 				SourceEventID: r.EventID, SourceTime: now, InboundEventID: eventID, Stage: r.Stage, Reason: r.Reason},
 			PrevStage: d.Stage, PrevVisit: prevVisit, PrevRevision: d.Revision,
 		}
-		run, err := s.Temporal.ExecuteWorkflow(ctx, client.StartWorkflowOptions{
+		opts := client.StartWorkflowOptions{
 			ID:                       workflows.WorkflowID(d.ID),
 			TaskQueue:                workflows.TaskQueue,
 			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
 			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
+			// Without this the SDK hands back the still-running closing run as if it were new.
+			WorkflowExecutionErrorWhenAlreadyStarted: true,
 			TypedSearchAttributes: temporal.NewSearchAttributes(
 				workflows.DealStageKey.ValueSet(r.Stage),
 				workflows.DealOwnerKey.ValueSet(d.OwnerID),
 				workflows.CadenceVersionKey.ValueSet(d.CadenceVersion),
 			),
-		}, workflows.DealWorkflow, in)
+		}
+		run, err := s.Temporal.ExecuteWorkflow(ctx, opts, workflows.DealWorkflow, in)
+		var started *serviceerror.WorkflowExecutionAlreadyStarted
+		if errors.As(err, &started) {
+			// PostgreSQL marks a deal closed just before its run completes; wait for that run
+			// to finish, then start the new one.
+			if werr := s.waitForRunToEnd(ctx, opts.ID); werr != nil {
+				return fmt.Errorf("reopen deal %s: its closing run has not finished: %w", d.ID, werr)
+			}
+			run, err = s.Temporal.ExecuteWorkflow(ctx, opts, workflows.DealWorkflow, in)
+		}
 		if err != nil {
 			return fmt.Errorf("start reopened deal %s: %w", d.ID, err)
 		}
@@ -416,6 +428,20 @@ func (s *Service) Reopen(ctx context.Context, r ReopenRequest) (ReopenResponse, 
 		return nil
 	})
 	return resp, err
+}
+
+// closingRunWait bounds how long a reopen waits for the closed deal's last run to complete.
+const closingRunWait = 15 * time.Second
+
+func (s *Service) waitForRunToEnd(ctx context.Context, workflowID string) error {
+	ctx, cancel := context.WithTimeout(ctx, closingRunWait)
+	defer cancel()
+	err := s.Temporal.GetWorkflow(ctx, workflowID, "").Get(ctx, nil)
+	if ctx.Err() != nil {
+		return ctx.Err()
+	}
+	_ = err // the old run's own outcome does not matter, only that it ended
+	return nil
 }
 
 // Resolve finds a deal by internal id or by "source:external-id".
