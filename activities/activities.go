@@ -108,7 +108,13 @@ func (a *Activities) CreateTask(ctx context.Context, in TaskInput) (TaskRef, err
 	if err != nil {
 		return TaskRef{}, err
 	}
-	return TaskRef{ID: t.ID, StepID: t.StepID, Kind: t.Kind, DueAt: t.DueAt}, nil
+	return TaskRef{ID: t.ID, StepID: t.StepID, Occurrence: t.Occurrence, Kind: t.Kind, DueAt: t.DueAt}, nil
+}
+
+// CloseTask records that the owner completed or skipped a task; it reports whether the task
+// was still open.
+func (a *Activities) CloseTask(ctx context.Context, in CloseTaskInput) (bool, error) {
+	return a.Store.CloseTask(ctx, in.DealID, in.TaskID, in.State, in.At, in.Reason)
 }
 
 // ProjectDeal writes the workflow's view of the deal for pages, guarded by revision.

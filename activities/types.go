@@ -47,10 +47,20 @@ type TaskInput struct {
 // TaskRef is what the workflow keeps of a task it created: ids only, since a rendered
 // title names the prospect and histories hold no personal data.
 type TaskRef struct {
-	ID     int64     `json:"id"`
-	StepID string    `json:"step_id"`
-	Kind   string    `json:"kind"`
-	DueAt  time.Time `json:"due_at"`
+	ID         int64     `json:"id"`
+	StepID     string    `json:"step_id"`
+	Occurrence int       `json:"occurrence,omitempty"`
+	Kind       string    `json:"kind"`
+	DueAt      time.Time `json:"due_at"`
+}
+
+// CloseTaskInput marks a task the owner completed or skipped.
+type CloseTaskInput struct {
+	DealID string    `json:"deal_id"`
+	TaskID int64     `json:"task_id"`
+	State  string    `json:"state"` // done, skipped
+	At     time.Time `json:"at"`
+	Reason string    `json:"reason,omitempty"`
 }
 
 // SendInput asks for one email of a cadence step; the ledger key is (deal, visit, step,

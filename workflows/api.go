@@ -55,6 +55,14 @@ const (
 	EventCreated      EventKind = "created"       // a create for a deal that already runs: converges
 	EventStageChanged EventKind = "stage_changed" // move the deal to Event.Stage
 	EventMigrate      EventKind = "migrate"       // move the deal to the cadence version in Event.Cadence
+	EventEngaged      EventKind = "engaged"       // the prospect did something: Event.Engagement
+	EventTaskClosed   EventKind = "task_closed"   // the owner completed or skipped Event.TaskID
+)
+
+// Task outcomes an EventTaskClosed carries.
+const (
+	TaskDone    = "done"
+	TaskSkipped = "skipped"
 )
 
 // SourceEngine is the source of moves the workflow makes itself (time limits).
@@ -73,6 +81,12 @@ type Event struct {
 	Reason         string      `json:"reason,omitempty"`
 	Cadence        *CadenceRef `json:"cadence,omitempty"`      // EventMigrate: the version to move to
 	MigrateFrom    int64       `json:"migrate_from,omitempty"` // EventMigrate: the version it moves from
+	// EventEngaged: what the prospect did, and for out_of_office the return date if known.
+	Engagement cadence.Engagement `json:"engagement,omitempty"`
+	ReturnAt   time.Time          `json:"return_at,omitzero"`
+	// EventTaskClosed: the task (a row of tasks) and TaskDone or TaskSkipped.
+	TaskID      int64  `json:"task_id,omitempty"`
+	TaskOutcome string `json:"task_outcome,omitempty"`
 }
 
 // CadenceRef pins the cadence version a deal runs.

@@ -17,6 +17,7 @@ type StepKind string
 const (
 	StepEmail StepKind = "email" // a nurture email to the prospect
 	StepTask  StepKind = "task"  // a follow-up task for the deal's owner
+	StepWait  StepKind = "wait"  // nothing happens; later steps count from its end
 )
 
 // TaskSpec describes a task given to the deal's owner.
@@ -36,6 +37,9 @@ type Step struct {
 	Times    int       `json:"times,omitempty"`
 	Template string    `json:"template,omitempty"` // email steps: a key of Pipeline.Templates
 	Task     *TaskSpec `json:"task,omitempty"`     // task steps
+	// Blocking (task steps): later steps wait until the owner completes or skips the task,
+	// and count from that moment. Otherwise the cadence runs on beside the task.
+	Blocking bool `json:"blocking,omitempty"`
 }
 
 // Occurrences is how many times the step runs.
@@ -56,15 +60,133 @@ type Move struct {
 	After Duration `json:"after"`
 }
 
+// StaleTask is a warning rung of a stage's on_stale ladder: at a share of the time limit
+// (business minutes of the owner's calendar) the owner gets a task, before the move at 100%.
+type StaleTask struct {
+	At   int      `json:"at"` // percent of the time limit, 1–99
+	Task TaskSpec `json:"task"`
+}
+
+// Engagement is something the prospect did, reported by a CRM, a mailbox or a rep.
+type Engagement string
+
+const (
+	EngagedReply         Engagement = "reply"
+	EngagedMeetingBooked Engagement = "meeting_booked"
+	EngagedClick         Engagement = "click"
+	EngagedBounce        Engagement = "bounce"
+	EngagedUnsubscribe   Engagement = "unsubscribe"
+	EngagedOutOfOffice   Engagement = "out_of_office"
+)
+
+// Engagements lists every engagement kind, in the order pages show them.
+func Engagements() []Engagement {
+	return []Engagement{EngagedReply, EngagedMeetingBooked, EngagedClick, EngagedBounce, EngagedUnsubscribe, EngagedOutOfOffice}
+}
+
+// Valid reports whether e is a known engagement kind.
+func (e Engagement) Valid() bool {
+	for _, k := range Engagements() {
+		if e == k {
+			return true
+		}
+	}
+	return false
+}
+
+// DefaultEngagedOn are the engagements that re-engage a deal when on_engaged lists none.
+var DefaultEngagedOn = []Engagement{EngagedReply, EngagedMeetingBooked, EngagedClick}
+
+// OnEngaged moves a deal when the prospect engages during the stage (nurture re-engagement:
+// back to a named stage). It takes precedence over the pipeline's exit rules for the
+// engagements it lists.
+type OnEngaged struct {
+	On     []Engagement `json:"on,omitempty"` // empty: DefaultEngagedOn
+	MoveTo string       `json:"move_to"`
+	Reason string       `json:"reason"`
+	Task   *TaskSpec    `json:"task,omitempty"` // belongs to the new stage visit
+}
+
+// Triggers reports whether e re-engages the deal under this rule.
+func (o OnEngaged) Triggers(e Engagement) bool {
+	on := o.On
+	if len(on) == 0 {
+		on = DefaultEngagedOn
+	}
+	for _, k := range on {
+		if k == e {
+			return true
+		}
+	}
+	return false
+}
+
+// ExitRule is the configurable part of an exit: the task the owner gets. What the exit does
+// to the cadence is fixed (see Exits).
+type ExitRule struct {
+	Task *TaskSpec `json:"task,omitempty"`
+}
+
+// Exits say what engagements do to the current stage visit, in every stage without an
+// on_engaged rule for them:
+//   - reply and meeting_booked stop the visit's remaining emails (tasks and the time limit go
+//     on; on_exhausted no longer fires, since the prospect did respond) and give the owner a task;
+//   - bounce and unsubscribe suppress the address or the contact (the front door records the
+//     suppression before the deal hears of it) and stop the emails; bounce gives a task;
+//   - out_of_office stops nothing: the next email waits until the return date, if one is given;
+//   - click only counts where on_engaged lists it.
+type Exits struct {
+	Reply         *ExitRule `json:"reply,omitempty"`
+	MeetingBooked *ExitRule `json:"meeting_booked,omitempty"`
+	Bounce        *ExitRule `json:"bounce,omitempty"`
+	Unsubscribe   *ExitRule `json:"unsubscribe,omitempty"`
+}
+
+// DefaultExitTasks are the owner's tasks when a pipeline's exits do not name one.
+var DefaultExitTasks = map[Engagement]TaskSpec{
+	EngagedReply:         {Kind: "email", Title: "{{.Contact.FirstName}} replied: answer personally", DueIn: Of(4, BusinessHours)},
+	EngagedMeetingBooked: {Kind: "todo", Title: "Prepare the meeting {{.Contact.FirstName}} booked", DueIn: Of(1, BusinessDays)},
+	EngagedBounce:        {Kind: "todo", Title: "Email to {{.Contact.Name}} bounced: find a working address", DueIn: Of(2, BusinessDays)},
+}
+
+// ExitTask is the task an engagement gives the owner under the pipeline's exit rules, nil
+// for none.
+func (p Pipeline) ExitTask(e Engagement) *TaskSpec {
+	var rule *ExitRule
+	if p.Exits != nil {
+		switch e {
+		case EngagedReply:
+			rule = p.Exits.Reply
+		case EngagedMeetingBooked:
+			rule = p.Exits.MeetingBooked
+		case EngagedBounce:
+			rule = p.Exits.Bounce
+		case EngagedUnsubscribe:
+			rule = p.Exits.Unsubscribe
+		}
+	}
+	if rule != nil && rule.Task != nil {
+		t := *rule.Task
+		return &t
+	}
+	if t, ok := DefaultExitTasks[e]; ok {
+		return &t
+	}
+	return nil
+}
+
 // Stage is one stage of a pipeline.
 type Stage struct {
 	ID       string `json:"id"`
 	Terminal bool   `json:"terminal,omitempty"` // won and lost: the deal closes once nothing is left to do
 	// TimeLimit counts business time of the owner's calendar from stage entry; zero means none.
-	TimeLimit   Duration `json:"time_limit"`
-	Steps       []Step   `json:"steps,omitempty"`
-	OnStale     *Move    `json:"on_stale,omitempty"`     // what happens when TimeLimit passes
-	OnExhausted *Move    `json:"on_exhausted,omitempty"` // what happens after the last step ran
+	TimeLimit Duration `json:"time_limit"`
+	Steps     []Step   `json:"steps,omitempty"`
+	OnStale   *Move    `json:"on_stale,omitempty"` // what happens when TimeLimit passes (100%)
+	// StaleTasks are the earlier rungs of the on_stale ladder, in ascending order of At.
+	StaleTasks  []StaleTask `json:"stale_tasks,omitempty"`
+	OnExhausted *Move       `json:"on_exhausted,omitempty"` // what happens after the last step ran
+	OnEngaged   *OnEngaged  `json:"on_engaged,omitempty"`
 }
 
 // Template is an email template: a text/template subject and text body, an html/template body.
@@ -90,6 +212,7 @@ type Pipeline struct {
 	Initial   string              `json:"initial"`
 	Stages    []Stage             `json:"stages"`
 	Templates map[string]Template `json:"templates,omitempty"`
+	Exits     *Exits              `json:"exits,omitempty"`
 }
 
 // Stage returns the stage with the given id.
@@ -172,6 +295,40 @@ func (p Pipeline) Validate() error {
 		}
 		checkMove(s.ID, "on_stale", s.OnStale)
 		checkMove(s.ID, "on_exhausted", s.OnExhausted)
+		if len(s.StaleTasks) > 0 && s.TimeLimit.IsZero() {
+			add("stage %q has on_stale rungs but no time_limit, so they can never fire", s.ID)
+		}
+		prevAt := 0
+		for _, r := range s.StaleTasks {
+			rule := fmt.Sprintf("on_stale at %d%%", r.At)
+			if r.At < 1 || r.At > 99 {
+				add("stage %q %s: a task rung is at 1%% to 99%% of the time limit (the move is at 100%%)", s.ID, rule)
+			} else if r.At <= prevAt {
+				add("stage %q %s: rungs go in ascending order, each at a different share", s.ID, rule)
+			}
+			prevAt = r.At
+			checkTask(add, s.ID, rule, &r.Task)
+		}
+		if e := s.OnEngaged; e != nil {
+			if _, ok := p.Stage(e.MoveTo); !ok {
+				add("stage %q on_engaged: move_to %q names no stage", s.ID, e.MoveTo)
+			} else if e.MoveTo == s.ID {
+				add("stage %q on_engaged: move_to names the stage itself", s.ID)
+			}
+			if strings.TrimSpace(e.Reason) == "" {
+				add("stage %q on_engaged: a move needs a reason", s.ID)
+			}
+			for _, k := range e.On {
+				switch k {
+				case EngagedReply, EngagedMeetingBooked, EngagedClick:
+				default:
+					add("stage %q on_engaged: %q cannot re-engage a deal (want reply, meeting_booked or click)", s.ID, k)
+				}
+			}
+			if e.Task != nil {
+				checkTask(add, s.ID, "on_engaged", e.Task)
+			}
+		}
 		stepIDs := map[string]bool{}
 		for _, st := range s.Steps {
 			where := fmt.Sprintf("stage %q step %q", s.ID, st.ID)
@@ -202,8 +359,28 @@ func (p Pipeline) Validate() error {
 				} else {
 					checkTask(add, s.ID, "step "+st.ID, st.Task)
 				}
+			case StepWait:
+				if st.After.IsZero() {
+					add("%s: a wait step needs a duration", where)
+				}
+				if st.Times > 1 {
+					add("%s: a wait step does not repeat", where)
+				}
 			default:
-				add("%s: unknown kind %q (want email or task)", where, st.Kind)
+				add("%s: unknown kind %q (want email, task or wait)", where, st.Kind)
+			}
+			if st.Blocking && st.Kind != StepTask {
+				add("%s: only task steps can block", where)
+			}
+		}
+	}
+	if p.Exits != nil {
+		for _, e := range []struct {
+			name string
+			rule *ExitRule
+		}{{"reply", p.Exits.Reply}, {"meeting_booked", p.Exits.MeetingBooked}, {"bounce", p.Exits.Bounce}, {"unsubscribe", p.Exits.Unsubscribe}} {
+			if e.rule != nil && e.rule.Task != nil {
+				checkTask(add, "", "exits."+e.name, e.rule.Task)
 			}
 		}
 	}

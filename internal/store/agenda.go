@@ -72,6 +72,20 @@ func (s *Store) CancelVisitTasks(ctx context.Context, dealID string, visit int, 
 	return int(tag.RowsAffected()), nil
 }
 
+// CloseTask marks an open task of a deal done or skipped; it reports whether the task was
+// open (a retry, or a task cancelled meanwhile, changes nothing).
+func (s *Store) CloseTask(ctx context.Context, dealID string, taskID int64, state string, at time.Time, reason string) (bool, error) {
+	if state != "done" && state != "skipped" {
+		return false, fmt.Errorf("close task: state %q (want done or skipped)", state)
+	}
+	tag, err := s.pool.Exec(ctx, `UPDATE tasks SET state = $3, closed_at = $4, close_reason = $5
+		WHERE id = $2 AND deal_id = $1 AND state = 'open'`, dealID, taskID, state, at, reason)
+	if err != nil {
+		return false, fmt.Errorf("close task: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // Task is a rep's task row.
 type Task struct {
 	ID          int64      `json:"id"`
