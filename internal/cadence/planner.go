@@ -12,10 +12,12 @@ import (
 type ItemKind string
 
 const (
-	ItemEmail     ItemKind = "email"     // send a step's email
-	ItemTask      ItemKind = "task"      // create a step's task
-	ItemStale     ItemKind = "stale"     // the stage time limit: apply on_stale
-	ItemExhausted ItemKind = "exhausted" // every step ran: apply on_exhausted
+	ItemEmail     ItemKind = "email"      // send a step's email
+	ItemTask      ItemKind = "task"       // create a step's task
+	ItemStale     ItemKind = "stale"      // the stage time limit: apply on_stale
+	ItemExhausted ItemKind = "exhausted"  // every step ran: apply on_exhausted
+	ItemStaleTask ItemKind = "stale_task" // an on_stale warning rung: give the owner a task
+	ItemWait      ItemKind = "wait"       // a wait step ends
 )
 
 // Item ids for the stage rules; step items are "<step id>#<occurrence>".
@@ -23,6 +25,10 @@ const (
 	StaleItemID     = "stale"
 	ExhaustedItemID = "exhausted"
 )
+
+// StaleTaskStepID is the step id of an on_stale warning rung's task, e.g. "stale-80" for
+// the rung at 80%; its item id is ItemID(StaleTaskStepID(80), 1).
+func StaleTaskStepID(percent int) string { return "stale-" + strconv.Itoa(percent) }
 
 // ItemID is the stable id of one occurrence of a step, e.g. "nurture#3".
 func ItemID(stepID string, occurrence int) string {
