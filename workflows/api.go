@@ -138,6 +138,9 @@ type Carried struct {
 	Watermark Watermark            `json:"watermark"`
 	OpenTasks []activities.TaskRef `json:"open_tasks,omitempty"`
 	Revision  int64                `json:"revision"`
+	// Suppressed says why the deal's contact gets no more email (a bounce, an opt-out);
+	// every later stage visit starts with its emails stopped.
+	Suppressed string `json:"suppressed,omitempty"`
 	// Pending are events delivered to the previous run after it decided to continue as new;
 	// the next run handles them first, in order, so none is lost and histories stay short.
 	Pending []Event `json:"pending,omitempty"`
@@ -155,6 +158,10 @@ type View struct {
 	CadenceVersion int64                `json:"cadence_version"`
 	Paused         bool                 `json:"paused"`
 	Closed         bool                 `json:"closed"`
+	// EmailsStopped says why the stage's emails stopped (a reply, an opt-out…).
+	EmailsStopped string `json:"emails_stopped,omitempty"`
+	// WaitingFor names the blocking task the cadence waits for.
+	WaitingFor string `json:"waiting_for,omitempty"`
 }
 
 // Result is what a deal workflow returns when the deal closes.

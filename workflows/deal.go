@@ -36,7 +36,8 @@ type deal struct {
 	plan     plannedAgenda
 	dirty    bool // state changed since the agenda was last planned and projected
 	lastSA   searchAttrs
-	turns    int // agenda-loop turns in this run
+	turns    int    // agenda-loop turns in this run
+	sending  string // the email item whose send is in flight
 	events   workflow.ReceiveChannel
 	logger   log.Logger
 }
@@ -247,7 +248,26 @@ func (d *deal) act(ctx workflow.Context, item cadence.Item) error {
 			return err
 		}
 		d.state.OpenTasks = append(d.state.OpenTasks, ref)
+		outcome := "created"
+		if step.Blocking {
+			outcome = cadence.OutcomeOpen // later steps wait until the owner closes it
+		}
+		d.markDone(item, workflow.Now(ctx), outcome)
+		return nil
+	case cadence.ItemStaleTask:
+		rung, ok := staleRung(stage, item.StepID)
+		if !ok {
+			return temporal.NewNonRetryableApplicationError("no on_stale rung "+item.StepID+" in stage "+stage.ID, "BadPlan", nil)
+		}
+		ref, err := d.createTask(ctx, item.StepID, item.Occurrence, &rung.Task, item.DueAt)
+		if err != nil {
+			return err
+		}
+		d.state.OpenTasks = append(d.state.OpenTasks, ref)
 		d.markDone(item, workflow.Now(ctx), "created")
+		return nil
+	case cadence.ItemWait:
+		d.markDone(item, workflow.Now(ctx), "waited")
 		return nil
 	case cadence.ItemStale:
 		m := stage.OnStale
@@ -258,6 +278,15 @@ func (d *deal) act(ctx workflow.Context, item cadence.Item) error {
 	default:
 		return temporal.NewNonRetryableApplicationError(fmt.Sprintf("unknown agenda item kind %q", item.Kind), "BadPlan", nil)
 	}
+}
+
+func staleRung(stage cadence.Stage, stepID string) (cadence.StaleTask, bool) {
+	for _, r := range stage.StaleTasks {
+		if cadence.StaleTaskStepID(r.At) == stepID {
+			return r, true
+		}
+	}
+	return cadence.StaleTask{}, false
 }
 
 func stepOf(stage cadence.Stage, id string) cadence.Step {
@@ -276,6 +305,8 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 	step := stepOf(stage, item.StepID)
 	sendCtx, cancelSend := workflow.WithCancel(ctx)
 	defer cancelSend()
+	d.sending = item.ID
+	defer func() { d.sending = "" }()
 	fut := workflow.ExecuteActivity(sendOptions(sendCtx), a.SendEmail, activities.SendInput{
 		DealID:         d.in.DealID,
 		CadenceVersion: d.in.Cadence.Version,
@@ -303,7 +334,7 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 				deferred = append(deferred, ev)
 				continue
 			}
-			if d.classify(ev).apply {
+			if d.moves(ev) {
 				// Cancel the send: a retry waiting in backoff stops at once; an attempt already
 				// talking SMTP finishes and the ledger records its outcome. The activity waits
 				// for cancellation, so the old visit's send has settled before the move.
@@ -414,8 +445,13 @@ func (d *deal) classify(ev Event) verdict {
 }
 
 func (d *deal) handle(ctx workflow.Context, ev Event) error {
-	if ev.Kind == EventMigrate {
+	switch ev.Kind {
+	case EventMigrate:
 		return d.migrate(ctx, ev)
+	case EventEngaged:
+		return d.engaged(ctx, ev)
+	case EventTaskClosed:
+		return d.taskClosed(ctx, ev)
 	}
 	v := d.classify(ev)
 	if v.apply {
@@ -430,6 +466,9 @@ func (d *deal) handle(ctx workflow.Context, ev Event) error {
 }
 
 func (d *deal) recordOutcome(ctx workflow.Context, ev Event, state, reason string) error {
+	if ev.InboundEventID == 0 {
+		return nil // not recorded as an inbound event (the engine's own, or a test's)
+	}
 	return workflow.ExecuteActivity(dbOptions(ctx), a.RecordEventOutcome, activities.EventOutcomeInput{
 		InboundEventID: ev.InboundEventID, State: state, Reason: reason, At: workflow.Now(ctx),
 	}).Get(ctx, nil)
@@ -506,7 +545,7 @@ func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, 
 			return err
 		}
 	}
-	d.state.Visit = cadence.Visit{Stage: to, Number: from.Number + 1, EnteredAt: now}
+	d.state.Visit = cadence.Visit{Stage: to, Number: from.Number + 1, EnteredAt: now, EmailsStopped: d.state.Suppressed}
 	d.state.OpenTasks = nil
 	err := workflow.ExecuteActivity(dbOptions(ctx), a.RecordTransition, activities.TransitionInput{
 		DealID: d.in.DealID, Visit: d.state.Visit.Number, From: from.Stage, To: to, At: now,
@@ -554,6 +593,7 @@ func (d *deal) refresh(ctx workflow.Context) error {
 		if err != nil {
 			return plannedAgenda{Err: err.Error()}
 		}
+		cals.JitterKey = d.in.DealID
 		items, err := cadence.Plan(d.pipeline, d.state.Visit, cals)
 		a := plannedAgenda{Items: items, Deadline: cadence.Deadline(d.pipeline, d.state.Visit, cals)}
 		if err != nil {
@@ -671,9 +711,13 @@ func (d *deal) view() (View, error) {
 	if next == nil {
 		next = []cadence.Item{}
 	}
-	return View{
+	v := View{
 		DealID: d.in.DealID, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,
 		EnteredAt: d.state.Visit.EnteredAt, Deadline: d.plan.Deadline, Next: next, OpenTasks: tasks,
-		CadenceVersion: d.in.Cadence.Version, Closed: d.closable(),
-	}, nil
+		CadenceVersion: d.in.Cadence.Version, Closed: d.closable(), EmailsStopped: d.state.Visit.EmailsStopped,
+	}
+	if b, ok := cadence.BlockedOn(d.pipeline, d.state.Visit); ok {
+		v.WaitingFor = fmt.Sprintf("task %s to be completed or skipped", cadence.ItemID(b.StepID, b.Occurrence))
+	}
+	return v, nil
 }

@@ -60,6 +60,7 @@ type recorder struct {
 	closes      []activities.CloseInput
 	projections []activities.ProjectionInput
 	migrations  []activities.MigrationInput
+	closedTasks []activities.CloseTaskInput
 	sentAt      []time.Time
 	loads       int
 	nextTaskID  int64
@@ -124,7 +125,13 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 			defer rec.lock()()
 			rec.tasks = append(rec.tasks, in)
 			rec.nextTaskID++
-			return activities.TaskRef{ID: rec.nextTaskID, StepID: in.StepID, Kind: in.Kind, DueAt: in.DueAt}, nil
+			return activities.TaskRef{ID: rec.nextTaskID, StepID: in.StepID, Occurrence: in.Occurrence, Kind: in.Kind, DueAt: in.DueAt}, nil
+		})
+	env.OnActivity(a.CloseTask, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.CloseTaskInput) (bool, error) {
+			defer rec.lock()()
+			rec.closedTasks = append(rec.closedTasks, in)
+			return true, nil
 		})
 	env.OnActivity(a.CancelVisitTasks, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CancelTasksInput) (int, error) {

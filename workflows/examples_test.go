@@ -29,7 +29,7 @@ func TestExampleCadencesRunAsPreviewed(t *testing.T) {
 		pinned map[string]string // item → local time the deal must get
 	}{
 		{"b2b.yaml", time.Date(2026, 5, 22, 16, 30, 0, 0, berlin), map[string]string{ // Friday before Whit Monday
-			"prospecting/intro#1": "Tue 2026-05-26 09:00 CEST",
+			"prospecting/intro#1": "Tue 2026-05-26 09:08 CEST", // the window opens at 09:00; the deal's jitter adds 8 minutes
 			"prospecting/stale":   "Mon 2026-06-15 16:30 CEST",
 		}},
 		{"short-cycle.yaml", time.Date(2026, 11, 25, 15, 0, 0, 0, newYork), nil}, // the day before Thanksgiving
@@ -39,13 +39,13 @@ func TestExampleCadencesRunAsPreviewed(t *testing.T) {
 			t.Parallel()
 			p, err := cadencefile.Load(filepath.Join("..", "cadences", c.file))
 			require.NoError(t, err)
-			want, err := preview.Timeline(p, preview.Request{Start: c.start, Days: 90})
+			in := newInput()
+			want, err := preview.Timeline(p, preview.Request{Start: c.start, Days: 90, DealID: in.DealID})
 			require.NoError(t, err)
 
 			env, rec := newEnvVersions(t, map[int64]cadence.Pipeline{3: p})
 			env.SetStartTime(c.start)
 			env.RegisterDelayedCallback(env.CancelWorkflow, 90*24*time.Hour)
-			in := newInput()
 			in.Start.Stage, in.Start.SourceTime = p.Initial, c.start
 			env.ExecuteWorkflow(workflows.DealWorkflow, in)
 			require.True(t, env.IsWorkflowCompleted())

@@ -75,6 +75,36 @@ type Visit struct {
 	Deadline  time.Time  `json:"deadline,omitzero"`
 	Done      []Done     `json:"done,omitempty"`
 	Deferrals []Deferral `json:"deferrals,omitempty"`
+	// EmailsStopped says why the visit's remaining emails are not sent (a reply, a booked
+	// meeting, an opt-out); its email steps keep their planned instants for counting.
+	EmailsStopped string `json:"emails_stopped,omitempty"`
+	// Responded: the prospect replied or booked a meeting, so on_exhausted ("unresponsive")
+	// no longer applies to this visit.
+	Responded bool `json:"responded,omitempty"`
+}
+
+// Outcomes of a blocking task in Done: open until the owner closes it.
+const (
+	OutcomeOpen = "open"
+)
+
+// BlockedOn returns the blocking task the visit waits for, if any.
+func BlockedOn(p Pipeline, v Visit) (Done, bool) {
+	stage, ok := p.Stage(v.Stage)
+	if !ok {
+		return Done{}, false
+	}
+	for _, step := range stage.Steps {
+		if !step.Blocking {
+			continue
+		}
+		for _, d := range v.Done {
+			if d.StepID == step.ID && d.Outcome == OutcomeOpen {
+				return d, true
+			}
+		}
+	}
+	return Done{}, false
 }
 
 func (v Visit) done(id string) (Done, bool) {
@@ -102,6 +132,10 @@ func (v Visit) deferral(id string) (Deferral, bool) {
 type Calendars struct {
 	Owner   Calendar
 	Contact Calendar
+	// JitterKey (the deal id) spreads emails by a small deterministic offset inside the
+	// window; empty means no jitter. Only slotted (business) contact calendars jitter, so
+	// second-scale demo and test pipelines keep exact instants.
+	JitterKey string
 }
 
 // Explaining is a Calendar that says why an instant moved (a weekend, a holiday, closed hours).
@@ -112,7 +146,26 @@ type Explaining interface {
 // Slotted is a contact calendar that places emails in its sending window.
 type Slotted interface {
 	NextSlot(t time.Time) (time.Time, []string)
+	InSlot(t time.Time) bool
 }
+
+// Fractional is a calendar that can place a share of the business time between two instants
+// (on_stale rungs count business minutes).
+type Fractional interface {
+	Fraction(from, to time.Time, percent int) time.Time
+}
+
+// fraction is the instant percent of the way from from to to, in cal's business time.
+func fraction(cal Calendar, from, to time.Time, percent int) time.Time {
+	if f, ok := cal.(Fractional); ok {
+		return f.Fraction(from, to, percent)
+	}
+	return from.Add(to.Sub(from) * time.Duration(percent) / 100)
+}
+
+// jitterMax bounds the deterministic spread of emails that would otherwise leave together
+// at a window's opening.
+const jitterMax = 10 * time.Minute
 
 // addWhy adds d in cal, with the reasons for any shift when the calendar can say them.
 func addWhy(cal Calendar, from time.Time, d Duration) (time.Time, []string) {
@@ -120,6 +173,29 @@ func addWhy(cal Calendar, from time.Time, d Duration) (time.Time, []string) {
 		return e.AddWhy(from, d)
 	}
 	return cal.Add(from, d), nil
+}
+
+// slot places an email at the contact's next sending slot, then spreads it by the deal's
+// jitter when that keeps it inside the same open stretch of the window.
+func slot(cals Calendars, id string, at time.Time, shifts []string, jitter bool) (time.Time, []string) {
+	s, ok := cals.Contact.(Slotted)
+	if !ok {
+		return at, shifts
+	}
+	at, more := s.NextSlot(at)
+	shifts = append(shifts, more...)
+	if !jitter || cals.JitterKey == "" {
+		return at, shifts
+	}
+	j := Jitter(cals.JitterKey+"/"+id, jitterMax)
+	if j == 0 {
+		return at, shifts
+	}
+	if spread := at.Add(j); s.InSlot(spread) && s.InSlot(at.Add(j/2)) {
+		shifts = append(shifts, fmt.Sprintf("spread by %s so the deal's emails do not leave in one burst", j))
+		return spread, shifts
+	}
+	return at, shifts
 }
 
 func withShifts(reason string, shifts []string) string {
@@ -146,49 +222,73 @@ func Plan(p Pipeline, v Visit, cals Calendars) ([]Item, error) {
 	var items []Item
 	cursor := v.EnteredAt
 	cursorWhat := "stage entry"
-	pendingSteps := 0
+	blocked := false
+steps:
 	for _, step := range stage.Steps {
 		for occ := 1; occ <= step.Occurrences(); occ++ {
 			id := ItemID(step.ID, occ)
 			if d, ok := v.done(id); ok {
+				if step.Blocking && d.Outcome == OutcomeOpen {
+					// Later steps count from when the owner closes the task: unknown yet.
+					blocked = true
+					break steps
+				}
 				cursor = d.At
 				cursorWhat = fmt.Sprintf("%s %s", id, d.Outcome)
 				continue
 			}
 			cal := cals.Owner
 			kind := ItemTask
-			if step.Kind == StepEmail {
+			switch step.Kind {
+			case StepEmail:
 				cal, kind = cals.Contact, ItemEmail
+			case StepWait:
+				kind = ItemWait
 			}
 			at, shifts := addWhy(cal, cursor, step.After)
-			if kind == ItemEmail {
-				// Email delays count in the contact's calendar, then the email window applies.
-				if s, ok := cal.(Slotted); ok {
-					var more []string
-					at, more = s.NextSlot(at)
-					shifts = append(shifts, more...)
-				}
-			}
 			reason := fmt.Sprintf("%s after %s (%s)", step.After, cursorWhat, cursor.UTC().Format(timeLayout))
 			if step.After.IsZero() {
 				reason = fmt.Sprintf("right after %s (%s)", cursorWhat, cursor.UTC().Format(timeLayout))
 			}
-			reason = withShifts(reason, shifts)
+			deferred := false
 			if def, ok := v.deferral(id); ok && def.Until.After(at) {
-				at = def.Until
+				at, shifts = def.Until, nil
 				reason = fmt.Sprintf("deferred to %s: %s", def.Until.UTC().Format(timeLayout), def.Why)
+				deferred = true
+			}
+			if kind == ItemEmail {
+				// Email delays count in the contact's calendar, then the email window applies
+				// (to a deferred instant too).
+				at, shifts = slot(cals, id, at, shifts, !deferred)
+			}
+			reason = withShifts(reason, shifts)
+			cursor = at
+			cursorWhat = fmt.Sprintf("%s (planned)", id)
+			if kind == ItemEmail && v.EmailsStopped != "" {
+				continue // not sent; later steps still count from its planned instant
 			}
 			item := Item{ID: id, Kind: kind, StepID: step.ID, Occurrence: occ, At: at, Reason: reason}
 			if step.Task != nil {
 				item.DueAt = cals.Owner.Add(at, step.Task.DueIn)
 			}
 			items = append(items, item)
-			pendingSteps++
-			cursor = at
-			cursorWhat = fmt.Sprintf("%s (planned)", id)
 		}
 	}
-	if stage.OnExhausted != nil && len(stage.Steps) > 0 {
+	if stage.OnStale != nil && !stage.TimeLimit.IsZero() {
+		deadline := Deadline(p, v, cals)
+		for _, r := range stage.StaleTasks {
+			stepID := StaleTaskStepID(r.At)
+			if _, ok := v.done(ItemID(stepID, 1)); ok {
+				continue
+			}
+			at := fraction(cals.Owner, v.EnteredAt, deadline, r.At)
+			reason := fmt.Sprintf("%d%% of the time limit of %s in %s since %s: a task before the deal goes stale",
+				r.At, stage.TimeLimit, stage.ID, v.EnteredAt.UTC().Format(timeLayout))
+			items = append(items, Item{ID: ItemID(stepID, 1), Kind: ItemStaleTask, StepID: stepID, Occurrence: 1,
+				At: at, DueAt: cals.Owner.Add(at, r.Task.DueIn), Reason: reason})
+		}
+	}
+	if stage.OnExhausted != nil && len(stage.Steps) > 0 && !blocked && !v.Responded {
 		at := cals.Owner.Add(cursor, stage.OnExhausted.After)
 		reason := fmt.Sprintf("%s after the last step: move to %s (%s)", stage.OnExhausted.After, stage.OnExhausted.MoveTo, stage.OnExhausted.Reason)
 		items = append(items, ruleItem(ExhaustedItemID, ItemExhausted, at, reason, stage.OnExhausted, cals))

@@ -77,6 +77,22 @@ func (c *Calendar) NextSlot(t time.Time) (time.Time, []string) {
 	return at, c.sentences(shifts)
 }
 
+// InSlot reports whether an email may leave at t: inside the window, or business hours
+// when there is no window.
+func (c *Calendar) InSlot(t time.Time) bool {
+	if !c.hasWindow {
+		return c.IsOpen(t)
+	}
+	return c.InWindow(t)
+}
+
+// Fraction is the instant percent of the way through the business time between from and to
+// (on_stale rungs), counted in whole business minutes.
+func (c *Calendar) Fraction(from, to time.Time, percent int) time.Time {
+	mins := c.BusinessMinutesBetween(from, to)
+	return c.AddBusinessMinutes(from, mins*percent/100)
+}
+
 func (c *Calendar) sentences(shifts []Shift) []string {
 	out := make([]string, 0, len(shifts))
 	for _, s := range shifts {

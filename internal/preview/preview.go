@@ -17,6 +17,9 @@ type Request struct {
 	Owner   calendar.Party `json:"owner"`
 	Contact calendar.Party `json:"contact"`
 	Days    int            `json:"days"` // horizon; default 90
+	// DealID seeds the small deterministic jitter that spreads emails inside the window,
+	// exactly as the workflow does for that deal; default "preview".
+	DealID string `json:"deal_id,omitempty"`
 }
 
 // Touch is one entry of the timeline.
@@ -50,6 +53,10 @@ func Timeline(p cadence.Pipeline, r Request) ([]Touch, error) {
 	cals, err := specs.Calendars()
 	if err != nil {
 		return nil, err
+	}
+	cals.JitterKey = r.DealID
+	if cals.JitterKey == "" {
+		cals.JitterKey = "preview"
 	}
 	entries, err := cadence.Simulate(p, cals, r.Start.UTC(), time.Duration(r.Days)*24*time.Hour, 1000)
 	if err != nil {

@@ -1,4 +1,4 @@
-package calendar
+package cadence
 
 import (
 	"hash/fnv"
@@ -10,8 +10,8 @@ import (
 // It is FNV-1a (64 bit) of the key modulo max, in whole seconds when max is at least a second
 // (nanoseconds otherwise). A non-positive max gives 0.
 //
-// Add it before NextWindow (NextWindow(at.Add(Jitter(key, max)))) so the jittered instant
-// still lands inside the window.
+// The planner adds it to an email's slot and keeps the result only when it is still inside
+// the window, so jitter never moves an email to another day.
 func Jitter(key string, max time.Duration) time.Duration {
 	if max <= 0 {
 		return 0
