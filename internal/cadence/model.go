@@ -391,16 +391,19 @@ func (p Pipeline) Validate() error {
 }
 
 func checkTask(add func(string, ...any), stage, where string, t *TaskSpec) {
+	if stage != "" {
+		where = fmt.Sprintf("stage %q %s", stage, where) // exits are pipeline-wide: no stage
+	}
 	if strings.TrimSpace(t.Title) == "" {
-		add("stage %q %s: a task needs a title", stage, where)
+		add("%s: a task needs a title", where)
 	}
 	switch t.Kind {
 	case "call", "email", "linkedin", "todo":
 	default:
-		add("stage %q %s: task kind %q (want call, email, linkedin or todo)", stage, where, t.Kind)
+		add("%s: task kind %q (want call, email, linkedin or todo)", where, t.Kind)
 	}
 	if err := t.DueIn.Validate(); err != nil {
-		add("stage %q %s due_in: %v", stage, where, err)
+		add("%s due_in: %v", where, err)
 	}
 }
 

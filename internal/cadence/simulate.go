@@ -14,8 +14,9 @@ type Entry struct {
 
 // Simulate runs the planner forward from a deal entering p's initial stage at start, as if
 // nobody answered: every step runs at its planned instant, every time limit fires. It is the
-// preview's timeline, computed by the same planner the workflow uses. It stops when the deal
-// closes, at the horizon, or after max entries.
+// preview's timeline, computed by the same planner the workflow uses. The owner completes a
+// blocking task when it falls due (the steps after it count from then). It stops when the
+// deal closes, at the horizon, or after max entries.
 func Simulate(p Pipeline, cals Calendars, start time.Time, horizon time.Duration, max int) ([]Entry, error) {
 	visit := Visit{Stage: p.Initial, Number: 1, EnteredAt: start}
 	var out []Entry
@@ -35,12 +36,20 @@ func Simulate(p Pipeline, cals Calendars, start time.Time, horizon time.Duration
 		out = append(out, Entry{Stage: visit.Stage, Visit: visit.Number, Item: it})
 		stage, _ := p.Stage(visit.Stage)
 		switch it.Kind {
-		case ItemEmail, ItemTask:
-			outcome := "sent"
-			if it.Kind == ItemTask {
-				outcome = "created"
+		case ItemEmail, ItemTask, ItemStaleTask, ItemWait:
+			done := Done{StepID: it.StepID, Occurrence: it.Occurrence, At: it.At, Outcome: "created"}
+			switch {
+			case it.Kind == ItemEmail:
+				done.Outcome = "sent"
+			case it.Kind == ItemWait:
+				done.Outcome = "waited"
+			case it.Kind == ItemTask && stepBlocks(stage, it.StepID):
+				done.Outcome = "done"
+				if it.DueAt.After(it.At) {
+					done.At = it.DueAt
+				}
 			}
-			visit.Done = append(visit.Done, Done{StepID: it.StepID, Occurrence: it.Occurrence, At: it.At, Outcome: outcome})
+			visit.Done = append(visit.Done, done)
 		case ItemStale, ItemExhausted:
 			m := stage.OnStale
 			if it.Kind == ItemExhausted {
@@ -52,4 +61,13 @@ func Simulate(p Pipeline, cals Calendars, start time.Time, horizon time.Duration
 		}
 	}
 	return out, nil
+}
+
+func stepBlocks(stage Stage, stepID string) bool {
+	for _, st := range stage.Steps {
+		if st.ID == stepID {
+			return st.Blocking
+		}
+	}
+	return false
 }
