@@ -67,6 +67,8 @@ func runDeal(ctx context.Context, verb string, args []string, env config.Env, st
 		return dealCreate(ctx, args, env, stdout, stderr)
 	case "stage":
 		return dealStage(ctx, args, env, stdout, stderr)
+	case "engage":
+		return dealEngage(ctx, args, env, stdout, stderr)
 	case "reopen":
 		return dealReopen(ctx, args, env, stdout, stderr)
 	case "show":
@@ -328,7 +330,7 @@ func printDetails(w io.Writer, det deals.Details) {
 	}
 	for _, t := range det.Timeline.Tasks {
 		due := t.DueAt
-		fmt.Fprintf(tw, "  [%s] %s\tdue %s\t%s %s\n", t.State, t.Title, ts(&due), t.Kind, t.CloseReason)
+		fmt.Fprintf(tw, "  #%d [%s] %s\tdue %s\t%s %s\n", t.ID, t.State, t.Title, ts(&due), t.Kind, t.CloseReason)
 	}
 	fmt.Fprintln(tw, "\nEmails\t\t")
 	if len(det.Timeline.Emails) == 0 {

@@ -1,5 +1,6 @@
-// Command starter is the engine's front door: it migrates the database and creates, moves,
-// reopens and shows deals, and serves the same as a JSON HTTP API.
+// Command starter is the engine's front door: it migrates the database; creates, moves,
+// reopens and shows deals; reports engagements and closes tasks; and serves the same as a
+// JSON HTTP API.
 package main
 
 import (
@@ -27,8 +28,12 @@ commands:
   migrate                         apply database migrations and publish the built-in cadence
   deal create  [flags]            create a deal (or converge on the one its external id names)
   deal stage   DEAL STAGE [flags] move a deal to a stage
+  deal engage  DEAL KIND [flags]  report what the prospect did: reply, meeting_booked, click,
+                                  bounce, unsubscribe, out_of_office [--return-at TIME|DATE]
   deal reopen  DEAL [flags]       reopen a closed deal
   deal show    DEAL [--json]      show a deal: stage, deadline, next actions and why, tasks, history
+  task done    DEAL TASK-ID       the owner completed a task (ids as deal show lists them)
+  task skip    DEAL TASK-ID       the owner skipped a task
   cadence validate FILE...         check cadence files: every problem as file:line:col with the source
   cadence preview FILE [flags]    the exact timeline a sample deal would get, local and UTC, with reasons
   cadence publish FILE            store a cadence file as a new immutable version
@@ -58,6 +63,11 @@ func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.W
 			return usageError(usage)
 		}
 		return runDeal(ctx, args[1], args[2:], env, stdout, stderr)
+	case "task":
+		if len(args) < 2 {
+			return usageError(usage)
+		}
+		return runTask(ctx, args[1], args[2:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -78,6 +78,21 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{[]string{"deal", "reopen", "crm:missing"}, "not found"},
 		{[]string{"deal", "show", "00000000-0000-0000-0000-000000000000"}, "not found"},
 		{[]string{"deal", "fly"}, `unknown deal command "fly"`},
+		{[]string{"deal", "engage", "crm:x"}, "usage: starter deal engage DEAL KIND"},
+		{[]string{"deal", "engage", "crm:x", "sneeze"}, `kind "sneeze": want one of reply, meeting_booked, click, bounce, unsubscribe, out_of_office`},
+		{[]string{"deal", "engage", "crm:x", "reply", "--return-at", "2026-12-01"}, "--return-at applies only to out_of_office, not to reply"},
+		{[]string{"deal", "engage", "crm:x", "out_of_office", "--return-at", "soon"}, `--return-at "soon": want RFC 3339`},
+		{[]string{"deal", "engage", "crm:x", "out_of_office", "--at", "2026-11-23T10:00:00Z", "--return-at", "2026-11-22T10:00:00Z"},
+			"return_at 2026-11-22T10:00:00Z is not after the source time 2026-11-23T10:00:00Z"},
+		{[]string{"deal", "engage", "crm:x", "reply", "--address", "bob@prospect.test"}, "address applies only to bounce and unsubscribe"},
+		{[]string{"deal", "engage", "crm:missing", "bounce"}, "deal crm:missing: not found"},
+		{[]string{"task"}, "usage: starter"},
+		{[]string{"task", "finish", "crm:x", "1"}, `unknown task command "finish"`},
+		{[]string{"task", "done", "crm:x"}, "usage: starter task done DEAL TASK-ID"},
+		{[]string{"task", "skip", "crm:x", "abc"}, `task id "abc": want a positive number`},
+		{[]string{"task", "skip", "crm:x", "0"}, `task id "0": want a positive number`},
+		{[]string{"task", "done", "crm:x", "1", "--note", "a\nb"}, "note must be a single line"},
+		{[]string{"task", "done", "crm:missing", "1"}, "deal crm:missing: not found"},
 	}
 	for _, c := range cases {
 		r := runCLI(t, env, c.args...)

@@ -29,6 +29,7 @@ var (
 	ErrDealClosed   = store.ErrDealClosed
 	ErrNotClosed    = store.ErrDealNotClosed
 	ErrUnknownStage = errors.New("unknown stage")
+	ErrTaskNotOpen  = errors.New("task is not open") // done, skipped or cancelled already
 )
 
 // ValidationError lists what is wrong with a request; nothing was written.

@@ -1,5 +1,6 @@
 // Package httpapi is the engine's JSON HTTP API over the front door: create (or upsert by
-// external id), stage changes, reopen and show. Domain errors map to statuses in one place.
+// external id), stage changes, engagements, task completion, reopen and show. Domain errors
+// map to statuses in one place.
 package httpapi
 
 import (
@@ -16,6 +17,7 @@ import (
 	"time"
 
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/workflows"
 )
 
 // MaxBodyBytes bounds every request body.
@@ -39,6 +41,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/deals", s.auth(s.createDeal))
 	mux.Handle("POST /api/deals/{id}/stage", s.auth(s.changeStage))
 	mux.Handle("POST /api/deals/{id}/reopen", s.auth(s.reopen))
+	mux.Handle("POST /api/deals/{id}/engagements", s.auth(s.engage))
+	mux.Handle("POST /api/deals/{id}/tasks/{task}/done", s.auth(s.closeTask(workflows.TaskDone)))
+	mux.Handle("POST /api/deals/{id}/tasks/{task}/skip", s.auth(s.closeTask(workflows.TaskSkipped)))
 	mux.Handle("GET /api/deals/{id}", s.auth(s.showDeal))
 	mux.Handle("POST /api/cadences/preview", s.auth(s.previewCadence))
 	return mux
@@ -82,6 +87,15 @@ func (e *errBadRequest) Error() string { return e.msg }
 
 // decode reads one JSON object of at most MaxBodyBytes, refusing unknown fields.
 func decode(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(w, r, v, false)
+}
+
+// decodeOptional is decode for routes whose body may be empty (every field optional).
+func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeBody(w, r, v, true)
+}
+
+func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
 	if ct := r.Header.Get("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
 		if err != nil || mt != "application/json" {
@@ -101,6 +115,8 @@ func decode(w http.ResponseWriter, r *http.Request, v any) error {
 			return &errBadRequest{http.StatusBadRequest, fmt.Sprintf("time %q is not RFC 3339, like 2026-11-23T10:00:00Z", timeErr.Value)}
 		case errors.As(err, &tooBig):
 			return &errBadRequest{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes)}
+		case errors.Is(err, io.EOF) && optional:
+			return nil
 		case errors.Is(err, io.EOF):
 			return &errBadRequest{http.StatusBadRequest, "body is empty: send a JSON object"}
 		case errors.As(err, &syntax):
@@ -135,7 +151,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, http.StatusNotFound, err.Error(), nil)
 	case errors.Is(err, deals.ErrDealClosed):
 		writeProblem(w, http.StatusConflict, err.Error()+"; reopen it with POST /api/deals/{id}/reopen", nil)
-	case errors.Is(err, deals.ErrNotClosed):
+	case errors.Is(err, deals.ErrNotClosed), errors.Is(err, deals.ErrTaskNotOpen):
 		writeProblem(w, http.StatusConflict, err.Error(), nil)
 	case errors.Is(err, deals.ErrUnknownStage):
 		writeProblem(w, http.StatusUnprocessableEntity, err.Error(), nil)

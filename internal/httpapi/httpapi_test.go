@@ -24,6 +24,7 @@ import (
 	"github.com/followup-engine/followup/internal/pgtest"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/internal/temporaltest"
+	"github.com/followup-engine/followup/workflows"
 )
 
 const token = "test-token-0123456789abcdef"
@@ -152,7 +153,8 @@ func TestAuthIsRequired(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, devServer.FrontendHostPort(), nil)
 	for _, h := range [][]string{{"Authorization", ""}, {"Authorization", "Bearer wrong"}, {"Authorization", token}, {"Authorization", "Basic " + token}} {
-		for _, route := range [][2]string{{"POST", "/api/deals"}, {"POST", "/api/deals/x:y/stage"}, {"POST", "/api/deals/x:y/reopen"}, {"GET", "/api/deals/x:y"}} {
+		for _, route := range [][2]string{{"POST", "/api/deals"}, {"POST", "/api/deals/x:y/stage"}, {"POST", "/api/deals/x:y/reopen"}, {"GET", "/api/deals/x:y"},
+			{"POST", "/api/deals/x:y/engagements"}, {"POST", "/api/deals/x:y/tasks/1/done"}, {"POST", "/api/deals/x:y/tasks/1/skip"}} {
 			r := a.do(route[0], route[1], createBody, h...)
 			require.Equal(t, http.StatusUnauthorized, r.status, "%v %v", route, h)
 			require.Equal(t, `Bearer realm="followup"`, r.header.Get("WWW-Authenticate"))
@@ -253,6 +255,8 @@ func TestClosedDealConflictsUntilReopened(t *testing.T) {
 	require.Contains(t, text(r), "not closed")
 
 	require.NoError(t, a.store.MarkClosed(context.Background(), id, "lost", 1, time.Now()))
+	// No worker runs here, so the closing run would never end by itself; reopen waits for it.
+	require.NoError(t, devServer.Client().TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "the closing run ends"))
 	r = a.do("POST", "/api/deals/"+id+"/stage", `{"stage":"proposal","event_id":"late"}`)
 	require.Equal(t, http.StatusConflict, r.status, r.raw)
 	require.Contains(t, text(r), "reopen it")

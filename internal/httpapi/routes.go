@@ -1,9 +1,12 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
+	"strconv"
 	"time"
 
+	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/preview"
 	"github.com/followup-engine/followup/internal/store"
@@ -67,6 +70,84 @@ func (s *Server) changeStage(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, status, resp)
 	return nil
+}
+
+// engageBody is the body of an engagement; the deal comes from the path.
+type engageBody struct {
+	Kind       cadence.Engagement `json:"kind"`
+	Source     string             `json:"source"`
+	EventID    string             `json:"event_id"`
+	SourceTime time.Time          `json:"source_time,omitzero"`
+	ReturnAt   time.Time          `json:"return_at,omitzero"`
+	ReturnOn   string             `json:"return_on,omitempty"`
+	Address    string             `json:"address,omitempty"`
+	Detail     string             `json:"detail,omitempty"`
+}
+
+// engage records what the prospect did and signals the deal: 202 once signalled; 200 for a
+// repeated event id (with its state) and for a bounce or unsubscribe of a closed deal, which
+// is settled by its suppression alone.
+func (s *Server) engage(w http.ResponseWriter, r *http.Request) error {
+	var body engageBody
+	if err := decode(w, r, &body); err != nil {
+		return err
+	}
+	if body.Source == "" {
+		body.Source = "api"
+	}
+	if body.EventID == "" {
+		return &deals.ValidationError{Problems: []string{"event_id is required: the source's id of this engagement, so a retry is recognised"}}
+	}
+	resp, err := s.Deals.Engage(r.Context(), deals.EngageRequest{
+		Deal: r.PathValue("id"), Kind: body.Kind, Source: body.Source, EventID: body.EventID, SourceTime: body.SourceTime,
+		ReturnAt: body.ReturnAt, ReturnOn: body.ReturnOn, Address: body.Address, Detail: body.Detail,
+	})
+	if err != nil {
+		return err
+	}
+	writeJSON(w, eventStatus(resp), resp)
+	return nil
+}
+
+// taskBody is the (optional) body of a task completion.
+type taskBody struct {
+	Source  string `json:"source"`
+	EventID string `json:"event_id"` // default task-<id>-<outcome>
+	Note    string `json:"note,omitempty"`
+}
+
+// closeTask asks the deal to mark a task done or skipped: 202 once signalled (the workflow
+// records the new state a moment later), 200 for a repeat.
+func (s *Server) closeTask(outcome string) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		var body taskBody
+		if err := decodeOptional(w, r, &body); err != nil {
+			return err
+		}
+		if body.Source == "" {
+			body.Source = "api"
+		}
+		id, err := strconv.ParseInt(r.PathValue("task"), 10, 64)
+		if err != nil || id <= 0 {
+			return &deals.ValidationError{Problems: []string{fmt.Sprintf("task %q: want a task id, a positive number", r.PathValue("task"))}}
+		}
+		resp, err := s.Deals.CloseTask(r.Context(), deals.TaskRequest{
+			Deal: r.PathValue("id"), TaskID: id, Outcome: outcome, Source: body.Source, EventID: body.EventID, Note: body.Note,
+		})
+		if err != nil {
+			return err
+		}
+		writeJSON(w, eventStatus(resp), resp)
+		return nil
+	}
+}
+
+// eventStatus is 202 for an event this request handed to the workflow, 200 otherwise.
+func eventStatus(resp deals.EventResponse) int {
+	if resp.State == "signalled" && !resp.Duplicate {
+		return http.StatusAccepted
+	}
+	return http.StatusOK
 }
 
 type reopenBody struct {

@@ -1,0 +1,311 @@
+package deals
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/workflows"
+)
+
+// EventResponse says what became of an inbound event for a deal.
+type EventResponse struct {
+	DealID    string `json:"deal_id"`
+	EventID   int64  `json:"event_id"`
+	State     string `json:"state"` // signalled, or the recorded state of a duplicate or of an event settled here
+	Reason    string `json:"reason,omitempty"`
+	Duplicate bool   `json:"duplicate"`
+	// Suppressed: a bounce or unsubscribe whose suppression is committed (by this request or
+	// an earlier one); sends to the contact or address stop from now on.
+	Suppressed bool  `json:"suppressed,omitempty"`
+	TaskID     int64 `json:"task_id,omitempty"`
+}
+
+// EngageRequest reports something the prospect did.
+type EngageRequest struct {
+	Deal       string             `json:"deal"` // internal id, or source:external-id
+	Kind       cadence.Engagement `json:"kind"`
+	Source     string             `json:"source"`
+	EventID    string             `json:"event_id"`             // the source's id of this engagement; a repeat is a duplicate
+	SourceTime time.Time          `json:"source_time,omitzero"` // when it happened at the source; default now
+	// ReturnAt (out_of_office only): when the prospect is back, if known.
+	ReturnAt time.Time `json:"return_at,omitzero"`
+	// ReturnOn (out_of_office only) is the same as a date, YYYY-MM-DD: the start of that day in
+	// the contact's zone (else the pipeline calendar's, else UTC). Give one of the two.
+	ReturnOn string `json:"return_on,omitempty"`
+	// Address (bounce, unsubscribe): the address concerned. A bounce suppresses it (default:
+	// the contact's email); an unsubscribe suppresses the contact and, when given, it too.
+	Address string `json:"address,omitempty"`
+	// Detail (the bounce message, say) stays in PostgreSQL: it is never sent to the workflow,
+	// whose history must hold no personal data.
+	Detail string `json:"detail,omitempty"`
+}
+
+func engagementKinds() string {
+	ks := cadence.Engagements()
+	names := make([]string, len(ks))
+	for i, k := range ks {
+		names[i] = string(k)
+	}
+	return strings.Join(names, ", ")
+}
+
+// suppresses says which suppression an engagement records: a bounce blocks the address, an
+// unsubscribe the contact.
+func suppresses(k cadence.Engagement) string {
+	switch k {
+	case cadence.EngagedBounce:
+		return "bounce"
+	case cadence.EngagedUnsubscribe:
+		return "unsubscribe"
+	}
+	return ""
+}
+
+// Engage records an engagement and signals the deal, whose exit rules decide what it means.
+// A bounce or an unsubscribe is suppressed in PostgreSQL, committed with the event before the
+// workflow hears of it, and even for a closed deal: suppression always wins.
+func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, error) {
+	var p problems
+	if r.Deal == "" {
+		p.add("deal is required")
+	}
+	valid := r.Kind.Valid()
+	if !valid {
+		p.add("kind %q: want one of %s", r.Kind, engagementKinds())
+	}
+	checkToken(&p, "source", r.Source)
+	if r.EventID == "" && valid {
+		r.EventID = fmt.Sprintf("%s-%d", r.Kind, s.now().UnixNano())
+	}
+	checkToken(&p, "event id", r.EventID)
+	checkText(&p, "detail", r.Detail, 1000)
+	if r.SourceTime.IsZero() {
+		r.SourceTime = s.now()
+	}
+	oof := r.Kind == cadence.EngagedOutOfOffice
+	if r.ReturnOn != "" {
+		switch {
+		case valid && !oof:
+			p.add("return_on applies only to out_of_office, not to %s", r.Kind)
+		case !r.ReturnAt.IsZero():
+			p.add("give return_at or return_on, not both")
+		default:
+			if _, err := time.Parse(time.DateOnly, r.ReturnOn); err != nil {
+				p.add("return_on %q: want a date like 2026-12-01", r.ReturnOn)
+			}
+		}
+	}
+	if !r.ReturnAt.IsZero() {
+		switch {
+		case valid && !oof:
+			p.add("return_at applies only to out_of_office, not to %s", r.Kind)
+		case !r.ReturnAt.After(r.SourceTime):
+			p.add("return_at %s is not after the source time %s", r.ReturnAt.Format(time.RFC3339), r.SourceTime.Format(time.RFC3339))
+		}
+	}
+	if r.Address != "" {
+		if valid && suppresses(r.Kind) == "" {
+			p.add("address applies only to bounce and unsubscribe, not to %s", r.Kind)
+		} else {
+			checkEmail(&p, "address", r.Address)
+		}
+	}
+	if err := p.err(); err != nil {
+		return EventResponse{}, err
+	}
+	d, err := s.Resolve(ctx, r.Deal)
+	if err != nil {
+		return EventResponse{}, err
+	}
+	if r.ReturnOn != "" {
+		loc, err := s.contactLocation(ctx, d)
+		if err != nil {
+			return EventResponse{}, err
+		}
+		at, _ := time.ParseInLocation(time.DateOnly, r.ReturnOn, loc)
+		if !at.After(r.SourceTime) {
+			return EventResponse{}, &ValidationError{Problems: []string{fmt.Sprintf("return_on %s (%s in %s) is not after the source time %s",
+				r.ReturnOn, at.Format(time.RFC3339), loc, r.SourceTime.Format(time.RFC3339))}}
+		}
+		r.ReturnAt = at
+	}
+	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, "engaged", func(payload []byte) bool {
+		var prev EngageRequest
+		return json.Unmarshal(payload, &prev) == nil && prev.Kind == r.Kind
+	}); err != nil {
+		return EventResponse{}, err
+	}
+	payload, _ := json.Marshal(r)
+	rec, err := s.Store.RecordEngagement(ctx, store.EngagementEvent{
+		DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
+		Suppress: suppresses(r.Kind), Address: r.Address, Detail: r.Detail,
+	})
+	resp := EventResponse{DealID: d.ID, EventID: rec.Event.ID, State: rec.Event.State, Reason: rec.Event.Reason,
+		Duplicate: !rec.Event.Inserted, Suppressed: rec.Suppressed}
+	if err != nil {
+		return resp, err
+	}
+	if rec.Event.State != "received" {
+		// A retry of an event already signalled (or decided), or a suppression for a closed
+		// deal, which is complete as recorded.
+		return resp, nil
+	}
+	_, err = s.signalWithStart(ctx, d, workflows.Event{
+		Version: workflows.EventVersion, Kind: workflows.EventEngaged, Source: r.Source, SourceEventID: r.EventID,
+		SourceTime: r.SourceTime, Sequence: rec.Event.ID, InboundEventID: rec.Event.ID,
+		Engagement: r.Kind, ReturnAt: r.ReturnAt,
+	})
+	if err != nil {
+		if rec.Suppressed && errors.Is(err, ErrDealClosed) {
+			// The workflow has completed meanwhile; the suppression, the part that matters
+			// for a closed deal, is committed.
+			resp.State, resp.Reason = "refused", "deal workflow is closed; "+store.ReasonClosedSuppressed
+			return resp, nil
+		}
+		return resp, err
+	}
+	if err := s.Store.MarkEventSignalled(ctx, rec.Event.ID); err != nil {
+		return resp, err
+	}
+	resp.State, resp.Reason = "signalled", ""
+	return resp, nil
+}
+
+// contactLocation is the zone a date the prospect gives means: the contact's, else the
+// pipeline calendar's, else UTC.
+func (s *Service) contactLocation(ctx context.Context, d store.Deal) (*time.Location, error) {
+	parties, err := s.Store.DealParties(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	zone := parties.Contact.Zone
+	if zone == "" {
+		cv, err := s.Store.Cadence(ctx, d.CadenceVersion)
+		if err != nil {
+			return nil, err
+		}
+		if cv.Pipeline.Calendar != nil {
+			zone = cv.Pipeline.Calendar.Zone
+		}
+	}
+	if zone == "" {
+		return time.UTC, nil
+	}
+	loc, err := time.LoadLocation(zone)
+	if err != nil {
+		return time.UTC, nil // zones are validated on input; an unloadable one falls back like the calendar does
+	}
+	return loc, nil
+}
+
+// previousEvent looks up the event the source recorded under eventID. A retry of the same
+// request finds it (found); an event id already used for a different request is refused
+// rather than answered as that request's duplicate.
+func (s *Service) previousEvent(ctx context.Context, dealID, source, eventID, kind string,
+	same func(payload []byte) bool) (store.InboundEventRecord, bool, error) {
+	prev, err := s.Store.InboundEventByKey(ctx, source, eventID)
+	if errors.Is(err, store.ErrNotFound) {
+		return store.InboundEventRecord{}, false, nil
+	}
+	if err != nil {
+		return store.InboundEventRecord{}, false, err
+	}
+	if prev.DealID != dealID || prev.Kind != kind || !same(prev.Payload) {
+		return prev, true, &ValidationError{Problems: []string{fmt.Sprintf(
+			"event id %q of source %s was already used for another request (event %d, %s); send a new event id", eventID, source, prev.ID, prev.Kind)}}
+	}
+	return prev, true, nil
+}
+
+// TaskRequest closes a task of a deal: the owner did it, or skipped it.
+type TaskRequest struct {
+	Deal    string `json:"deal"` // internal id, or source:external-id
+	TaskID  int64  `json:"task_id"`
+	Outcome string `json:"outcome"` // workflows.TaskDone or workflows.TaskSkipped
+	Source  string `json:"source"`
+	// EventID defaults to task-<id>-<outcome>: closing the same task the same way twice is
+	// one event.
+	EventID string `json:"event_id"`
+	Note    string `json:"note,omitempty"` // becomes the task's close reason
+}
+
+// CloseTask checks that the task is an open task of the deal, records the event and signals
+// the deal. The workflow, the single writer of task state, marks the task a moment later and
+// unblocks what waits on it; the answer says the request was accepted.
+func (s *Service) CloseTask(ctx context.Context, r TaskRequest) (EventResponse, error) {
+	var p problems
+	if r.Deal == "" {
+		p.add("deal is required")
+	}
+	if r.TaskID <= 0 {
+		p.add("task id %d: want a positive task id (deal show lists them)", r.TaskID)
+	}
+	outcomeOK := r.Outcome == workflows.TaskDone || r.Outcome == workflows.TaskSkipped
+	if !outcomeOK {
+		p.add("outcome %q: want %s or %s", r.Outcome, workflows.TaskDone, workflows.TaskSkipped)
+	}
+	checkToken(&p, "source", r.Source)
+	if r.EventID == "" && r.TaskID > 0 && outcomeOK {
+		r.EventID = fmt.Sprintf("task-%d-%s", r.TaskID, r.Outcome)
+	}
+	checkToken(&p, "event id", r.EventID)
+	checkText(&p, "note", r.Note, 500)
+	if err := p.err(); err != nil {
+		return EventResponse{}, err
+	}
+	d, err := s.Resolve(ctx, r.Deal)
+	if err != nil {
+		return EventResponse{}, err
+	}
+	_, retry, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, "task_closed", func(payload []byte) bool {
+		var prev TaskRequest
+		return json.Unmarshal(payload, &prev) == nil && prev.TaskID == r.TaskID && prev.Outcome == r.Outcome
+	})
+	if err != nil {
+		return EventResponse{}, err
+	}
+	if !retry {
+		// A retry skips this: the task it closed may be closed by now, and the retry
+		// converges on the recorded event instead.
+		t, err := s.Store.TaskByID(ctx, r.TaskID)
+		if errors.Is(err, store.ErrNotFound) || (err == nil && t.DealID != d.ID) {
+			return EventResponse{}, fmt.Errorf("task %d of deal %s: %w", r.TaskID, d.ID, ErrNotFound)
+		}
+		if err != nil {
+			return EventResponse{}, err
+		}
+		if t.State != "open" {
+			return EventResponse{}, fmt.Errorf("task %d of deal %s is %s already: %w", t.ID, d.ID, t.State, ErrTaskNotOpen)
+		}
+	}
+	now := s.now()
+	payload, _ := json.Marshal(r)
+	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{
+		Kind: string(workflows.EventTaskClosed), DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: now, Payload: payload,
+	})
+	resp := EventResponse{DealID: d.ID, EventID: ev.ID, State: ev.State, Reason: ev.Reason, Duplicate: !ev.Inserted, TaskID: r.TaskID}
+	if err != nil {
+		return resp, err
+	}
+	if ev.State != "received" {
+		return resp, nil // already signalled (or decided): a retry converges
+	}
+	_, err = s.signalWithStart(ctx, d, workflows.Event{
+		Version: workflows.EventVersion, Kind: workflows.EventTaskClosed, Source: r.Source, SourceEventID: r.EventID,
+		SourceTime: now, Sequence: ev.ID, InboundEventID: ev.ID, TaskID: r.TaskID, TaskOutcome: r.Outcome, Reason: r.Note,
+	})
+	if err != nil {
+		return resp, err
+	}
+	if err := s.Store.MarkEventSignalled(ctx, ev.ID); err != nil {
+		return resp, err
+	}
+	resp.State, resp.Reason = "signalled", ""
+	return resp, nil
+}
