@@ -15,6 +15,7 @@ import (
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 	"time"
 	_ "time/tzdata" // zone checks must not depend on the machine's zoneinfo (scratch images have none)
@@ -103,8 +104,17 @@ func stagePath(i int) string          { return fmt.Sprintf("$.stages[%d]", i) }
 func stepPath(i, j int) string        { return fmt.Sprintf("$.stages[%d].steps[%d]", i, j) }
 func rulePath(i int, r string) string { return fmt.Sprintf("$.stages[%d].%s", i, r) }
 
+// cover marks a YAML path as reported without a message of its own: a problem reported
+// elsewhere already explains what the model's checks would say there.
+func (l *loader) cover(path string) {
+	if l.reported == nil {
+		l.reported = map[string]bool{}
+	}
+	l.reported[path] = true
+}
+
 func (l *loader) pipeline(f fileCadence) cadence.Pipeline {
-	p := cadence.Pipeline{ID: f.Pipeline, Initial: f.Initial, Calendar: l.calendar(f.Calendar)}
+	p := cadence.Pipeline{ID: f.Pipeline, Initial: f.Initial, Calendar: l.calendar(f.Calendar), Exits: l.exits(f.Exits)}
 	if p.Initial == "" && len(f.Stages) > 0 {
 		p.Initial = f.Stages[0].ID
 	}
@@ -127,18 +137,195 @@ func (l *loader) stage(i int, s fileStage) cadence.Stage {
 	}
 	if r := s.OnStale; r != nil {
 		path := rulePath(i, "on_stale")
-		st.OnStale = &cadence.Move{MoveTo: r.MoveTo, Reason: r.Reason, Task: l.task(path+".task", r.Task)}
+		if r.Move != nil {
+			st.OnStale = &cadence.Move{MoveTo: r.Move.MoveTo, Reason: r.Move.Reason, Task: l.task(path+".task", r.Move.Task)}
+		} else {
+			l.ladder(i, s, &st)
+		}
 	}
 	if r := s.OnExhausted; r != nil {
 		path := rulePath(i, "on_exhausted")
 		st.OnExhausted = &cadence.Move{MoveTo: r.MoveTo, Reason: r.Reason, Task: l.task(path+".task", r.Task),
 			After: l.duration(path+".after", r.After, cadence.Duration{})}
 	}
+	if e := s.OnEngaged; e != nil {
+		st.OnEngaged = l.onEngaged(i, s, e)
+	}
 	return st
 }
 
-// step converts one step. A step that is not one clear email or task is reported and left
-// out of the model, so the model's checks do not report it again in other words.
+func rungPath(i, k int) string { return fmt.Sprintf("$.stages[%d].on_stale[%d]", i, k) }
+
+// ladder converts an on_stale ladder: warning rungs below 100% become the stage's
+// StaleTasks, the rung at 100% its OnStale move. A rung that is out of place (a bad or
+// repeated share, out of order, after the move, a warning without a task) is reported and
+// left out of the model, so the model's checks do not report it again in other words.
+func (l *loader) ladder(i int, s fileStage, st *cadence.Stage) {
+	path := rulePath(i, "on_stale")
+	rungs := s.OnStale.Ladder
+	if len(rungs) > 0 && strings.TrimSpace(string(s.TimeLimit)) == "" {
+		// The model says it twice (the rungs, the move); once, at the ladder, says it all.
+		l.addAt(rungPath(i, 0)+".at", "on_stale: stage %q has no time_limit, so no rung of its on_stale ladder can ever fire (add time_limit: <duration>; the rungs are shares of it)", s.ID)
+	}
+	prev, move, unsure := 0, -1, false
+	for k, r := range rungs {
+		rp := rungPath(i, k)
+		at, ok := l.percent(rp, r.At)
+		if !ok {
+			unsure = unsure || r.MoveTo != "" // the move, with its share mistyped
+			continue
+		}
+		switch {
+		case move >= 0 && at == 100:
+			l.addAt(rp+".at", "on_stale: a second rung at 100%% (the ladder has one move, at 100%%, and it is the last rung)")
+			continue
+		case move >= 0:
+			l.addAt(rp+".at", "on_stale at %d%%: this rung comes after the move at 100%%, which ends the stage visit (rungs go in ascending order, the move last)", at)
+			continue
+		case at == prev:
+			l.addAt(rp+".at", "on_stale: a second rung at %d%% (each rung is at a different share of the time limit)", at)
+			continue
+		case at < prev:
+			l.addAt(rp+".at", "on_stale at %d%% comes after the rung at %d%% (rungs go in ascending order)", at, prev)
+			continue
+		}
+		prev = at
+		if at == 100 {
+			move = k
+			if r.MoveTo == "" {
+				needs := "move_to: <stage>"
+				if strings.TrimSpace(r.Reason) == "" {
+					needs += " and reason:"
+					l.cover(rp + ".reason")
+				}
+				l.addAt(rp+".move_to", "on_stale at 100%%: the rung at 100%% moves the deal when the time limit passes: it needs %s (a task alone goes on a rung below 100%%)", needs)
+			}
+			st.OnStale = &cadence.Move{MoveTo: r.MoveTo, Reason: r.Reason, Task: l.task(rp+".task", r.Task)}
+			continue
+		}
+		misplaced := true // a move written below 100%: saying so says what to fix
+		switch {
+		case r.MoveTo != "":
+			l.addAt(rp+".move_to", "on_stale at %d%%: only the rung at 100%% moves the deal; a rung below it gives the owner a task (put move_to and reason on the rung at 100%%)", at)
+		case r.Reason != "":
+			l.addAt(rp+".reason", "on_stale at %d%%: only the move at 100%% has a reason; a rung below it gives the owner a task", at)
+		default:
+			misplaced = false
+		}
+		if r.Task == nil {
+			if !misplaced {
+				l.addAt(rp, "on_stale at %d%%: a warning rung needs task: {kind, title, due_in}, the owner's task at %d%% of the time limit", at, at)
+			}
+			continue
+		}
+		st.StaleTasks = append(st.StaleTasks, cadence.StaleTask{At: at, Task: *l.task(rp+".task", r.Task)})
+	}
+	if move < 0 {
+		if !unsure {
+			l.addAt(path, "on_stale: the ladder has no rung at 100%%: end it with the move when the time limit passes (- at: 100%%, move_to: <stage>, reason: ...)")
+		}
+		// The model would add that the time_limit has no on_stale rule; there is one.
+		l.cover(stagePath(i) + ".time_limit")
+	}
+}
+
+var percentPattern = regexp.MustCompile(`^\s*([0-9]+)\s*%?\s*$`)
+
+// percent reads a rung's at; a missing, malformed or out-of-range share is reported.
+func (l *loader) percent(rungPath string, text percentText) (int, bool) {
+	if strings.TrimSpace(string(text)) == "" {
+		l.addAt(rungPath+".at", "on_stale: a rung needs at: <share of the time limit>, e.g. at: 80%%")
+		return 0, false
+	}
+	m := percentPattern.FindStringSubmatch(string(text))
+	if m == nil {
+		l.addAt(rungPath+".at", "at: want a whole share of the time limit like \"80%%\", got %q", string(text))
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil || n < 1 || n > 100 {
+		l.addAt(rungPath+".at", "at: %s is out of range: a warning rung is at 1%% to 99%% of the time limit, the move at 100%%", strings.TrimSpace(string(text)))
+		return 0, false
+	}
+	return n, true
+}
+
+// reEngagers are the engagements on_engaged takes, in the order messages name them.
+var reEngagers = []string{string(cadence.EngagedReply), string(cadence.EngagedMeetingBooked), string(cadence.EngagedClick)}
+
+const wantEngagers = "reply, meeting_booked or click"
+
+// onEngaged converts a stage's on_engaged. Engagements it cannot take are reported and left
+// out of the model.
+func (l *loader) onEngaged(i int, s fileStage, e *fileOnEngaged) *cadence.OnEngaged {
+	path := rulePath(i, "on_engaged")
+	if s.Terminal {
+		l.addAt(path, "on_engaged: %q is a terminal stage, and a closed deal cannot be re-engaged (take on_engaged out; a rep brings a closed deal back with starter deal reopen)", s.ID)
+	}
+	out := &cadence.OnEngaged{MoveTo: e.MoveTo, Reason: e.Reason, Task: l.task(path+".task", e.Task)}
+	seen := map[cadence.Engagement]bool{}
+	for k, text := range e.On {
+		kp := fmt.Sprintf("%s.on[%d]", path, k)
+		eng := cadence.Engagement(strings.TrimSpace(string(text)))
+		switch {
+		case slices.Contains(reEngagers, string(eng)) && seen[eng]:
+			l.addAt(kp, "on_engaged: %s is listed twice", eng)
+		case slices.Contains(reEngagers, string(eng)):
+			seen[eng] = true
+			out.On = append(out.On, eng)
+		case eng.Valid():
+			l.addAt(kp, "on_engaged: %s cannot re-engage a deal (want %s)%s", eng, wantEngagers, exitsHint(eng))
+		default:
+			msg := fmt.Sprintf("on_engaged: unknown engagement %q", string(text))
+			if near := closest(string(eng), reEngagers); near != "" {
+				msg += fmt.Sprintf(" (did you mean %q?)", near)
+			} else {
+				msg += fmt.Sprintf(" (want %s)", wantEngagers)
+			}
+			l.addAt(kp, "%s", msg)
+		}
+	}
+	return out
+}
+
+func exitsHint(e cadence.Engagement) string {
+	switch e {
+	case cadence.EngagedBounce, cadence.EngagedUnsubscribe:
+		return fmt.Sprintf(": what a %s does is fixed, and exits: %s sets the owner's task", e, e)
+	}
+	return ""
+}
+
+// exits converts the pipeline's exit rules.
+func (l *loader) exits(e *fileExits) *cadence.Exits {
+	if e == nil {
+		return nil
+	}
+	rule := func(name string, kind cadence.Engagement, r *fileExitRule) *cadence.ExitRule {
+		if r == nil {
+			return nil
+		}
+		path := "$.exits." + name
+		if r.Task == nil {
+			otherwise := "no task"
+			if _, ok := cadence.DefaultExitTasks[kind]; ok {
+				otherwise = "the default task"
+			}
+			l.addAt(path, "exits.%s: an exit rule needs task: {kind, title, due_in}, the owner's task when it happens (leave %s out for %s)", name, name, otherwise)
+			return nil
+		}
+		return &cadence.ExitRule{Task: l.task(path+".task", r.Task)}
+	}
+	return &cadence.Exits{
+		Reply:         rule("reply", cadence.EngagedReply, e.Reply),
+		MeetingBooked: rule("meeting_booked", cadence.EngagedMeetingBooked, e.MeetingBooked),
+		Bounce:        rule("bounce", cadence.EngagedBounce, e.Bounce),
+		Unsubscribe:   rule("unsubscribe", cadence.EngagedUnsubscribe, e.Unsubscribe),
+	}
+}
+
+// step converts one step. A step that is not one clear email, task or wait is reported and
+// left out of the model, so the model's checks do not report it again in other words.
 func (l *loader) step(path string, s fileStep) (cadence.Step, bool) {
 	st := cadence.Step{ID: s.ID, After: l.duration(path+".after", s.After, cadence.Zero)}
 	if s.Times != nil {
@@ -148,10 +335,27 @@ func (l *loader) step(path string, s fileStep) (cadence.Step, bool) {
 			st.Times = *s.Times
 		}
 	}
-	switch {
-	case s.Email != "" && s.Task != nil:
-		l.addAt(path+".task", "a step is either email: or task:, not both")
+	var shapes []string
+	for _, k := range []struct {
+		key string
+		set bool
+	}{{"email", s.Email != ""}, {"task", s.Task != nil}, {"wait", s.Wait != ""}} {
+		if k.set {
+			shapes = append(shapes, k.key)
+		}
+	}
+	if len(shapes) > 1 {
+		l.addAt(path+"."+shapes[1], "a step is one of email:, task: or wait:, not both %s: and %s:", shapes[0], shapes[1])
 		return st, false
+	}
+	if s.Blocking && s.Task == nil && len(shapes) == 1 {
+		what := "a wait step"
+		if shapes[0] == "email" {
+			what = "an email step"
+		}
+		l.addAt(path+".blocking", "blocking: only a task step blocks (later steps wait until the owner completes or skips it); %s never does", what)
+	}
+	switch {
 	case s.Email != "":
 		st.Kind, st.Template = cadence.StepEmail, s.Email
 		if st.ID == "" {
@@ -161,14 +365,36 @@ func (l *loader) step(path string, s fileStep) (cadence.Step, bool) {
 			st.ID = s.Email
 		}
 	case s.Task != nil:
-		st.Kind, st.Task = cadence.StepTask, l.task(path+".task", s.Task)
+		st.Kind, st.Task, st.Blocking = cadence.StepTask, l.task(path+".task", s.Task), s.Blocking
 		if st.ID == "" {
 			// A title is prose; ids must stay put across versions so deals can migrate.
 			l.addAt(path, "a task step needs an id (only email steps default to their template name)")
 			return st, false
 		}
+	case s.Wait != "":
+		return l.wait(path, s, st)
 	default:
-		l.addAt(path, "a step needs email: <template> or task: {kind, title, due_in}")
+		l.addAt(path, "a step needs email: <template>, task: {kind, title, due_in} or wait: <duration>")
+		return st, false
+	}
+	return st, true
+}
+
+// wait converts a wait step: its duration is its wait, which it waits once.
+func (l *loader) wait(path string, s fileStep, st cadence.Step) (cadence.Step, bool) {
+	if !st.After.IsZero() {
+		l.addAt(path+".after", "after: a wait step waits for its wait: only (drop after:, or add it to the wait)")
+	}
+	st.Kind = cadence.StepWait
+	st.After = l.duration(path+".wait", s.Wait, cadence.Zero)
+	if _, err := cadence.ParseDuration(string(s.Wait)); err == nil && st.After.IsZero() {
+		l.addAt(path+".wait", "wait: %s waits for nothing: give a duration like \"5 business days\" (or drop the step)", strings.TrimSpace(string(s.Wait)))
+	}
+	if st.Times > 1 {
+		l.addAt(path+".times", "times: a wait step does not repeat (drop times:, or wait longer)")
+	}
+	if st.ID == "" {
+		l.addAt(path, "a wait step needs an id (only email steps default to their template name)")
 		return st, false
 	}
 	return st, true

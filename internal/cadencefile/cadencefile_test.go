@@ -3,6 +3,7 @@ package cadencefile
 import (
 	"errors"
 	"flag"
+	"fmt"
 	"path/filepath"
 	"testing"
 	"testing/fstest"
@@ -125,4 +126,136 @@ stages:
 		perr.Problems[0])
 	require.Equal(t, 5, perr.Problems[1].Line)
 	require.Contains(t, perr.Problems[1].Message, `move_to "b" names no stage`)
+}
+
+// Every construct of the model's engagement and stale rules, written as sales ops write
+// them, loads into exactly the model's values.
+func TestParseMapsLaddersWaitsAndEngagementRules(t *testing.T) {
+	t.Parallel()
+	src := `
+pipeline: rules
+exits:
+  reply:
+    task: { kind: email, title: "Answer {{.Contact.FirstName}}", due_in: 2 business hours }
+  meeting_booked:
+    task: { kind: todo, title: "Prepare the meeting", due_in: 1 business day }
+  bounce:
+    task: { kind: todo, title: "Find a new address for {{.Contact.Name}}" }
+  unsubscribe:
+    task: { kind: todo, title: "{{.Contact.Name}} unsubscribed: call instead?", due_in: 3 business days }
+stages:
+  - id: qualification
+    time_limit: 10 business days
+    steps:
+      - id: send-notes
+        task: { kind: email, title: "Send the notes", due_in: 1 business day }
+        blocking: true
+      - id: cool-off
+        wait: 2 business days
+      - email: hello
+        after: 1 business day
+    on_stale:
+      - at: 50
+        task: { kind: call, title: "Halfway: call {{.Contact.FirstName}}", due_in: 1 business day }
+      - at: " 80 % "
+        task: { kind: todo, title: "Going stale: decide", due_in: 4 business hours }
+      - at: 100%
+        move_to: nurturing
+        reason: no progress
+        task: { kind: todo, title: "Moved to nurturing" }
+  - id: proposal
+    time_limit: 5 business days
+    on_stale:
+      - at: 100
+        move_to: nurturing
+        reason: unanswered
+  - id: nurturing
+    steps:
+      - email: hello
+        after: 21 days
+        times: 3
+    on_engaged:
+      on: [reply, click]
+      move_to: qualification
+      reason: re-engaged
+      task: { kind: call, title: "{{.Contact.FirstName}} is back: call", due_in: 1 business day }
+  - id: dormant
+    on_engaged: { move_to: qualification, reason: woke up }
+`
+	fsys := fstest.MapFS{
+		"templates/hello.subject": {Data: []byte("Hello\n")},
+		"templates/hello.txt":     {Data: []byte("Hi\n")},
+	}
+	got, err := Parse("rules.yaml", []byte(src), fsys)
+	require.NoError(t, err)
+	require.NoError(t, got.Validate())
+	require.Equal(t, cadence.Pipeline{
+		ID:      "rules",
+		Initial: "qualification",
+		Exits: &cadence.Exits{
+			Reply:         &cadence.ExitRule{Task: &cadence.TaskSpec{Kind: "email", Title: "Answer {{.Contact.FirstName}}", DueIn: cadence.Of(2, cadence.BusinessHours)}},
+			MeetingBooked: &cadence.ExitRule{Task: &cadence.TaskSpec{Kind: "todo", Title: "Prepare the meeting", DueIn: cadence.Of(1, cadence.BusinessDays)}},
+			Bounce:        &cadence.ExitRule{Task: &cadence.TaskSpec{Kind: "todo", Title: "Find a new address for {{.Contact.Name}}"}},
+			Unsubscribe:   &cadence.ExitRule{Task: &cadence.TaskSpec{Kind: "todo", Title: "{{.Contact.Name}} unsubscribed: call instead?", DueIn: cadence.Of(3, cadence.BusinessDays)}},
+		},
+		Stages: []cadence.Stage{
+			{
+				ID: "qualification", TimeLimit: cadence.Of(10, cadence.BusinessDays),
+				Steps: []cadence.Step{
+					{ID: "send-notes", Kind: cadence.StepTask, After: cadence.Zero, Blocking: true,
+						Task: &cadence.TaskSpec{Kind: "email", Title: "Send the notes", DueIn: cadence.Of(1, cadence.BusinessDays)}},
+					{ID: "cool-off", Kind: cadence.StepWait, After: cadence.Of(2, cadence.BusinessDays)},
+					{ID: "hello", Kind: cadence.StepEmail, After: cadence.Of(1, cadence.BusinessDays), Template: "hello"},
+				},
+				StaleTasks: []cadence.StaleTask{
+					{At: 50, Task: cadence.TaskSpec{Kind: "call", Title: "Halfway: call {{.Contact.FirstName}}", DueIn: cadence.Of(1, cadence.BusinessDays)}},
+					{At: 80, Task: cadence.TaskSpec{Kind: "todo", Title: "Going stale: decide", DueIn: cadence.Of(4, cadence.BusinessHours)}},
+				},
+				OnStale: &cadence.Move{MoveTo: "nurturing", Reason: "no progress", Task: &cadence.TaskSpec{Kind: "todo", Title: "Moved to nurturing"}},
+			},
+			{
+				ID: "proposal", TimeLimit: cadence.Of(5, cadence.BusinessDays),
+				OnStale: &cadence.Move{MoveTo: "nurturing", Reason: "unanswered"},
+			},
+			{
+				ID:    "nurturing",
+				Steps: []cadence.Step{{ID: "hello", Kind: cadence.StepEmail, After: cadence.Of(21, cadence.Days), Times: 3, Template: "hello"}},
+				OnEngaged: &cadence.OnEngaged{On: []cadence.Engagement{cadence.EngagedReply, cadence.EngagedClick}, MoveTo: "qualification", Reason: "re-engaged",
+					Task: &cadence.TaskSpec{Kind: "call", Title: "{{.Contact.FirstName}} is back: call", DueIn: cadence.Of(1, cadence.BusinessDays)}},
+			},
+			{ID: "dormant", OnEngaged: &cadence.OnEngaged{MoveTo: "qualification", Reason: "woke up"}},
+		},
+		Templates: map[string]cadence.Template{"hello": {Subject: "Hello", Text: "Hi\n"}},
+	}, got)
+}
+
+// A ladder and its single-mapping form are the same rule: equal models, equal hashes.
+func TestLadderOfOneIsTheMapping(t *testing.T) {
+	t.Parallel()
+	const head = "pipeline: same\nstages:\n  - id: a\n    time_limit: 3 days\n"
+	const tail = "  - id: b\n"
+	mapping, err := Parse("m.yaml", []byte(head+"    on_stale: { move_to: b, reason: slow }\n"+tail), nil)
+	require.NoError(t, err)
+	ladder, err := Parse("l.yaml", []byte(head+"    on_stale:\n      - { at: 100%, move_to: b, reason: slow }\n"+tail), nil)
+	require.NoError(t, err)
+	require.Equal(t, mapping, ladder)
+}
+
+// Decoding a rung goes through the same decoder as the rest of the file: unknown keys and
+// wrong types inside a rung are reported where they are.
+func TestRungsAreDecodedStrictly(t *testing.T) {
+	t.Parallel()
+	for src, want := range map[string]string{
+		"pipeline: x\nstages:\n  - id: a\n    time_limit: 3 days\n    on_stale:\n      - at: 80%\n        tsak: { kind: todo, title: t }\n":              `x.yaml:7:9: unknown key "tsak" (did you mean "task"?)`,
+		"pipeline: x\nstages:\n  - id: a\n    time_limit: 3 days\n    on_stale:\n      - at: 80%\n        task: { kind: todo, title: t, due_in: [1] }\n": `x.yaml:7:47: due_in: want a duration like "2 business days", got a list`,
+		"pipeline: x\nstages:\n  - id: a\n    time_limit: 3 days\n    on_stale:\n      - 80%\n":                                                          `x.yaml:6:9: want a mapping of keys to values, got a string`,
+		"pipeline: x\nstages:\n  - id: a\n    time_limit: 3 days\n    on_stale: [80%, 100%]\n":                                                           `x.yaml:5:16: want a mapping of keys to values, got a string`,
+	} {
+		_, err := Parse("x.yaml", []byte(src), nil)
+		var perr *Error
+		require.True(t, errors.As(err, &perr), "%v", err)
+		require.Len(t, perr.Problems, 1)
+		p := perr.Problems[0]
+		require.Equal(t, want, fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Message))
+	}
 }

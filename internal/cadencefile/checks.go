@@ -3,6 +3,7 @@ package cadencefile
 import (
 	"fmt"
 	"regexp"
+	"strconv"
 	"strings"
 
 	"github.com/followup-engine/followup/internal/cadence"
@@ -10,9 +11,11 @@ import (
 
 // checkNeverRun reports, per stage, the first step (or on_exhausted) planned after the
 // stage's time limit. Such a step can never run: a step's after counts from the previous
-// step's actual time, which is never earlier than planned, and at the limit on_stale moves
-// the deal to another stage. At the very instant of the limit a step still runs first (the
-// planner orders steps before rules), so only a strictly later one is reported.
+// step's actual time, which is never earlier than planned (a blocking task only pushes the
+// later steps further), and at the limit on_stale moves the deal to another stage. At the
+// very instant of the limit a step still runs first (the planner orders steps before rules),
+// so only a strictly later one is reported. A wait that ends after the limit is reported the
+// same way: the steps after it never run.
 func (l *loader) checkNeverRun(p cadence.Pipeline, f fileCadence) {
 	for i, s := range f.Stages {
 		if st := p.Stages[i]; st.OnStale != nil && !st.TimeLimit.IsZero() {
@@ -24,32 +27,46 @@ func (l *loader) checkNeverRun(p cadence.Pipeline, f fileCadence) {
 func (l *loader) checkStageNeverRun(i int, s fileStage, st cadence.Stage) {
 	limit := measureOf(st.TimeLimit)
 	var at measure
+	earliest := "" // after a blocking task, later steps also wait for the owner
 	for j, fs := range s.Steps {
 		after := stepAfter(fs)
 		for occ := 1; occ <= occurrences(fs); occ++ {
 			if at = at.add(after); !at.exceeds(limit) {
 				continue
 			}
-			what := fmt.Sprintf("step %q", stepID(fs))
-			if occ > 1 {
-				what = fmt.Sprintf("occurrence %d of step %q", occ, stepID(fs))
+			what, verb, key := fmt.Sprintf("step %q can never run", stepID(fs)), "comes", ".after"
+			switch {
+			case isWait(fs):
+				what, verb, key = fmt.Sprintf("wait %q never ends", stepID(fs)), "ends", ".wait"
+			case occ > 1:
+				what = fmt.Sprintf("occurrence %d of step %q can never run", occ, stepID(fs))
 			}
-			l.addAt(stepPath(i, j)+".after", "%s can never run: it comes %s after stage entry, but at the time_limit of %s on_stale moves the deal to %q%s",
-				what, at.format(st.TimeLimit.Unit), st.TimeLimit, st.OnStale.MoveTo, laterSteps(s.Steps[j+1:]))
+			l.addAt(stepPath(i, j)+key, "%s: it %s%s %s after stage entry, but at the time_limit of %s on_stale moves the deal to %q%s",
+				what, verb, earliest, at.format(st.TimeLimit.Unit), st.TimeLimit, st.OnStale.MoveTo, laterSteps(s.Steps[j+1:]))
 			return
+		}
+		if fs.Blocking && fs.Task != nil {
+			earliest = " at the earliest"
 		}
 	}
 	if st.OnExhausted != nil && len(st.Steps) > 0 {
 		if at = at.add(st.OnExhausted.After); at.exceeds(limit) {
-			l.addAt(rulePath(i, "on_exhausted")+".after", "on_exhausted can never fire: it comes %s after stage entry, but at the time_limit of %s on_stale moves the deal to %q",
-				at.format(st.TimeLimit.Unit), st.TimeLimit, st.OnStale.MoveTo)
+			l.addAt(rulePath(i, "on_exhausted")+".after", "on_exhausted can never fire: it comes%s %s after stage entry, but at the time_limit of %s on_stale moves the deal to %q",
+				earliest, at.format(st.TimeLimit.Unit), st.TimeLimit, st.OnStale.MoveTo)
 		}
 	}
 }
 
-// stepAfter is the step's delay; a bad one counts as zero, as it is reported already.
+func isWait(fs fileStep) bool { return fs.Wait != "" && fs.Email == "" && fs.Task == nil }
+
+// stepAfter is the step's delay, a wait step's wait; a bad one counts as zero, as it is
+// reported already.
 func stepAfter(fs fileStep) cadence.Duration {
-	d, err := cadence.ParseDuration(string(fs.After))
+	text := fs.After
+	if isWait(fs) {
+		text = fs.Wait
+	}
+	d, err := cadence.ParseDuration(string(text))
 	if err != nil {
 		return cadence.Zero
 	}
@@ -148,6 +165,12 @@ func (l *loader) checkModel(p cadence.Pipeline, f fileCadence) {
 		if l.reported[path] {
 			continue // the file-level problem there says it better (a bad duration, a template)
 		}
+		// Exit rules belong to no stage; the model names them after an empty one.
+		msg = strings.TrimPrefix(msg, `stage "" `)
+		if strings.Contains(path, ".on_stale[") {
+			// In a ladder the model's on_stale move is the rung at 100%: say so.
+			msg = ladderMoveMsg.ReplaceAllString(msg, "$1 at 100%$2")
+		}
 		l.addAt(path, "%s%s", msg, hint)
 	}
 }
@@ -162,12 +185,15 @@ func validateMessages(s string) []string {
 }
 
 var (
-	stageMsg     = regexp.MustCompile(`^stage "([^"]*)"`)
-	stageIDMsg   = regexp.MustCompile(`^stage id "([^"]*)"`)
-	stepMsg      = regexp.MustCompile(`^stage "([^"]*)" step "([^"]*)"(.*)$`)
-	stepTaskMsg  = regexp.MustCompile(`^stage "([^"]*)" step ([^ :"]+)(.*)$`) // checkTask leaves the step id unquoted
-	ruleMsg      = regexp.MustCompile(`^stage "([^"]*)" (on_stale|on_exhausted)(.*)$`)
-	unknownStage = regexp.MustCompile(`move_to "([^"]*)" names no stage`)
+	stageMsg      = regexp.MustCompile(`^stage "([^"]*)"`)
+	stageIDMsg    = regexp.MustCompile(`^stage id "([^"]*)"`)
+	stepMsg       = regexp.MustCompile(`^stage "([^"]*)" step "([^"]*)"(.*)$`)
+	stepTaskMsg   = regexp.MustCompile(`^stage "([^"]*)" step ([^ :"]+)(.*)$`) // checkTask leaves the step id unquoted
+	ruleMsg       = regexp.MustCompile(`^stage "([^"]*)" (on_stale|on_exhausted|on_engaged)(.*)$`)
+	rungMsg       = regexp.MustCompile(`^ at ([0-9]+)%(.*)$`)
+	ladderMoveMsg = regexp.MustCompile(`^(stage "[^"]*" on_stale)(:| due_in)`)
+	exitMsg       = regexp.MustCompile(`^(?:stage "" )?exits\.([a-z_]+)(.*)$`)
+	unknownStage  = regexp.MustCompile(`move_to "([^"]*)" names no stage`)
 )
 
 // modelPath finds where in the file a Validate message belongs, and a hint to add to it.
@@ -180,6 +206,9 @@ func modelPath(msg string, p cadence.Pipeline, f fileCadence) (path, hint string
 		return "$.stages", ""
 	case strings.HasPrefix(msg, "initial stage "):
 		return "$.initial", ""
+	}
+	if m := exitMsg.FindStringSubmatch(msg); m != nil {
+		return "$.exits." + m[1] + ".task" + taskField(m[2]), ""
 	}
 	if m := stageIDMsg.FindStringSubmatch(msg); m != nil {
 		return stageIndexPath(f, m[1], 1) + ".id", ""
@@ -200,8 +229,13 @@ func modelPath(msg string, p cadence.Pipeline, f fileCadence) (path, hint string
 			return stageIndexPath(f, m[1], 2) + ".id", ""
 		case strings.Contains(msg, " time_limit:"), strings.Contains(msg, "has a time_limit but no on_stale"):
 			return base + ".time_limit", ""
-		case strings.Contains(msg, "has on_stale but no time_limit"):
-			return base + ".time_limit", "" // where the fix goes; a bad time_limit is reported there
+		case strings.Contains(msg, "has on_stale but no time_limit"), strings.Contains(msg, "has on_stale rungs but no time_limit"):
+			// A ladder in a stage without a time_limit is reported at its first rung; else
+			// where the fix goes, where a bad time_limit is reported.
+			if i, ok := stageIndex(f, m[1], 1); ok && isLadder(f.Stages[i]) && strings.TrimSpace(string(f.Stages[i].TimeLimit)) == "" {
+				return rungPath(i, 0) + ".at", ""
+			}
+			return base + ".time_limit", ""
 		case strings.Contains(msg, "has on_exhausted but no steps"):
 			return base + ".on_exhausted", ""
 		}
@@ -226,12 +260,29 @@ func stepMessagePath(f fileCadence, stage, step, rest string) (string, string) {
 		return stepIndexPath(f, stage, step, 1) + ".times", ""
 	case strings.HasPrefix(rest, " after:"):
 		return stepIndexPath(f, stage, step, 1) + ".after", ""
+	case strings.Contains(rest, "a wait step needs a duration"):
+		return stepIndexPath(f, stage, step, 1) + ".wait", ""
+	case strings.Contains(rest, "does not repeat"):
+		return stepIndexPath(f, stage, step, 1) + ".times", ""
+	case strings.Contains(rest, "can block"):
+		return stepIndexPath(f, stage, step, 1) + ".blocking", ""
 	}
 	return stepIndexPath(f, stage, step, 1), ""
 }
 
 func ruleMessagePath(f fileCadence, p cadence.Pipeline, stage, rule, rest string) (string, string) {
 	base := stageIndexPath(f, stage, 1) + "." + rule
+	if i, ok := stageIndex(f, stage, 1); ok && rule == "on_stale" && isLadder(f.Stages[i]) {
+		// A ladder: "on_stale at 80%: ..." is about that rung, "on_stale: ..." about the move.
+		at := 100
+		if m := rungMsg.FindStringSubmatch(rest); m != nil {
+			at, _ = strconv.Atoi(m[1])
+			rest = m[2]
+		}
+		if k, ok := rungIndex(f.Stages[i], at); ok {
+			base = rungPath(i, k)
+		}
+	}
 	switch {
 	case strings.Contains(rest, "move_to"):
 		hint := ""
@@ -272,6 +323,14 @@ func stageHint(name string, stages []string) string {
 // stageIndexPath is the path of the nth stage with the given id; the first stage with it
 // when there are fewer, the stages list when there is none.
 func stageIndexPath(f fileCadence, id string, nth int) string {
+	i, ok := stageIndex(f, id, nth)
+	if !ok {
+		return "$.stages"
+	}
+	return stagePath(i)
+}
+
+func stageIndex(f fileCadence, id string, nth int) (int, bool) {
 	found := -1
 	for i, s := range f.Stages {
 		if s.ID == id {
@@ -281,10 +340,22 @@ func stageIndexPath(f fileCadence, id string, nth int) string {
 			}
 		}
 	}
-	if found < 0 {
-		return "$.stages"
+	return found, found >= 0
+}
+
+func isLadder(s fileStage) bool { return s.OnStale != nil && s.OnStale.Move == nil }
+
+// rungIndex finds the rung of a ladder that the model holds for a share: the first one at
+// it, as the loader leaves later ones out.
+func rungIndex(s fileStage, at int) (int, bool) {
+	for k, r := range s.OnStale.Ladder {
+		if m := percentPattern.FindStringSubmatch(string(r.At)); m != nil {
+			if n, err := strconv.Atoi(m[1]); err == nil && n == at {
+				return k, true
+			}
+		}
 	}
-	return stagePath(found)
+	return 0, false
 }
 
 // stepIndexPath is the path of the nth step with the given id in the stage.

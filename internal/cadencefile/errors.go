@@ -196,6 +196,20 @@ func decodeProblem(err error) (line, col int, msg string) {
 	return line, col, yerr.GetMessage()
 }
 
+// shapeError is a problem one of the format's own unmarshalers finds (a value of neither
+// shape it takes), at the token it is about, worded for cadence authors like the rest.
+type shapeError struct {
+	token   *token.Token
+	message string
+}
+
+func (e *shapeError) Error() string          { return e.message }
+func (e *shapeError) GetToken() *token.Token { return e.token }
+func (e *shapeError) GetMessage() string     { return e.message }
+func (e *shapeError) FormatError(colored, inclSource bool) string {
+	return yaml.FormatErrorWithToken(e.message, e.token, colored, inclSource)
+}
+
 func unknownKeyMessage(key string) string {
 	msg := fmt.Sprintf("unknown key %q", key)
 	if near := closest(key, formatKeys()); near != "" {
@@ -223,8 +237,10 @@ func keyPrefix(tk *token.Token) string {
 }
 
 var (
-	durationType = reflect.TypeFor[durationText]()
-	weeklyType   = reflect.TypeFor[weeklyText]()
+	durationType   = reflect.TypeFor[durationText]()
+	weeklyType     = reflect.TypeFor[weeklyText]()
+	percentType    = reflect.TypeFor[percentText]()
+	engagementType = reflect.TypeFor[engagementText]()
 )
 
 func describeType(t reflect.Type) string {
@@ -233,6 +249,10 @@ func describeType(t reflect.Type) string {
 		return `a duration like "2 business days"`
 	case weeklyType:
 		return `days and hours like "Mon-Fri 09:00-17:00"`
+	case percentType:
+		return `a share of the time limit like "80%"`
+	case engagementType:
+		return "reply, meeting_booked or click"
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

@@ -30,6 +30,12 @@ var errorClasses = []string{
 	"bad-calendar",
 	"step-shape",
 	"model-rules",
+	"stale-shape",
+	"stale-ladder",
+	"wait-step",
+	"blocking-step",
+	"on-engaged",
+	"exits",
 }
 
 func TestInvalidFilesGolden(t *testing.T) {

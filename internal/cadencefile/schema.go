@@ -25,6 +25,7 @@ var schemaOnce = sync.OnceValue(func() []byte {
 		Namer:                      schemaName,
 	}
 	s := r.Reflect(&fileCadence{})
+	define(r, s, &fileStaleRule{}, &fileStaleRung{})
 	s.Title = "Cadence"
 	s.Description = "A sales pipeline of the follow-up engine: stages, their steps and time limits. Email templates live in templates/ beside the file."
 	var b bytes.Buffer
@@ -36,6 +37,19 @@ var schemaOnce = sync.OnceValue(func() []byte {
 	}
 	return b.Bytes()
 })
+
+// define adds the definitions of types that a custom JSONSchema method names (fileStale's
+// two shapes), which the reflector does not reach on its own.
+func define(r *jsonschema.Reflector, root *jsonschema.Schema, values ...any) {
+	for _, v := range values {
+		d := r.Reflect(v)
+		for name, sub := range d.Definitions {
+			root.Definitions[name] = sub
+		}
+		d.Version, d.Definitions = "", nil
+		root.Definitions[schemaName(reflect.TypeOf(v).Elem())] = d
+	}
+}
 
 // schemaName names definitions after what they are in the file: fileStage → Stage.
 func schemaName(t reflect.Type) string {

@@ -43,7 +43,8 @@ func TestExamplesMatchTheSchema(t *testing.T) {
 }
 
 // TestSchemaRejectsWhatTheLoaderRejects spot-checks that the schema says no where an editor
-// can know it: unknown keys, a step that is both email and task, a task step without id.
+// can know it: unknown keys, a step that is both email and task, a task step without id, a
+// ladder rung of the wrong shape; and that it accepts both shapes of on_stale.
 func TestSchemaRejectsWhatTheLoaderRejects(t *testing.T) {
 	t.Parallel()
 	sch := compileSchema(t)
@@ -52,10 +53,32 @@ func TestSchemaRejectsWhatTheLoaderRejects(t *testing.T) {
 		"email and task":  "pipeline: x\nstages: [{id: a, steps: [{email: a, task: {kind: call, title: t}}]}]\n",
 		"task without id": "pipeline: x\nstages: [{id: a, steps: [{task: {kind: call, title: t}}]}]\n",
 		"bad duration":    "pipeline: x\nstages: [{id: a, time_limit: 3 fortnights}]\n",
+		"on_stale scalar": "pipeline: x\nstages: [{id: a, on_stale: b}]\n",
+		"rung without at": "pipeline: x\nstages: [{id: a, on_stale: [{move_to: b, reason: r}]}]\n",
+		"move below 100%": "pipeline: x\nstages: [{id: a, on_stale: [{at: 80%, move_to: b, reason: r, task: {kind: todo, title: t}}]}]\n",
+		"warning no task": "pipeline: x\nstages: [{id: a, on_stale: [{at: 80%}]}]\n",
+		"100% no reason":  "pipeline: x\nstages: [{id: a, on_stale: [{at: 100%, move_to: b}]}]\n",
+		"at 120%":         "pipeline: x\nstages: [{id: a, on_stale: [{at: 120%, task: {kind: todo, title: t}}]}]\n",
+		"unknown in rung": "pipeline: x\nstages: [{id: a, on_stale: [{at: 100%, move_to: b, reason: r, after: 1 day}]}]\n",
+		"wait without id": "pipeline: x\nstages: [{id: a, steps: [{wait: 2 days}]}]\n",
+		"wait and after":  "pipeline: x\nstages: [{id: a, steps: [{id: w, wait: 2 days, after: 1 day}]}]\n",
+		"wait and email":  "pipeline: x\nstages: [{id: a, steps: [{id: w, wait: 2 days, email: a}]}]\n",
+		"blocking email":  "pipeline: x\nstages: [{id: a, steps: [{email: a, blocking: true}]}]\n",
+		"engaged bounce":  "pipeline: x\nstages: [{id: a, on_engaged: {on: [bounce], move_to: b, reason: r}}]\n",
+		"exit no task":    "pipeline: x\nexits: {reply: {}}\nstages: [{id: a}]\n",
+		"exit ooo":        "pipeline: x\nexits: {out_of_office: {task: {kind: todo, title: t}}}\nstages: [{id: a}]\n",
 	} {
 		require.Error(t, sch.Validate(yamlValue(t, []byte(src))), name)
 	}
-	require.NoError(t, sch.Validate(yamlValue(t, []byte("pipeline: x\nstages: [{id: a, steps: [{email: a, after: 0}]}]\n"))))
+	for name, src := range map[string]string{
+		"email step":     "pipeline: x\nstages: [{id: a, steps: [{email: a, after: 0}]}]\n",
+		"ladder":         "pipeline: x\nstages: [{id: a, time_limit: 3 days, on_stale: [{at: 80%, task: {kind: todo, title: t}}, {at: 100, move_to: b, reason: r}]}]\n",
+		"mapping":        "pipeline: x\nstages: [{id: a, time_limit: 3 days, on_stale: {move_to: b, reason: r}}]\n",
+		"wait, blocking": "pipeline: x\nstages: [{id: a, steps: [{id: t, task: {kind: todo, title: t}, blocking: true}, {id: w, wait: 2 days}, {email: a, blocking: false}]}]\n",
+		"engagement":     "pipeline: x\nexits: {reply: {task: {kind: todo, title: t}}}\nstages: [{id: a, on_engaged: {on: [reply, click], move_to: b, reason: r}}]\n",
+	} {
+		require.NoError(t, sch.Validate(yamlValue(t, []byte(src))), name)
+	}
 }
 
 func compileSchema(t *testing.T) *jsonschema.Schema {

@@ -44,7 +44,7 @@ func (l *loader) templates(f fileCadence) map[string]cadence.Template {
 	var out map[string]cadence.Template
 	for i, s := range f.Stages {
 		for j, st := range s.Steps {
-			if st.Email == "" || st.Task != nil {
+			if st.Email == "" || st.Task != nil || st.Wait != "" {
 				continue
 			}
 			if _, done := out[st.Email]; done {

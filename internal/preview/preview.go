@@ -27,7 +27,8 @@ type Touch struct {
 	Stage  string    `json:"stage"`
 	Visit  int       `json:"visit"`
 	Item   string    `json:"item"`
-	Kind   string    `json:"kind"`
+	Kind   string    `json:"kind"`  // the planner's item kind: email, task, stale, exhausted, stale_task, wait
+	What   string    `json:"what"`  // the kind for people: "stale warning task", "wait ends" (see Label)
 	At     time.Time `json:"at"`    // UTC
 	Local  string    `json:"local"` // in the zone of whoever it is for: the contact for emails, the owner otherwise
 	DueAt  time.Time `json:"due_at,omitzero"`
@@ -70,7 +71,7 @@ func Timeline(p cadence.Pipeline, r Request) ([]Touch, error) {
 			loc = contactLoc
 		}
 		out = append(out, Touch{
-			Stage: e.Stage, Visit: e.Visit, Item: e.Item.ID, Kind: string(e.Item.Kind),
+			Stage: e.Stage, Visit: e.Visit, Item: e.Item.ID, Kind: string(e.Item.Kind), What: Label(e.Item.Kind),
 			At: e.Item.At.UTC(), Local: e.Item.At.In(loc).Format("Mon 2006-01-02 15:04 MST"),
 			DueAt: e.Item.DueAt.UTC(), Reason: e.Item.Reason,
 		})

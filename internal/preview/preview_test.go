@@ -52,7 +52,8 @@ func TestFridayBeforeAPublicHolidayLandsOnWorkingDaysInTheWindow(t *testing.T) {
 	require.Positive(t, emails)
 	first := touches[0]
 	require.Equal(t, "email", first.Kind)
-	require.Equal(t, "Tue 2026-05-26 09:00 CEST", first.Local, "not Friday evening, not the weekend, not Whit Monday")
+	// The window opens at 09:00; the deal's jitter spreads its emails a few minutes into it.
+	require.True(t, strings.HasPrefix(first.Local, "Tue 2026-05-26 09:"), "not Friday evening, not the weekend, not Whit Monday: %s", first.Local)
 	require.Contains(t, first.Reason, "moved:")
 }
 
