@@ -5,7 +5,6 @@ import (
 	"fmt"
 	"io"
 	"strings"
-	"text/tabwriter"
 	"time"
 
 	"github.com/followup-engine/followup/internal/cadence"
@@ -144,13 +143,8 @@ func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, 
 	if asJSON {
 		return writeJSON(stdout, touches)
 	}
-	tw := tabwriter.NewWriter(stdout, 2, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "pipeline %s from %s, nobody answering, %d days\n\n", p.ID, r.Start.Format(time.RFC3339), r.Days)
-	fmt.Fprintln(tw, "LOCAL\tUTC\tSTAGE\tWHAT\tWHY")
-	for _, t := range touches {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\n", t.Local, t.At.Format("2006-01-02 15:04Z"), t.Stage, t.Kind, t.Item, t.Reason)
-	}
-	return tw.Flush()
+	fmt.Fprintf(stdout, "pipeline %s from %s, nobody answering, %d days\n\n", p.ID, r.Start.Format(time.RFC3339), r.Days)
+	return preview.WriteTable(stdout, touches)
 }
 
 // parseStart reads RFC 3339, or a local date-time in the owner's (else the cadence's) zone.

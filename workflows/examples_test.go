@@ -61,10 +61,13 @@ func TestExampleCadencesRunAsPreviewed(t *testing.T) {
 					require.Equal(t, w.Item, fmt.Sprintf("%s#%d", rec.sends[sends].StepID, rec.sends[sends].Occurrence))
 					at = rec.sentAt[sends]
 					sends++
-				case "task":
+				case "task", "stale_task":
 					require.Less(t, tasks, len(rec.tasks))
+					require.Equal(t, w.Item, fmt.Sprintf("%s#%d", rec.tasks[tasks].StepID, rec.tasks[tasks].Occurrence))
 					at = rec.tasks[tasks].At
 					tasks++
+				case "wait":
+					continue // nothing to observe: the steps after it carry its end
 				default: // stale, exhausted: a move, which may bring its own task
 					require.Less(t, moves, len(rec.transitions))
 					at = rec.transitions[moves].At

@@ -80,7 +80,8 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 What happens next:
   now       intro emails arrive on the mail page
   +10 s     a call task for each deal in prospecting
-  +15 s     a follow-up email
+  +25 s     a follow-up email
+  +30 s     a warning task: the deal is going stale (75% of the 40-second limit)
   +40 s     prospecting times out: the deals move to nurturing with their reason and a task for Ana
   +1 min    nurture emails; deal 2 (in qualification) goes stale after 2 minutes
 In the Temporal UI, search: DealStage = "nurturing"
