@@ -83,6 +83,7 @@ const (
 	SendBounced    SendOutcome = "bounced"    // 5.1.x: the address is now suppressed
 	SendRejected   SendOutcome = "rejected"   // 5.7.x policy: ops alerted, the prospect is not blamed
 	SendFailed     SendOutcome = "failed"     // other permanent failure (render error, 5xx)
+	SendDeferred   SendOutcome = "deferred"   // held back by a send limit until DeferredUntil: re-plan, same key
 )
 
 // SendResult reports what happened to a ledger key.
@@ -95,6 +96,9 @@ type SendResult struct {
 	// lands in the workflow's history. The ledger keeps the text.
 	Code     int    `json:"code,omitempty"`
 	Enhanced string `json:"enhanced,omitempty"`
+	// SendDeferred: when the limit lets the email go, and which limit (no addresses).
+	DeferredUntil time.Time `json:"deferred_until,omitzero"`
+	DeferReason   string    `json:"defer_reason,omitempty"`
 }
 
 // ProjectionInput is the workflow's view written to PostgreSQL, guarded by Revision so an

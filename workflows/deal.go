@@ -366,6 +366,16 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 				return err
 			}
 			d.markDone(item, workflow.Now(ctx), "failed")
+		case res.Outcome == activities.SendDeferred:
+			// A send limit held it back: the same item (same ledger key) is re-planned into the
+			// window once the limit allows, and later steps count from when it really goes.
+			until := res.DeferredUntil
+			if earliest := workflow.Now(ctx).Add(time.Minute); until.Before(earliest) {
+				until = earliest // never spin on a limit that has no future instant
+			}
+			d.state.Visit.Deferrals = append(d.state.Visit.Deferrals, cadence.Deferral{
+				ItemID: item.ID, Until: until, Why: res.DeferReason})
+			d.dirty = true
 		case res.Outcome == activities.SendSuppressed:
 			// A step skipped by suppression counts at its planned instant.
 			d.markDone(item, item.At, string(res.Outcome))

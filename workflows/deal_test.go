@@ -61,9 +61,12 @@ type recorder struct {
 	projections []activities.ProjectionInput
 	migrations  []activities.MigrationInput
 	closedTasks []activities.CloseTaskInput
-	sentAt      []time.Time
-	loads       int
-	nextTaskID  int64
+	// sendResult, when set, may answer a send instead of "sent" (a limit deferring it).
+	sendResult func(in activities.SendInput, now time.Time) (activities.SendResult, bool)
+	attempts   []string
+	sentAt     []time.Time
+	loads      int
+	nextTaskID int64
 	// projectDelay, when set, delays the n-th ProjectDeal call (counting from 1) on the
 	// workflow clock: a slow or retrying database.
 	projectDelay func(n int) time.Duration
@@ -142,6 +145,12 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 	env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
 			defer rec.lock()()
+			if rec.sendResult != nil {
+				if res, ok := rec.sendResult(in, env.Now()); ok {
+					rec.attempts = append(rec.attempts, fmt.Sprintf("%s#%d@%s:%s", in.StepID, in.Occurrence, env.Now().Sub(start), res.Outcome))
+					return res, nil
+				}
+			}
 			rec.sends = append(rec.sends, in)
 			rec.sentAt = append(rec.sentAt, env.Now())
 			return activities.SendResult{Outcome: activities.SendSent, MessageID: fmt.Sprintf("m%d@test", len(rec.sends)), Attempts: 1}, nil

@@ -28,6 +28,7 @@ func (k LedgerKey) String() string {
 const (
 	EmailSending    = "sending"    // claimed; an attempt is (or was) under way
 	EmailRetry      = "retry"      // a transient failure: nothing was accepted
+	EmailDeferred   = "deferred"   // held back by a send limit: the deal re-plans it
 	EmailAmbiguous  = "ambiguous"  // the connection was lost after the final dot
 	EmailSent       = "sent"       // accepted with 250
 	EmailSuppressed = "suppressed" // skipped: opted out or bounced before
@@ -124,7 +125,8 @@ func (s *Store) ClaimEmail(ctx context.Context, r ClaimRequest) (Claim, error) {
 
 // SendOutcome is what one attempt ended with.
 type SendOutcome struct {
-	State           string // one of the Email* states except sending
+	State           string    // one of the Email* states except sending
+	NotBefore       time.Time // EmailDeferred: when the limit lets the email go
 	Code            int
 	Enhanced        string
 	Detail          string
@@ -141,6 +143,15 @@ type SendOutcome struct {
 // runs, the claim's lease is released, so the retry neither waits for it nor is mistaken for
 // an attempt whose outcome is unknown.
 func (s *Store) SendLocked(ctx context.Context, key LedgerKey, contactID, address string,
+	send func(context.Context) SendOutcome) (out SendOutcome, err error) {
+	return s.SendLockedSpaced(ctx, key, contactID, address, 0, send)
+}
+
+// SendLockedSpaced is SendLocked that also keeps deals apart: when another deal's email to the
+// same contact was sent (or is being sent) less than spacing ago, nothing is sent and the
+// outcome is EmailDeferred with the instant the contact may hear from this deal. The check
+// runs under the contact's lock, so two deals' sends cannot both pass it.
+func (s *Store) SendLockedSpaced(ctx context.Context, key LedgerKey, contactID, address string, spacing time.Duration,
 	send func(context.Context) SendOutcome) (out SendOutcome, err error) {
 	attempted := false
 	defer func() {
@@ -166,6 +177,24 @@ func (s *Store) SendLocked(ctx context.Context, key LedgerKey, contactID, addres
 	case errors.Is(err, pgx.ErrNoRows):
 		if err := ctx.Err(); err != nil {
 			return SendOutcome{}, fmt.Errorf("send not attempted: %w", err)
+		}
+		var last *time.Time
+		if spacing > 0 {
+			err := tx.QueryRow(ctx, `
+				SELECT max(coalesce(sent_at, updated_at)) FROM email_ledger
+				WHERE contact_id = $1 AND deal_id <> $2
+					-- Under this lock no other send is mid-SMTP: what counts is what went out, or
+					-- may have (ambiguous, or an attempt that vanished after claiming).
+					AND (state IN ('sent', 'ambiguous') OR (state = 'sending' AND lease_until < now()))
+					AND coalesce(sent_at, updated_at) > now() - $3::interval`, contactID, key.DealID, spacing).Scan(&last)
+			if err != nil {
+				return SendOutcome{}, fmt.Errorf("check contact spacing: %w", err)
+			}
+		}
+		if last != nil {
+			out = SendOutcome{State: EmailDeferred, NotBefore: last.Add(spacing),
+				Detail: fmt.Sprintf("deferred: another deal emailed this contact at %s; deals keep %s apart", last.UTC().Format(time.RFC3339), spacing)}
+			break
 		}
 		attempted = true
 		out = send(ctx)
@@ -203,6 +232,58 @@ func (s *Store) SendLocked(ctx context.Context, key LedgerKey, contactID, addres
 		return out, fmt.Errorf("commit send outcome: %w", err)
 	}
 	return out, nil
+}
+
+// MailboxSlot is the answer of ReserveMailboxSlot.
+type MailboxSlot struct {
+	Granted   bool
+	Sent      int       // emails the mailbox sent (or is sending) in the last 24 hours
+	NotBefore time.Time // when not granted: when the oldest of them leaves the window
+}
+
+// CapWindow is the rolling window of the per-mailbox cap.
+const CapWindow = 24 * time.Hour
+
+// ReserveMailboxSlot takes one of a sending mailbox's daily slots for a claimed ledger row,
+// under the mailbox's lock, so concurrent sends cannot overshoot the cap. A refused row is
+// marked deferred. Rows count while sending, sent or ambiguous; a row that ends otherwise
+// (suppressed, failed, deferred…) frees its slot by itself.
+func (s *Store) ReserveMailboxSlot(ctx context.Context, key LedgerKey, mailbox string, cap int) (MailboxSlot, error) {
+	mailbox = strings.ToLower(strings.TrimSpace(mailbox))
+	var slot MailboxSlot
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		slot = MailboxSlot{}
+		if _, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('mailbox:' || $1, 0))`, mailbox); err != nil {
+			return fmt.Errorf("lock mailbox: %w", err)
+		}
+		const counted = `FROM email_ledger WHERE mailbox = $1 AND counted_at > now() - $2::interval
+			AND state IN ('sending', 'sent', 'ambiguous')
+			AND NOT (deal_id = $3 AND visit = $4 AND step_id = $5 AND occurrence = $6)`
+		args := []any{mailbox, CapWindow, key.DealID, key.Visit, key.StepID, key.Occurrence}
+		if err := tx.QueryRow(ctx, `SELECT count(*) `+counted, args...).Scan(&slot.Sent); err != nil {
+			return fmt.Errorf("count mailbox sends: %w", err)
+		}
+		if cap <= 0 || slot.Sent < cap {
+			slot.Granted = true
+			_, err := tx.Exec(ctx, `UPDATE email_ledger SET mailbox = $1, counted_at = now()
+				WHERE deal_id = $2 AND visit = $3 AND step_id = $4 AND occurrence = $5`, mailbox, key.DealID, key.Visit, key.StepID, key.Occurrence)
+			return err
+		}
+		// The slot frees when enough of the counted sends have left the window.
+		var oldest time.Time
+		err := tx.QueryRow(ctx, `SELECT counted_at `+counted+` ORDER BY counted_at OFFSET $7 LIMIT 1`,
+			append(args, slot.Sent-cap)...).Scan(&oldest)
+		if err != nil {
+			return fmt.Errorf("find the mailbox's next slot: %w", err)
+		}
+		slot.NotBefore = oldest.Add(CapWindow)
+		_, err = tx.Exec(ctx, `UPDATE email_ledger SET state = 'deferred', lease_until = NULL, updated_at = now(), detail = $5
+			WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4 AND state = 'sending'`,
+			key.DealID, key.Visit, key.StepID, key.Occurrence,
+			fmt.Sprintf("deferred: the sending mailbox reached its cap of %d emails in 24 hours; a slot frees at %s", cap, slot.NotBefore.UTC().Format(time.RFC3339)))
+		return err
+	})
+	return slot, err
 }
 
 // releaseClaim returns a claim whose attempt never reached SMTP to 'retry'.
