@@ -57,6 +57,15 @@ const (
 	EventMigrate      EventKind = "migrate"       // move the deal to the cadence version in Event.Cadence
 	EventEngaged      EventKind = "engaged"       // the prospect did something: Event.Engagement
 	EventTaskClosed   EventKind = "task_closed"   // the owner completed or skipped Event.TaskID
+	EventPaused       EventKind = "paused"        // hold the cadence (Event.Scope; Event.Until resumes by itself)
+	EventResumed      EventKind = "resumed"       // lift the pause of Event.Scope
+)
+
+// Pause scopes: who paused the deal. The deal runs again once no scope holds it.
+const (
+	ScopeDeal     = "deal"
+	ScopeOwner    = "owner"
+	ScopePipeline = "pipeline"
 )
 
 // Task outcomes an EventTaskClosed carries.
@@ -87,6 +96,32 @@ type Event struct {
 	// EventTaskClosed: the task (a row of tasks) and TaskDone or TaskSkipped.
 	TaskID      int64  `json:"task_id,omitempty"`
 	TaskOutcome string `json:"task_outcome,omitempty"`
+	// EventPaused, EventResumed: which pause, and (paused) when it lifts by itself.
+	Scope string    `json:"scope,omitempty"`
+	Until time.Time `json:"until,omitzero"`
+}
+
+// Pause is one scope holding a deal's cadence.
+type Pause struct {
+	Scope string    `json:"scope"`
+	Since time.Time `json:"since"`
+	Until time.Time `json:"until,omitzero"` // resumes by itself then; zero: until resumed
+}
+
+// Frozen is what a pause keeps of a stage visit: the business time each pending item still
+// had to wait when the visit was frozen, re-planned from the moment the deal resumes.
+type Frozen struct {
+	Visit    int            `json:"visit"`
+	At       time.Time      `json:"at"`
+	Items    []FrozenItem   `json:"items,omitempty"`
+	Deadline *time.Duration `json:"deadline,omitempty"` // remaining before the time limit
+}
+
+// FrozenItem is one pending item's remaining business time, in the calendar it counts in.
+type FrozenItem struct {
+	ID        string        `json:"id"`
+	Remaining time.Duration `json:"remaining"`
+	Contact   bool          `json:"contact,omitempty"` // an email: the contact's calendar
 }
 
 // CadenceRef pins the cadence version a deal runs.
@@ -114,6 +149,11 @@ type DealInput struct {
 	// projection writes are not mistaken for stale ones.
 	PrevRevision int64    `json:"prev_revision,omitempty"`
 	Resume       *Carried `json:"resume,omitempty"`
+	// Pauses already holding the deal when it starts (its owner or pipeline is paused).
+	Pauses []Pause `json:"pauses,omitempty"`
+	// Import enters Start.Stage as an existing deal would be: its first email step counts as
+	// already done (sent by the old system), so the prospect does not get it twice.
+	Import bool `json:"import,omitempty"`
 	// IterationCap continues the run as new after this many agenda-loop turns even when the
 	// server does not suggest it yet, bounding replay cost; 0 means DefaultIterationCap.
 	IterationCap int `json:"iteration_cap,omitempty"`
@@ -141,6 +181,9 @@ type Carried struct {
 	// Suppressed says why the deal's contact gets no more email (a bounce, an opt-out);
 	// every later stage visit starts with its emails stopped.
 	Suppressed string `json:"suppressed,omitempty"`
+	// Pauses hold the cadence while any is present; Frozen is the visit's remaining time.
+	Pauses []Pause `json:"pauses,omitempty"`
+	Frozen *Frozen `json:"frozen,omitempty"`
 	// Pending are events delivered to the previous run after it decided to continue as new;
 	// the next run handles them first, in order, so none is lost and histories stay short.
 	Pending []Event `json:"pending,omitempty"`
@@ -162,6 +205,8 @@ type View struct {
 	EmailsStopped string `json:"emails_stopped,omitempty"`
 	// WaitingFor names the blocking task the cadence waits for.
 	WaitingFor string `json:"waiting_for,omitempty"`
+	// Pauses lists who holds the deal, when paused.
+	Pauses []Pause `json:"pauses,omitempty"`
 }
 
 // Result is what a deal workflow returns when the deal closes.

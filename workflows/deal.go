@@ -48,6 +48,8 @@ type plannedAgenda struct {
 	Items    []cadence.Item `json:"items"`
 	Deadline time.Time      `json:"deadline,omitzero"`
 	Err      string         `json:"err,omitempty"`
+	// Frozen: the visit's remaining time, when a pause froze it with this plan.
+	Frozen *Frozen `json:"frozen,omitempty"`
 }
 
 type searchAttrs struct {
@@ -118,8 +120,12 @@ func (d *deal) run(ctx workflow.Context) (Result, error) {
 		}
 		d.state.Visit = cadence.Visit{Number: d.in.PrevVisit, Stage: d.in.PrevStage}
 		d.state.Revision = d.in.PrevRevision
+		d.state.Pauses = append(d.state.Pauses, d.in.Pauses...)
 		if err := d.moveTo(ctx, start.Stage, start, start.Reason, nil, time.Time{}); err != nil {
 			return Result{}, err
+		}
+		if d.in.Import {
+			d.skipFirstEmail()
 		}
 	}
 	pending := d.state.Pending
@@ -152,6 +158,18 @@ func (d *deal) run(ctx workflow.Context) (Result, error) {
 		d.turns++
 		if err := d.waitAndAct(ctx); err != nil {
 			return Result{}, err
+		}
+	}
+}
+
+// skipFirstEmail marks the stage's first email as done at entry: an imported deal got it from
+// the system it comes from. Later steps count from stage entry as usual.
+func (d *deal) skipFirstEmail() {
+	stage, _ := d.pipeline.Stage(d.state.Visit.Stage)
+	for _, st := range stage.Steps {
+		if st.Kind == cadence.StepEmail {
+			d.markDone(cadence.Item{StepID: st.ID, Occurrence: 1}, d.state.Visit.EnteredAt, "imported")
+			return
 		}
 	}
 }
@@ -202,13 +220,14 @@ func (d *deal) waitAndAct(ctx workflow.Context) error {
 	sel := workflow.NewSelector(ctx)
 	var (
 		next    cadence.Item
-		hasNext = len(d.plan.Items) > 0
+		agenda  = d.agenda()
+		hasNext = len(agenda) > 0
 		due     bool
 		ev      Event
 		gotEv   bool
 	)
 	if hasNext {
-		next = d.plan.Items[0]
+		next = agenda[0]
 		wait := next.At.Sub(workflow.Now(ctx))
 		if wait <= 0 {
 			return d.act(ctx, next)
@@ -269,6 +288,8 @@ func (d *deal) act(ctx workflow.Context, item cadence.Item) error {
 	case cadence.ItemWait:
 		d.markDone(item, workflow.Now(ctx), "waited")
 		return nil
+	case cadence.ItemResume:
+		return d.pausesEnd(ctx)
 	case cadence.ItemStale:
 		m := stage.OnStale
 		return d.moveTo(ctx, m.MoveTo, d.engineEvent(ctx, item), m.Reason, m.Task, item.DueAt)
@@ -462,6 +483,10 @@ func (d *deal) handle(ctx workflow.Context, ev Event) error {
 		return d.engaged(ctx, ev)
 	case EventTaskClosed:
 		return d.taskClosed(ctx, ev)
+	case EventPaused:
+		return d.pause(ctx, ev)
+	case EventResumed:
+		return d.resume(ctx, ev)
 	}
 	v := d.classify(ev)
 	if v.apply {
@@ -596,6 +621,12 @@ func (d *deal) refresh(ctx workflow.Context) error {
 	if !d.dirty {
 		return nil
 	}
+	// A paused deal freezes its visit once: when the pause begins, or when it enters a stage
+	// while paused.
+	freezeAt := time.Time{}
+	if d.paused() && (d.state.Frozen == nil || d.state.Frozen.Visit != d.state.Visit.Number) {
+		freezeAt = workflow.Now(ctx)
+	}
 	var agenda plannedAgenda
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		// Calendars read the zone database: built here, inside the recorded side effect.
@@ -609,6 +640,9 @@ func (d *deal) refresh(ctx workflow.Context) error {
 		if err != nil {
 			a.Err = err.Error()
 		}
+		if !freezeAt.IsZero() {
+			a.Frozen = freeze(d.state.Visit.Number, freezeAt, items, a.Deadline, cals)
+		}
 		return a
 	}).Get(&agenda)
 	if err != nil {
@@ -618,6 +652,9 @@ func (d *deal) refresh(ctx workflow.Context) error {
 		return temporal.NewNonRetryableApplicationError("planning failed: "+agenda.Err, "BadPlan", nil)
 	}
 	d.plan = agenda
+	if agenda.Frozen != nil {
+		d.state.Frozen = agenda.Frozen
+	}
 	if d.state.Visit.Deadline.IsZero() {
 		// Fixed once per visit and carried across continue-as-new as an absolute instant.
 		d.state.Visit.Deadline = agenda.Deadline
@@ -625,7 +662,7 @@ func (d *deal) refresh(ctx workflow.Context) error {
 	d.state.Revision++
 	err = workflow.ExecuteActivity(dbOptions(ctx), a.ProjectDeal, activities.ProjectionInput{
 		DealID: d.in.DealID, Revision: d.state.Revision, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,
-		EnteredAt: d.state.Visit.EnteredAt, Deadline: agenda.Deadline, Next: agenda.Items,
+		EnteredAt: d.state.Visit.EnteredAt, Deadline: agenda.Deadline, Next: d.agenda(),
 	}).Get(ctx, nil)
 	if err != nil {
 		return err
@@ -636,8 +673,8 @@ func (d *deal) refresh(ctx workflow.Context) error {
 
 func (d *deal) upsertSearchAttributes(ctx workflow.Context) error {
 	var next time.Time
-	if len(d.plan.Items) > 0 {
-		next = d.plan.Items[0].At
+	if agenda := d.agenda(); len(agenda) > 0 {
+		next = agenda[0].At
 	}
 	if d.lastSA.inited && d.lastSA.stage == d.state.Visit.Stage && d.lastSA.next.Equal(next) && d.lastSA.version == d.in.Cadence.Version {
 		return nil
@@ -717,7 +754,7 @@ func (d *deal) view() (View, error) {
 	if tasks == nil {
 		tasks = []activities.TaskRef{}
 	}
-	next := d.plan.Items
+	next := d.agenda()
 	if next == nil {
 		next = []cadence.Item{}
 	}
@@ -725,6 +762,7 @@ func (d *deal) view() (View, error) {
 		DealID: d.in.DealID, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,
 		EnteredAt: d.state.Visit.EnteredAt, Deadline: d.plan.Deadline, Next: next, OpenTasks: tasks,
 		CadenceVersion: d.in.Cadence.Version, Closed: d.closable(), EmailsStopped: d.state.Visit.EmailsStopped,
+		Paused: d.paused(), Pauses: d.state.Pauses,
 	}
 	if b, ok := cadence.BlockedOn(d.pipeline, d.state.Visit); ok {
 		v.WaitingFor = fmt.Sprintf("task %s to be completed or skipped", cadence.ItemID(b.StepID, b.Occurrence))

@@ -18,7 +18,11 @@ const (
 	ItemExhausted ItemKind = "exhausted"  // every step ran: apply on_exhausted
 	ItemStaleTask ItemKind = "stale_task" // an on_stale warning rung: give the owner a task
 	ItemWait      ItemKind = "wait"       // a wait step ends
+	ItemResume    ItemKind = "resume"     // a pause lifts by itself (the workflow's, not the planner's)
 )
+
+// ResumeItemID is the id of the item that lifts a pause with an end date.
+const ResumeItemID = "resume"
 
 // Item ids for the stage rules; step items are "<step id>#<occurrence>".
 const (
@@ -116,6 +120,14 @@ func (v Visit) done(id string) (Done, bool) {
 	return Done{}, false
 }
 
+// deferred applies a deferral of item id, if any is later than at.
+func (v Visit) deferred(id string, at time.Time, reason string) (time.Time, string) {
+	if def, ok := v.deferral(id); ok && def.Until.After(at) {
+		return def.Until, fmt.Sprintf("deferred to %s: %s", def.Until.UTC().Format(timeLayout), def.Why)
+	}
+	return at, reason
+}
+
 func (v Visit) deferral(id string) (Deferral, bool) {
 	var latest Deferral
 	found := false
@@ -153,6 +165,31 @@ type Slotted interface {
 // (on_stale rungs count business minutes).
 type Fractional interface {
 	Fraction(from, to time.Time, percent int) time.Time
+}
+
+// Measuring is a calendar that measures and adds open time (pauses freeze what is left).
+type Measuring interface {
+	BusinessBetween(a, b time.Time) time.Duration
+	AddBusiness(from time.Time, d time.Duration) time.Time
+}
+
+// Remaining is the open time from from until to in cal (0 when to has passed).
+func Remaining(cal Calendar, from, to time.Time) time.Duration {
+	if !to.After(from) {
+		return 0
+	}
+	if m, ok := cal.(Measuring); ok {
+		return m.BusinessBetween(from, to)
+	}
+	return to.Sub(from)
+}
+
+// AddRemaining places d of open time after from in cal.
+func AddRemaining(cal Calendar, from time.Time, d time.Duration) time.Time {
+	if m, ok := cal.(Measuring); ok {
+		return m.AddBusiness(from, d)
+	}
+	return from.Add(d)
 }
 
 // fraction is the instant percent of the way from from to to, in cal's business time.
@@ -284,6 +321,7 @@ steps:
 			at := fraction(cals.Owner, v.EnteredAt, deadline, r.At)
 			reason := fmt.Sprintf("%d%% of the time limit of %s in %s since %s: a task before the deal goes stale",
 				r.At, stage.TimeLimit, stage.ID, v.EnteredAt.UTC().Format(timeLayout))
+			at, reason = v.deferred(ItemID(stepID, 1), at, reason)
 			items = append(items, Item{ID: ItemID(stepID, 1), Kind: ItemStaleTask, StepID: stepID, Occurrence: 1,
 				At: at, DueAt: cals.Owner.Add(at, r.Task.DueIn), Reason: reason})
 		}
@@ -291,6 +329,7 @@ steps:
 	if stage.OnExhausted != nil && len(stage.Steps) > 0 && !blocked && !v.Responded {
 		at := cals.Owner.Add(cursor, stage.OnExhausted.After)
 		reason := fmt.Sprintf("%s after the last step: move to %s (%s)", stage.OnExhausted.After, stage.OnExhausted.MoveTo, stage.OnExhausted.Reason)
+		at, reason = v.deferred(ExhaustedItemID, at, reason)
 		items = append(items, ruleItem(ExhaustedItemID, ItemExhausted, at, reason, stage.OnExhausted, cals))
 	}
 	if stage.OnStale != nil && !stage.TimeLimit.IsZero() {

@@ -1,0 +1,188 @@
+package workflows
+
+import (
+	"fmt"
+	"time"
+
+	"go.temporal.io/sdk/workflow"
+
+	"github.com/followup-engine/followup/internal/cadence"
+)
+
+// A pause holds the whole agenda: steps, stale rungs and the stage deadline. Each pending
+// item's remaining business time is frozen when the pause begins and re-planned from the
+// moment the deal resumes, in the calendar it counts in, so nothing fires in a burst to catch
+// up. Several scopes (the deal, its owner, its pipeline) may hold a deal at once; it resumes
+// when the last lets go.
+
+func (d *deal) paused() bool { return len(d.state.Pauses) > 0 }
+
+// agenda is what the loop waits for: the plan, or while paused only the end of a pause that
+// has an end date.
+func (d *deal) agenda() []cadence.Item {
+	if !d.paused() {
+		return d.plan.Items
+	}
+	var until time.Time
+	var scope string
+	for _, p := range d.state.Pauses {
+		if p.Until.IsZero() {
+			continue
+		}
+		if until.IsZero() || p.Until.Before(until) {
+			until, scope = p.Until, p.Scope
+		}
+	}
+	if until.IsZero() {
+		return []cadence.Item{}
+	}
+	return []cadence.Item{{ID: cadence.ResumeItemID, Kind: cadence.ItemResume, At: until,
+		Reason: fmt.Sprintf("the %s pause ends; the cadence goes on with the time it had left", scope)}}
+}
+
+// freeze records what each pending item of a visit still had to wait at `at`.
+func freeze(visit int, at time.Time, items []cadence.Item, deadline time.Time, cals cadence.Calendars) *Frozen {
+	f := &Frozen{Visit: visit, At: at}
+	for _, it := range items {
+		cal, contact := cals.Owner, false
+		if it.Kind == cadence.ItemEmail {
+			cal, contact = cals.Contact, true
+		}
+		f.Items = append(f.Items, FrozenItem{ID: it.ID, Remaining: cadence.Remaining(cal, at, it.At), Contact: contact})
+	}
+	if !deadline.IsZero() {
+		rem := cadence.Remaining(cals.Owner, at, deadline)
+		f.Deadline = &rem
+	}
+	return f
+}
+
+func (d *deal) pause(ctx workflow.Context, ev Event) error {
+	scope, err := pauseScope(ev)
+	if err != nil {
+		return d.recordOutcome(ctx, ev, "ignored", err.Error())
+	}
+	now := workflow.Now(ctx)
+	if !ev.Until.IsZero() && !ev.Until.After(now) {
+		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("the pause would have ended at %s, already past", ev.Until.UTC().Format(time.RFC3339)))
+	}
+	for i, p := range d.state.Pauses {
+		if p.Scope == scope {
+			d.state.Pauses[i].Until = ev.Until
+			d.dirty = true
+			return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("already paused by its %s; the end of the pause is updated", scope))
+		}
+	}
+	if !d.paused() {
+		d.state.Frozen = nil // the next refresh freezes the visit as it stands now
+	}
+	d.state.Pauses = append(d.state.Pauses, Pause{Scope: scope, Since: now, Until: ev.Until})
+	d.dirty = true
+	d.logger.Info("Deal paused", "Scope", scope, "Until", ev.Until)
+	return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("paused by its %s", scope))
+}
+
+func (d *deal) resume(ctx workflow.Context, ev Event) error {
+	scope, err := pauseScope(ev)
+	if err != nil {
+		return d.recordOutcome(ctx, ev, "ignored", err.Error())
+	}
+	kept := d.state.Pauses[:0:0]
+	found := false
+	for _, p := range d.state.Pauses {
+		if p.Scope == scope {
+			found = true
+			continue
+		}
+		kept = append(kept, p)
+	}
+	if !found {
+		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("the deal is not paused by its %s", scope))
+	}
+	d.state.Pauses = kept
+	if err := d.thawIfFree(ctx); err != nil {
+		return err
+	}
+	reason := fmt.Sprintf("the %s pause is lifted", scope)
+	if d.paused() {
+		reason += fmt.Sprintf("; still paused by its %s", d.state.Pauses[0].Scope)
+	}
+	return d.recordOutcome(ctx, ev, "applied", reason)
+}
+
+// pausesEnd lifts the pauses whose end date has come.
+func (d *deal) pausesEnd(ctx workflow.Context) error {
+	now := workflow.Now(ctx)
+	kept := d.state.Pauses[:0:0]
+	for _, p := range d.state.Pauses {
+		if p.Until.IsZero() || p.Until.After(now) {
+			kept = append(kept, p)
+		}
+	}
+	d.state.Pauses = kept
+	d.dirty = true
+	return d.thawIfFree(ctx)
+}
+
+// thawIfFree re-plans the frozen visit from now once no pause holds the deal: every pending
+// item gets the business time it had left, counted from now in its calendar (and then the
+// email window), and so does the stage deadline.
+func (d *deal) thawIfFree(ctx workflow.Context) error {
+	d.dirty = true
+	fr := d.state.Frozen
+	if d.paused() || fr == nil {
+		return nil
+	}
+	d.state.Frozen = nil
+	if fr.Visit != d.state.Visit.Number {
+		return nil
+	}
+	now := workflow.Now(ctx)
+	type thawed struct {
+		Deferrals []cadence.Deferral `json:"deferrals,omitempty"`
+		Deadline  time.Time          `json:"deadline,omitzero"`
+	}
+	var th thawed
+	err := workflow.SideEffect(ctx, func(workflow.Context) any {
+		cals, err := d.calSpecs.Calendars()
+		if err != nil {
+			cals = cadence.DefaultCalendars()
+		}
+		why := fmt.Sprintf("paused from %s to %s; re-planned with the time it had left",
+			fr.At.UTC().Format("2006-01-02 15:04 MST"), now.UTC().Format("2006-01-02 15:04 MST"))
+		var out thawed
+		for _, it := range fr.Items {
+			if it.ID == cadence.StaleItemID {
+				continue // the deadline below carries it
+			}
+			cal := cals.Owner
+			if it.Contact {
+				cal = cals.Contact
+			}
+			out.Deferrals = append(out.Deferrals, cadence.Deferral{ItemID: it.ID, Until: cadence.AddRemaining(cal, now, it.Remaining), Why: why})
+		}
+		if fr.Deadline != nil {
+			out.Deadline = cadence.AddRemaining(cals.Owner, now, *fr.Deadline)
+		}
+		return out
+	}).Get(&th)
+	if err != nil {
+		return err
+	}
+	d.state.Visit.Deferrals = append(d.state.Visit.Deferrals, th.Deferrals...)
+	if !th.Deadline.IsZero() {
+		d.state.Visit.Deadline = th.Deadline
+	}
+	d.logger.Info("Deal resumed", "Deferrals", len(th.Deferrals), "Deadline", th.Deadline)
+	return nil
+}
+
+func pauseScope(ev Event) (string, error) {
+	switch ev.Scope {
+	case "":
+		return ScopeDeal, nil
+	case ScopeDeal, ScopeOwner, ScopePipeline:
+		return ev.Scope, nil
+	}
+	return "", fmt.Errorf("unknown pause scope %q (want deal, owner or pipeline)", ev.Scope)
+}
