@@ -52,6 +52,11 @@ type TaskRef struct {
 	Occurrence int       `json:"occurrence,omitempty"`
 	Kind       string    `json:"kind"`
 	DueAt      time.Time `json:"due_at"`
+	// Escalation, when the cadence gives the task one: when it fires, and whether it did.
+	Escalate   *cadence.Escalation `json:"escalate,omitempty"`
+	Title      string              `json:"title_template,omitempty"` // the spec's template, for the escalation's default title
+	EscalateAt time.Time           `json:"escalate_at,omitzero"`
+	Escalated  bool                `json:"escalated,omitempty"`
 }
 
 // CloseTaskInput marks a task the owner completed or skipped.
@@ -61,6 +66,13 @@ type CloseTaskInput struct {
 	State  string    `json:"state"` // done, skipped
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason,omitempty"`
+}
+
+// SnoozeTaskInput moves an open task's due date.
+type SnoozeTaskInput struct {
+	DealID string    `json:"deal_id"`
+	TaskID int64     `json:"task_id"`
+	DueAt  time.Time `json:"due_at"`
 }
 
 // SendInput asks for one email of a cadence step; the ledger key is (deal, visit, step,

@@ -57,6 +57,7 @@ const (
 	EventMigrate      EventKind = "migrate"       // move the deal to the cadence version in Event.Cadence
 	EventEngaged      EventKind = "engaged"       // the prospect did something: Event.Engagement
 	EventTaskClosed   EventKind = "task_closed"   // the owner completed or skipped Event.TaskID
+	EventTaskSnoozed  EventKind = "task_snoozed"  // the owner moved Event.TaskID's due date to Event.Until
 	EventPaused       EventKind = "paused"        // hold the cadence (Event.Scope; Event.Until resumes by itself)
 	EventResumed      EventKind = "resumed"       // lift the pause of Event.Scope
 )
@@ -97,6 +98,7 @@ type Event struct {
 	TaskID      int64  `json:"task_id,omitempty"`
 	TaskOutcome string `json:"task_outcome,omitempty"`
 	// EventPaused, EventResumed: which pause, and (paused) when it lifts by itself.
+	// EventTaskSnoozed: Until is the new due date (moved into the owner's business hours).
 	Scope string    `json:"scope,omitempty"`
 	Until time.Time `json:"until,omitzero"`
 }

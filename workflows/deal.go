@@ -290,6 +290,8 @@ func (d *deal) act(ctx workflow.Context, item cadence.Item) error {
 		return nil
 	case cadence.ItemResume:
 		return d.pausesEnd(ctx)
+	case cadence.ItemEscalate:
+		return d.escalate(ctx, item)
 	case cadence.ItemStale:
 		m := stage.OnStale
 		return d.moveTo(ctx, m.MoveTo, d.engineEvent(ctx, item), m.Reason, m.Task, item.DueAt)
@@ -483,6 +485,8 @@ func (d *deal) handle(ctx workflow.Context, ev Event) error {
 		return d.engaged(ctx, ev)
 	case EventTaskClosed:
 		return d.taskClosed(ctx, ev)
+	case EventTaskSnoozed:
+		return d.taskSnoozed(ctx, ev)
 	case EventPaused:
 		return d.pause(ctx, ev)
 	case EventResumed:
@@ -612,7 +616,16 @@ func (d *deal) createTask(ctx workflow.Context, stepID string, occurrence int, s
 		DealID: d.in.DealID, Visit: d.state.Visit.Number, StepID: stepID, Occurrence: occurrence,
 		Kind: spec.Kind, Title: spec.Title, DueAt: due, At: workflow.Now(ctx),
 	}).Get(ctx, &ref)
-	return ref, err
+	if err != nil {
+		return ref, err
+	}
+	if e := spec.Escalate; e != nil {
+		esc := *e
+		ref.Escalate, ref.Title = &esc, spec.Title
+		ref.EscalateAt = d.inOwnerCalendar(ctx, ref.DueAt, e.After)
+	}
+	d.dirty = true
+	return ref, nil
 }
 
 // refresh re-plans the visit, projects the agenda into PostgreSQL and updates the search

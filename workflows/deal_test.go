@@ -130,6 +130,7 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 			rec.nextTaskID++
 			return activities.TaskRef{ID: rec.nextTaskID, StepID: in.StepID, Occurrence: in.Occurrence, Kind: in.Kind, DueAt: in.DueAt}, nil
 		})
+	env.OnActivity(a.SnoozeTask, mock.Anything, mock.Anything).Return(true, nil)
 	env.OnActivity(a.CloseTask, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CloseTaskInput) (bool, error) {
 			defer rec.lock()()

@@ -157,19 +157,24 @@ func (d *deal) taskClosed(ctx workflow.Context, ev Event) error {
 	return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("task %d %s", ref.ID, ev.TaskOutcome))
 }
 
-// dueIn is now plus d in the owner's calendar, recorded in history like every planned instant.
+// dueIn is now plus d in the owner's calendar.
 func (d *deal) dueIn(ctx workflow.Context, in cadence.Duration) time.Time {
-	now := workflow.Now(ctx)
-	var due time.Time
+	return d.inOwnerCalendar(ctx, workflow.Now(ctx), in)
+}
+
+// inOwnerCalendar adds a duration in the owner's calendar, recorded in history like every
+// planned instant.
+func (d *deal) inOwnerCalendar(ctx workflow.Context, from time.Time, in cadence.Duration) time.Time {
+	var at time.Time
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		cals, err := d.calSpecs.Calendars()
 		if err != nil {
 			cals = cadence.DefaultCalendars() // checked when the deal started; never fail a task over it
 		}
-		return cals.Owner.Add(now, in)
-	}).Get(&due)
+		return cals.Owner.Add(from, in)
+	}).Get(&at)
 	if err != nil {
-		return now
+		return from
 	}
-	return due
+	return at
 }

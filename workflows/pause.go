@@ -21,7 +21,7 @@ func (d *deal) paused() bool { return len(d.state.Pauses) > 0 }
 // has an end date.
 func (d *deal) agenda() []cadence.Item {
 	if !d.paused() {
-		return d.plan.Items
+		return d.withEscalations(d.plan.Items)
 	}
 	var until time.Time
 	var scope string

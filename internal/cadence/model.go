@@ -25,6 +25,28 @@ type TaskSpec struct {
 	Kind  string   `json:"kind"` // call, email, linkedin, todo
 	Title string   `json:"title"`
 	DueIn Duration `json:"due_in"` // counted in the owner's calendar from creation
+	// Escalate: when the task is still open this long after its due date, the owner gets a
+	// second, escalation task (once; a snooze moves both dates).
+	Escalate *Escalation `json:"escalate,omitempty"`
+}
+
+// Escalation is what an overdue task turns into.
+type Escalation struct {
+	After Duration `json:"after"`           // past the due date, in the owner's calendar
+	Title string   `json:"title,omitempty"` // default: "Overdue: " + the task's title
+	Kind  string   `json:"kind,omitempty"`  // default: todo
+}
+
+// Task is the escalation task for a task of this spec.
+func (e Escalation) Task(of TaskSpec) TaskSpec {
+	t := TaskSpec{Kind: e.Kind, Title: e.Title}
+	if t.Kind == "" {
+		t.Kind = "todo"
+	}
+	if t.Title == "" {
+		t.Title = "Overdue: " + of.Title
+	}
+	return t
 }
 
 // Step is one action of a stage visit. After counts from the actual time of the previous
@@ -404,6 +426,18 @@ func checkTask(add func(string, ...any), stage, where string, t *TaskSpec) {
 	}
 	if err := t.DueIn.Validate(); err != nil {
 		add("%s due_in: %v", where, err)
+	}
+	if e := t.Escalate; e != nil {
+		if e.After.IsZero() {
+			add("%s escalate: after must be more than 0 (how long past the due date)", where)
+		} else if err := e.After.Validate(); err != nil {
+			add("%s escalate after: %v", where, err)
+		}
+		switch e.Kind {
+		case "", "call", "email", "linkedin", "todo":
+		default:
+			add("%s escalate: task kind %q (want call, email, linkedin or todo)", where, e.Kind)
+		}
 	}
 }
 

@@ -19,6 +19,7 @@ const (
 	ItemStaleTask ItemKind = "stale_task" // an on_stale warning rung: give the owner a task
 	ItemWait      ItemKind = "wait"       // a wait step ends
 	ItemResume    ItemKind = "resume"     // a pause lifts by itself (the workflow's, not the planner's)
+	ItemEscalate  ItemKind = "escalate"   // an open task is overdue past its escalation (the workflow's)
 )
 
 // ResumeItemID is the id of the item that lifts a pause with an end date.

@@ -405,7 +405,23 @@ func (l *loader) task(path string, t *fileTask) *cadence.TaskSpec {
 		return nil
 	}
 	l.checkTitle(path+".title", t.Title)
-	return &cadence.TaskSpec{Kind: t.Kind, Title: t.Title, DueIn: l.duration(path+".due_in", t.DueIn, cadence.Duration{})}
+	spec := &cadence.TaskSpec{Kind: t.Kind, Title: t.Title, DueIn: l.duration(path+".due_in", t.DueIn, cadence.Duration{})}
+	if e := t.Escalate; e != nil {
+		ep := path + ".escalate"
+		before := len(l.problems)
+		after := l.duration(ep+".after", e.After, cadence.Duration{})
+		switch {
+		case strings.TrimSpace(string(e.After)) == "":
+			l.addAt(ep+".after", "escalate: needs after: how long past the due date, like \"1 business day\"")
+		case after.IsZero() && len(l.problems) == before:
+			l.addAt(ep+".after", "escalate after 0: the task would escalate the moment it falls due; give a duration like \"1 business day\"")
+		}
+		if e.Title != "" {
+			l.checkTitle(ep+".title", e.Title)
+		}
+		spec.Escalate = &cadence.Escalation{After: after, Title: e.Title, Kind: e.Kind}
+	}
+	return spec
 }
 
 // duration parses the duration at path; absent or zero gives def, the model's spelling of

@@ -259,3 +259,21 @@ func TestRungsAreDecodedStrictly(t *testing.T) {
 		require.Equal(t, want, fmt.Sprintf("%s:%d:%d: %s", p.File, p.Line, p.Col, p.Message))
 	}
 }
+
+func TestEscalationLoadsOntoTheTask(t *testing.T) {
+	t.Parallel()
+	p, err := Load(filepath.Join("..", "..", "cadences", "b2b.yaml"))
+	require.NoError(t, err)
+	proposal, ok := p.Stage("proposal")
+	require.True(t, ok)
+	var call *cadence.TaskSpec
+	for _, st := range proposal.Steps {
+		if st.ID == "proposal-call" {
+			call = st.Task
+		}
+	}
+	require.NotNil(t, call)
+	require.Equal(t, &cadence.Escalation{After: cadence.Of(1, cadence.BusinessDays),
+		Title: "Proposal call with {{.Contact.FirstName}} is overdue: call today or reschedule"}, call.Escalate)
+	require.Equal(t, "todo", call.Escalate.Task(*call).Kind)
+}

@@ -303,6 +303,12 @@ func ruleMessagePath(f fileCadence, p cadence.Pipeline, stage, rule, rest string
 // taskField finds the task key a checkTask message is about.
 func taskField(rest string) string {
 	switch {
+	case strings.Contains(rest, "escalate after"), strings.Contains(rest, "escalate: after"):
+		return ".escalate.after"
+	case strings.Contains(rest, "escalate: task kind"):
+		return ".escalate.kind"
+	case strings.Contains(rest, "escalate"):
+		return ".escalate"
 	case strings.Contains(rest, "title"):
 		return ".title"
 	case strings.Contains(rest, "task kind"):

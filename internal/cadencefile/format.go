@@ -69,9 +69,17 @@ func (fileStep) JSONSchemaExtend(s *jsonschema.Schema) {
 
 // fileTask maps onto cadence.TaskSpec.
 type fileTask struct {
-	Kind  string       `json:"kind" jsonschema:"required,enum=call,enum=email,enum=linkedin,enum=todo" jsonschema_description:"What the owner does: call, email, linkedin or todo."`
-	Title string       `json:"title" jsonschema:"required,minLength=1" jsonschema_description:"The task's title, a text/template like \"Call {{.Contact.FirstName}}\"."`
-	DueIn durationText `json:"due_in,omitempty" jsonschema_description:"When the task is due, counted in the owner's calendar from its creation. Default: right away."`
+	Kind     string          `json:"kind" jsonschema:"required,enum=call,enum=email,enum=linkedin,enum=todo" jsonschema_description:"What the owner does: call, email, linkedin or todo."`
+	Title    string          `json:"title" jsonschema:"required,minLength=1" jsonschema_description:"The task's title, a text/template like \"Call {{.Contact.FirstName}}\"."`
+	DueIn    durationText    `json:"due_in,omitempty" jsonschema_description:"When the task is due, counted in the owner's calendar from its creation. Default: right away."`
+	Escalate *fileEscalation `json:"escalate,omitempty" jsonschema_description:"What happens when the task is still open some time after its due date: the owner gets an escalation task (once; a snooze moves it)."`
+}
+
+// fileEscalation maps onto cadence.Escalation.
+type fileEscalation struct {
+	After durationText `json:"after" jsonschema:"required" jsonschema_description:"How long past the due date, in the owner's calendar, e.g. \"1 business day\"."`
+	Title string       `json:"title,omitempty" jsonschema_description:"The escalation task's title, a text/template. Default: \"Overdue: \" and the task's title."`
+	Kind  string       `json:"kind,omitempty" jsonschema:"enum=call,enum=email,enum=linkedin,enum=todo" jsonschema_description:"The escalation task's kind. Default: todo."`
 }
 
 // fileStale is on_stale, written either as one mapping (the move at the time limit) or as a

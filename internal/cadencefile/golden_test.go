@@ -30,6 +30,7 @@ var errorClasses = []string{
 	"bad-calendar",
 	"step-shape",
 	"model-rules",
+	"escalate",
 	"stale-shape",
 	"stale-ladder",
 	"wait-step",

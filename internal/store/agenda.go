@@ -86,6 +86,15 @@ func (s *Store) CloseTask(ctx context.Context, dealID string, taskID int64, stat
 	return tag.RowsAffected() == 1, nil
 }
 
+// SnoozeTask moves an open task's due date; it reports whether the task was open.
+func (s *Store) SnoozeTask(ctx context.Context, dealID string, taskID int64, due time.Time) (bool, error) {
+	tag, err := s.pool.Exec(ctx, `UPDATE tasks SET due_at = $3 WHERE id = $2 AND deal_id = $1 AND state = 'open'`, dealID, taskID, due)
+	if err != nil {
+		return false, fmt.Errorf("snooze task: %w", err)
+	}
+	return tag.RowsAffected() == 1, nil
+}
+
 // Task is a rep's task row.
 type Task struct {
 	ID          int64      `json:"id"`
