@@ -19,6 +19,7 @@ import (
 	"github.com/followup-engine/followup/internal/calendar"
 	"github.com/followup-engine/followup/internal/mail"
 	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/internal/unsubscribe"
 )
 
 // Timing of sends: Start-To-Close covers go-mail's worst case for one send (about twice its
@@ -50,6 +51,10 @@ type MailSettings struct {
 	MessageIDDomain string // right-hand side of Message-IDs
 	DefaultFrom     string // used when the owner has no sender identity
 	PostalAddress   string // CAN-SPAM footer, appended to every nurture email when set
+
+	// Unsubscribe makes each email's signed one-click unsubscribe link (List-Unsubscribe
+	// header and footer); nil (no PUBLIC_BASE_URL) sends emails without one.
+	Unsubscribe *unsubscribe.Links
 }
 
 // CadenceInput names the cadence version a deal pins.

@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"html"
 	"strings"
+	"time"
 
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/temporal"
@@ -152,11 +153,30 @@ func (a *Activities) compose(in SendInput, templates map[string]cadence.Template
 			return mail.Message{}, err
 		}
 	}
-	if a.Mail.PostalAddress != "" {
-		text += "\n--\n" + a.Mail.PostalAddress + "\n"
-		if htmlBody != "" {
-			htmlBody += "<hr><p style=\"font-size:small;color:#666\">" + html.EscapeString(a.Mail.PostalAddress) + "</p>"
+	// The signed unsubscribe link: in the List-Unsubscribe header (RFC 8058, https only) and
+	// in the footer beside the postal address, for readers and for http (local) bases.
+	unsubscribeURL, err := a.Mail.Unsubscribe.URL(parties.ContactID, parties.DealID, time.Now())
+	if err != nil {
+		return mail.Message{}, err
+	}
+	if a.Mail.PostalAddress != "" || unsubscribeURL != "" {
+		text += "\n--\n"
+		var footer []string
+		if a.Mail.PostalAddress != "" {
+			text += a.Mail.PostalAddress + "\n"
+			footer = append(footer, html.EscapeString(a.Mail.PostalAddress))
 		}
+		if unsubscribeURL != "" {
+			text += "Unsubscribe: " + unsubscribeURL + "\n"
+			footer = append(footer, "<a href=\""+html.EscapeString(unsubscribeURL)+"\">Unsubscribe</a>")
+		}
+		if htmlBody != "" {
+			htmlBody += "<hr><p style=\"font-size:small;color:#666\">" + strings.Join(footer, "<br>") + "</p>"
+		}
+	}
+	listUnsubscribeURL := ""
+	if a.Mail.Unsubscribe.OneClick() {
+		listUnsubscribeURL = unsubscribeURL
 	}
 	from := parties.Owner.SenderFrom
 	if from == "" {
@@ -182,6 +202,8 @@ func (a *Activities) compose(in SendInput, templates map[string]cadence.Template
 		Text:      text,
 		HTML:      htmlBody,
 		Headers:   map[string]string{"X-Followup-Step": in.StepID},
+
+		ListUnsubscribeURL: listUnsubscribeURL,
 	}, nil
 }
 

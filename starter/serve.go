@@ -23,7 +23,7 @@ import (
 // runServe serves the HTTP API until ctx ends, then drains in-flight requests.
 func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
-		return usageError("usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, DATABASE_URL, TEMPORAL_ADDRESS)")
+		return usageError("usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, DATABASE_URL, TEMPORAL_ADDRESS)")
 	}
 	cfg, err := config.LoadServer(env)
 	if err != nil {
@@ -45,9 +45,10 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 	}
 	defer c.Close()
 	api := &httpapi.Server{
-		Deals:  &deals.Service{Store: st, Temporal: c},
-		Token:  cfg.APIToken,
-		Logger: logger,
+		Deals:       &deals.Service{Store: st, Temporal: c},
+		Token:       cfg.APIToken,
+		Logger:      logger,
+		Unsubscribe: cfg.Unsubscribe,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return fmt.Errorf("PostgreSQL: %w", err)
@@ -57,6 +58,9 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 			}
 			return nil
 		},
+	}
+	if cfg.Unsubscribe == nil {
+		logger.Warn("UNSUBSCRIBE_SECRET is not set: the unsubscribe pages (/u/{token}) answer 404 to every link")
 	}
 	srv := &http.Server{
 		Handler:           api.Handler(),

@@ -13,6 +13,7 @@ import (
 	"go.temporal.io/sdk/contrib/envconfig"
 
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/unsubscribe"
 )
 
 // Env is where configuration comes from: the process environment, or a map in tests.
@@ -58,6 +59,9 @@ type MailIdentity struct {
 	MessageIDDomain string
 	DefaultFrom     string
 	PostalAddress   string
+	// Unsubscribe builds the signed one-click unsubscribe links (PUBLIC_BASE_URL +
+	// "/u/" + token); nil when PUBLIC_BASE_URL is not set, and emails then carry none.
+	Unsubscribe *unsubscribe.Links
 }
 
 // Starter is the starter's configuration.
@@ -71,6 +75,10 @@ type Server struct {
 	Starter
 	Addr     string // HTTP_ADDR
 	APIToken string // API_TOKEN: the bearer token API clients send
+	// Unsubscribe verifies the tokens of the public /u/{token} pages; nil when
+	// UNSUBSCRIBE_SECRET is not set, and those pages then answer 404.
+	Unsubscribe   *unsubscribe.Signer
+	PublicBaseURL string // PUBLIC_BASE_URL, for messages
 }
 
 type reader struct {
@@ -109,6 +117,55 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 		return def
 	}
 	return d
+}
+
+// unsubscribe reads PUBLIC_BASE_URL, UNSUBSCRIBE_SECRET and UNSUBSCRIBE_PREVIOUS_SECRETS.
+// The secret is required once a base URL is set: links would otherwise go out that no
+// process can verify. The signer is nil without a secret.
+func (r *reader) unsubscribe() (*unsubscribe.Signer, string) {
+	base := r.str("PUBLIC_BASE_URL", "")
+	if base != "" {
+		b, err := unsubscribe.CheckBaseURL(base)
+		if err != nil {
+			r.problems = append(r.problems, fmt.Sprintf("PUBLIC_BASE_URL=%q: %s", base, err))
+			base = ""
+		} else {
+			base = b
+		}
+	}
+	raw := r.str("UNSUBSCRIBE_SECRET", "")
+	prevRaw := r.str("UNSUBSCRIBE_PREVIOUS_SECRETS", "")
+	if raw == "" {
+		if base != "" {
+			r.problems = append(r.problems, "UNSUBSCRIBE_SECRET is required when PUBLIC_BASE_URL is set: 64+ hex characters (or 32+ raw bytes) "+
+				"that stay the same across restarts and are the same for the worker and the API (unsubscribe links are signed with it); "+
+				"generate one with `openssl rand -hex 32`")
+		}
+		if prevRaw != "" {
+			r.problems = append(r.problems, "UNSUBSCRIBE_PREVIOUS_SECRETS is set without UNSUBSCRIBE_SECRET")
+		}
+		return nil, base
+	}
+	secret, err := unsubscribe.ParseSecret(raw)
+	if err != nil {
+		r.problems = append(r.problems, "UNSUBSCRIBE_SECRET: "+err.Error())
+	}
+	var previous [][]byte
+	if prevRaw != "" {
+		for i, p := range strings.Split(prevRaw, ",") {
+			b, err := unsubscribe.ParseSecret(strings.TrimSpace(p))
+			if err != nil {
+				r.problems = append(r.problems, fmt.Sprintf("UNSUBSCRIBE_PREVIOUS_SECRETS entry %d: %s", i+1, err))
+				continue
+			}
+			previous = append(previous, b)
+		}
+	}
+	signer, err := unsubscribe.NewSigner(secret, previous...)
+	if err != nil {
+		return nil, base // the problem is listed above
+	}
+	return signer, base
 }
 
 func (r *reader) err(what string) error {
@@ -164,6 +221,13 @@ func LoadWorker(env Env) (Worker, error) {
 	w.Mail.MessageIDDomain = r.str("MESSAGE_ID_DOMAIN", "followup.invalid")
 	w.Mail.DefaultFrom = r.str("MAIL_FROM", "")
 	w.Mail.PostalAddress = r.str("MAIL_POSTAL_ADDRESS", "")
+	if signer, base := r.unsubscribe(); signer != nil && base != "" {
+		links, err := unsubscribe.NewLinks(base, signer)
+		if err != nil {
+			r.problems = append(r.problems, "PUBLIC_BASE_URL: "+err.Error())
+		}
+		w.Mail.Unsubscribe = links
+	}
 	return w, r.err("worker")
 }
 
@@ -176,6 +240,7 @@ func LoadServer(env Env) (Server, error) {
 	if len(s.APIToken) < 16 {
 		r.problems = append(r.problems, "API_TOKEN is required: 16+ characters that API clients send as `Authorization: Bearer …`; generate one with `openssl rand -hex 24`")
 	}
+	s.Unsubscribe, s.PublicBaseURL = r.unsubscribe()
 	return s, r.err("server")
 }
 

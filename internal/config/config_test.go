@@ -53,3 +53,77 @@ func TestLoadWorkerListsEveryProblem(t *testing.T) {
 	_, err = config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": "short"})
 	require.ErrorContains(t, err, "at least 32 hex characters")
 }
+
+const unsubSecret = "6f6e652d636c69636b20756e737562736372696265206b657920666f72207465"
+
+func TestUnsubscribeIsOffUnlessConfigured(t *testing.T) {
+	t.Parallel()
+	w, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret})
+	require.NoError(t, err)
+	require.Nil(t, w.Mail.Unsubscribe, "no PUBLIC_BASE_URL: no links")
+	s, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef"})
+	require.NoError(t, err)
+	require.Nil(t, s.Unsubscribe)
+
+	// A secret without a base URL: the API verifies links, the worker makes none.
+	w, err = config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "UNSUBSCRIBE_SECRET": unsubSecret})
+	require.NoError(t, err)
+	require.Nil(t, w.Mail.Unsubscribe)
+	s, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "UNSUBSCRIBE_SECRET": unsubSecret})
+	require.NoError(t, err)
+	require.NotNil(t, s.Unsubscribe)
+}
+
+func TestUnsubscribeLinksTheWorkerMakesTheServerVerifies(t *testing.T) {
+	t.Parallel()
+	env := config.MapEnv{"MESSAGE_ID_SECRET": secret, "API_TOKEN": "0123456789abcdef",
+		"PUBLIC_BASE_URL": "https://followup.example.com/", "UNSUBSCRIBE_SECRET": unsubSecret}
+	w, err := config.LoadWorker(env)
+	require.NoError(t, err)
+	require.Equal(t, "https://followup.example.com", w.Mail.Unsubscribe.Base())
+	require.True(t, w.Mail.Unsubscribe.OneClick())
+	s, err := config.LoadServer(env)
+	require.NoError(t, err)
+	require.Equal(t, "https://followup.example.com", s.PublicBaseURL)
+
+	link, err := w.Mail.Unsubscribe.URL("0b8f3c52-7d1e-4a6b-9f00-1234567890ab", "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b", time.Now())
+	require.NoError(t, err)
+	token, ok := strings.CutPrefix(link, "https://followup.example.com/u/")
+	require.True(t, ok, link)
+	c, err := s.Unsubscribe.Verify(token)
+	require.NoError(t, err)
+	require.Equal(t, "0b8f3c52-7d1e-4a6b-9f00-1234567890ab", c.ContactID)
+
+	// A raw (non-hex) secret of 32+ bytes works too; a previous secret still verifies.
+	raw := "a raw secret that is long enough!"
+	old, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "PUBLIC_BASE_URL": "http://127.0.0.1:8088", "UNSUBSCRIBE_SECRET": raw})
+	require.NoError(t, err)
+	require.False(t, old.Mail.Unsubscribe.OneClick(), "http: footer links only")
+	oldLink, err := old.Mail.Unsubscribe.URL("0b8f3c52-7d1e-4a6b-9f00-1234567890ab", "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b", time.Now())
+	require.NoError(t, err)
+	rotated, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "UNSUBSCRIBE_SECRET": unsubSecret,
+		"UNSUBSCRIBE_PREVIOUS_SECRETS": strings.Repeat("ab", 32) + ", " + raw})
+	require.NoError(t, err)
+	_, err = rotated.Unsubscribe.Verify(strings.TrimPrefix(oldLink, "http://127.0.0.1:8088/u/"))
+	require.NoError(t, err)
+	_, err = s.Unsubscribe.Verify(strings.TrimPrefix(oldLink, "http://127.0.0.1:8088/u/"))
+	require.Error(t, err, "another secret's link fails")
+}
+
+func TestUnsubscribeProblemsAreListed(t *testing.T) {
+	t.Parallel()
+	_, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "PUBLIC_BASE_URL": "https://followup.example.com"})
+	require.ErrorContains(t, err, "UNSUBSCRIBE_SECRET is required when PUBLIC_BASE_URL is set")
+	_, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "PUBLIC_BASE_URL": "https://followup.example.com"})
+	require.ErrorContains(t, err, "UNSUBSCRIBE_SECRET is required when PUBLIC_BASE_URL is set")
+
+	_, err = config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "PUBLIC_BASE_URL": "followup.example.com?x=1",
+		"UNSUBSCRIBE_SECRET": "00112233445566778899aabbccddeeff", "UNSUBSCRIBE_PREVIOUS_SECRETS": "short"})
+	require.Error(t, err)
+	for _, want := range []string{`PUBLIC_BASE_URL="followup.example.com?x=1"`, "UNSUBSCRIBE_SECRET: want at least 64 hex characters",
+		"UNSUBSCRIBE_PREVIOUS_SECRETS entry 1"} {
+		require.ErrorContains(t, err, want)
+	}
+	_, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "UNSUBSCRIBE_PREVIOUS_SECRETS": unsubSecret})
+	require.ErrorContains(t, err, "UNSUBSCRIBE_PREVIOUS_SECRETS is set without UNSUBSCRIBE_SECRET")
+}

@@ -19,6 +19,7 @@ import (
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/mail"
 	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/internal/unsubscribe"
 	"github.com/followup-engine/followup/workflows"
 )
 
@@ -77,7 +78,9 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 	acts := &activities.Activities{Store: st, Sender: sender, Mail: activities.MailSettings{
 		MessageIDSecret: cfg.Mail.MessageIDSecret, MessageIDDomain: cfg.Mail.MessageIDDomain,
 		DefaultFrom: cfg.Mail.DefaultFrom, PostalAddress: cfg.Mail.PostalAddress,
+		Unsubscribe: cfg.Mail.Unsubscribe,
 	}}
+	logUnsubscribeLinks(logger, cfg.Mail.Unsubscribe)
 	if cfg.StickyCacheSize > 0 {
 		worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
 	}
@@ -98,6 +101,19 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 		return nil
 	}
 	return context.Cause(ctx)
+}
+
+// logUnsubscribeLinks says once, at start, how nurture emails offer an opt-out.
+func logUnsubscribeLinks(logger *slog.Logger, links *unsubscribe.Links) {
+	switch {
+	case links == nil:
+		logger.Warn("PUBLIC_BASE_URL is not set: nurture emails go out without one-click unsubscribe (no List-Unsubscribe header, no unsubscribe link)")
+	case !links.OneClick():
+		logger.Warn("PUBLIC_BASE_URL is not https: nurture emails carry the unsubscribe link in their footer but no List-Unsubscribe header (RFC 8058 requires https)",
+			"public_base_url", links.Base())
+	default:
+		logger.Info("nurture emails carry one-click unsubscribe (List-Unsubscribe, List-Unsubscribe-Post)", "public_base_url", links.Base())
+	}
 }
 
 // NewWorkers builds the two workers: deal workflows with their PostgreSQL activities, and

@@ -1,6 +1,7 @@
 // Package httpapi is the engine's JSON HTTP API over the front door: create (or upsert by
 // external id), stage changes, engagements, task completion, reopen and show. Domain errors
-// map to statuses in one place.
+// map to statuses in one place. It also serves the public one-click unsubscribe pages of
+// nurture emails (unsubscribe.go), the only routes without the bearer token.
 package httpapi
 
 import (
@@ -17,6 +18,7 @@ import (
 	"time"
 
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/unsubscribe"
 	"github.com/followup-engine/followup/workflows"
 )
 
@@ -29,6 +31,9 @@ type Server struct {
 	Token  string                          // bearer token every /api request must carry
 	Ready  func(ctx context.Context) error // readiness: PostgreSQL and Temporal answer
 	Logger *slog.Logger
+	// Unsubscribe verifies the tokens of the public unsubscribe pages (/u/{token}); with
+	// none, those pages answer 404.
+	Unsubscribe *unsubscribe.Signer
 }
 
 // Handler routes requests with stdlib ServeMux patterns.
@@ -46,6 +51,9 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/deals/{id}/tasks/{task}/skip", s.auth(s.closeTask(workflows.TaskSkipped)))
 	mux.Handle("GET /api/deals/{id}", s.auth(s.showDeal))
 	mux.Handle("POST /api/cadences/preview", s.auth(s.previewCadence))
+	// Public, without the bearer token: the signed token is the capability (unsubscribe.go).
+	mux.HandleFunc("GET /u/{token}", s.unsubscribeForm)
+	mux.HandleFunc("POST /u/{token}", s.unsubscribePost)
 	return mux
 }
 

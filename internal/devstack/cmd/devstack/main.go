@@ -102,6 +102,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"MAIL_FROM":          "Followup Demo <sales@followup.local>",
 		"API_TOKEN":          secrets["API_TOKEN"],
 		"HTTP_ADDR":          fmt.Sprintf("127.0.0.1:%d", p.API),
+		// Unsubscribe links point at the local API; http, so emails carry them in the footer
+		// only (a List-Unsubscribe header needs https).
+		"PUBLIC_BASE_URL":    fmt.Sprintf("http://127.0.0.1:%d", p.API),
+		"UNSUBSCRIBE_SECRET": secrets["UNSUBSCRIBE_SECRET"],
 	}
 	if err := writeEnvFile(filepath.Join(local, "env.sh"), env); err != nil {
 		return err
@@ -272,7 +276,8 @@ func loadSecrets(path string) (map[string]string, error) {
 		}
 	}
 	changed := false
-	for key, n := range map[string]int{"MESSAGE_ID_SECRET": 32, "API_TOKEN": 24} {
+	keys := []string{"MESSAGE_ID_SECRET", "API_TOKEN", "UNSUBSCRIBE_SECRET"}
+	for key, n := range map[string]int{"MESSAGE_ID_SECRET": 32, "API_TOKEN": 24, "UNSUBSCRIBE_SECRET": 32} {
 		if secrets[key] == "" {
 			b := make([]byte, n)
 			if _, err := rand.Read(b); err != nil {
@@ -283,8 +288,11 @@ func loadSecrets(path string) (map[string]string, error) {
 		}
 	}
 	if changed {
-		content := fmt.Sprintf("MESSAGE_ID_SECRET=%s\nAPI_TOKEN=%s\n", secrets["MESSAGE_ID_SECRET"], secrets["API_TOKEN"])
-		if err := os.WriteFile(path, []byte(content), 0o600); err != nil {
+		var content strings.Builder
+		for _, k := range keys {
+			fmt.Fprintf(&content, "%s=%s\n", k, secrets[k])
+		}
+		if err := os.WriteFile(path, []byte(content.String()), 0o600); err != nil {
 			return nil, err
 		}
 	}
