@@ -73,6 +73,10 @@ func runDeal(ctx context.Context, verb string, args []string, env config.Env, st
 		return dealReopen(ctx, args, env, stdout, stderr)
 	case "show":
 		return dealShow(ctx, args, env, stdout, stderr)
+	case "pause":
+		return dealPause(ctx, args, env, stdout, stderr)
+	case "resume":
+		return dealResume(ctx, args, env, stdout, stderr)
 	default:
 		return usageError(fmt.Sprintf("unknown deal command %q\n\n%s", verb, usage))
 	}
@@ -126,6 +130,7 @@ func dealCreate(ctx context.Context, args []string, env config.Env, stdout, stde
 	fs.StringVar(&r.Pipeline, "pipeline", "", "pipeline id (default: the built-in b2b-default)")
 	fs.Int64Var(&version, "cadence-version", -1, "cadence version to pin (default: the pipeline's latest published)")
 	fs.StringVar(&r.EventID, "event-id", "", "the source's id of this create (default create:<external-id>)")
+	fs.BoolVar(&r.Import, "import", false, "an existing deal moved over from another system: its stage's clock starts now and its first email counts as sent (it is not sent)")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	rest, err := parse(fs, args)
 	if err != nil {
@@ -159,6 +164,9 @@ func dealCreate(ctx context.Context, args []string, env config.Env, stdout, stde
 		return writeJSON(stdout, resp)
 	}
 	verb := "created"
+	if r.Import {
+		verb = "imported (the stage's first email counts as sent)"
+	}
 	if !resp.Created {
 		verb = "already exists (converged)"
 	}
@@ -302,6 +310,9 @@ func printDetails(w io.Writer, det deals.Details) {
 	}
 	fmt.Fprintf(tw, "Stage\t%s\tentered %s (visit %d)\n", stage, ts(entered), d.Visit)
 	fmt.Fprintf(tw, "Deadline\t%s\t\n", ts(deadline))
+	if det.Live != nil && det.Live.Paused {
+		fmt.Fprintf(tw, "Paused\t%s\t\n", pausesLine(det.Live.Pauses))
+	}
 	switch {
 	case det.Live != nil:
 		fmt.Fprintf(tw, "Source\tlive answer from the deal workflow\t\n")

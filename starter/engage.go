@@ -47,12 +47,8 @@ func dealEngage(ctx context.Context, args []string, env config.Env, stdout, stde
 		if r.Kind != cadence.EngagedOutOfOffice {
 			return usageError(fmt.Sprintf("--return-at applies only to out_of_office, not to %s", r.Kind))
 		}
-		if t, err := time.Parse(time.RFC3339, returnAt); err == nil {
-			r.ReturnAt = t
-		} else if _, err := time.Parse(time.DateOnly, returnAt); err == nil {
-			r.ReturnOn = returnAt
-		} else {
-			return usageError(fmt.Sprintf("--return-at %q: want RFC 3339 (2026-12-01T09:00:00+01:00) or a date (2026-12-01)", returnAt))
+		if r.ReturnAt, r.ReturnOn, err = parseWhen("--return-at", returnAt); err != nil {
+			return err
 		}
 	}
 	svc, closeAll, err := connect(ctx, env, true)
@@ -102,6 +98,8 @@ func kindList() string {
 func runTask(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
 	var outcome string
 	switch verb {
+	case "snooze":
+		return taskSnooze(ctx, args, env, stdout, stderr)
 	case "done":
 		outcome = workflows.TaskDone
 	case "skip":
@@ -148,4 +146,16 @@ func runTask(ctx context.Context, verb string, args []string, env config.Env, st
 	fmt.Fprintf(stdout, "task %d of deal %s: %s sent (event %d); the deal records it and moves on in a moment\n",
 		r.TaskID, resp.DealID, outcome, resp.EventID)
 	return nil
+}
+
+// parseWhen reads a time flag that takes RFC 3339 (an instant) or a date YYYY-MM-DD (which
+// the front door reads as the start of that day in the zone the verb names).
+func parseWhen(flag, v string) (at time.Time, date string, err error) {
+	if t, err := time.Parse(time.RFC3339, v); err == nil {
+		return t, "", nil
+	}
+	if _, err := time.Parse(time.DateOnly, v); err == nil {
+		return time.Time{}, v, nil
+	}
+	return time.Time{}, "", usageError(fmt.Sprintf("%s %q: want RFC 3339 (2026-12-01T09:00:00+01:00) or a date (2026-12-01)", flag, v))
 }

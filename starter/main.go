@@ -1,6 +1,6 @@
 // Command starter is the engine's front door: it migrates the database; creates, moves,
-// reopens and shows deals; reports engagements and closes tasks; and serves the same as a
-// JSON HTTP API.
+// pauses, reopens and shows deals; reports engagements, closes and snoozes tasks; pauses
+// owners and pipelines; holds and releases all sends; and serves the same as a JSON HTTP API.
 package main
 
 import (
@@ -31,9 +31,21 @@ commands:
   deal engage  DEAL KIND [flags]  report what the prospect did: reply, meeting_booked, click,
                                   bounce, unsubscribe, out_of_office [--return-at TIME|DATE]
   deal reopen  DEAL [flags]       reopen a closed deal
+  deal pause   DEAL [--until T]   hold a deal's cadence (until resumed, or until T)
+  deal resume  DEAL               lift a deal's own pause; each step gets the time it had left
   deal show    DEAL [--json]      show a deal: stage, deadline, next actions and why, tasks, history
   task done    DEAL TASK-ID       the owner completed a task (ids as deal show lists them)
   task skip    DEAL TASK-ID       the owner skipped a task
+  task snooze  DEAL TASK-ID --until T
+                                  move an open task's due date (into the owner's business hours)
+  owner pause  EMAIL [--until T] [--reason TEXT]
+                                  pause every open deal of an owner (a holiday); new ones start paused
+  owner resume EMAIL              lift the owner's pause
+  pipeline pause ID [--until T]   pause every open deal of a pipeline; new ones start paused
+  pipeline resume ID              lift the pipeline's pause
+  sends hold [--reason TEXT]      hold every email, whatever the deal (the global send switch)
+  sends release                   let emails go again
+  sends status                    is the send switch held?
   cadence validate FILE...         check cadence files: every problem as file:line:col with the source
   cadence preview FILE [flags]    the exact timeline a sample deal would get, local and UTC, with reasons
   cadence publish FILE            store a cadence file as a new immutable version
@@ -41,7 +53,8 @@ commands:
                                   move in-flight deals to another cadence version
   serve                           serve the JSON HTTP API (HTTP_ADDR, API_TOKEN)
 
-DEAL is a deal id or source:external-id. Run "starter deal create -h" for flags.
+DEAL is a deal id or source:external-id. Run "starter deal create -h" for flags. T is RFC 3339
+(2026-12-01T09:00:00+01:00) or a date (2026-12-01: the start of that day in the owner's zone).
 Configuration comes from the environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE.`
 
 func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
@@ -68,6 +81,16 @@ func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.W
 			return usageError(usage)
 		}
 		return runTask(ctx, args[1], args[2:], env, stdout, stderr)
+	case "owner", "pipeline":
+		if len(args) < 2 {
+			return usageError(usage)
+		}
+		return runScope(ctx, args[0], args[1], args[2:], env, stdout, stderr)
+	case "sends":
+		if len(args) < 2 {
+			return usageError(usage)
+		}
+		return runSends(ctx, args[1], args[2:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

@@ -74,6 +74,9 @@ type CreateRequest struct {
 	CadenceVersion *int64             `json:"cadence_version,omitempty"` // default: the pipeline's latest published version
 	EventID        string             `json:"event_id,omitempty"`        // default: "create:<external id>"
 	SourceTime     time.Time          `json:"source_time,omitzero"`      // default: now
+	// Import enters the start stage as an existing deal moved over from another system: the
+	// stage's clock starts now and its first email counts as already sent, so it is not sent.
+	Import bool `json:"import,omitempty"`
 }
 
 // CreateResponse says what happened.
@@ -199,7 +202,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 		Version: workflows.EventVersion, Kind: workflows.EventCreated, Source: r.Source, SourceEventID: r.EventID,
 		SourceTime: r.SourceTime, InboundEventID: created.Event.ID, Stage: d.Stage, Reason: "deal created",
 	}
-	run, err := s.signalWithStart(ctx, d, ev)
+	run, err := s.signalWithStartOpts(ctx, d, ev, startOptions{importDeal: r.Import})
 	if err != nil {
 		return resp, err
 	}
@@ -213,6 +216,15 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 // signalWithStart delivers ev to the deal's workflow, starting it from the deal's row if no
 // run is open. The reuse policy refuses to restart a closed deal silently.
 func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflows.Event) (client.WorkflowRun, error) {
+	return s.signalWithStartOpts(ctx, d, ev, startOptions{})
+}
+
+// startOptions shape the run signalWithStartOpts starts when none is open.
+type startOptions struct {
+	importDeal bool // DealInput.Import: the create of an imported deal
+}
+
+func (s *Service) signalWithStartOpts(ctx context.Context, d store.Deal, ev workflows.Event, so startOptions) (client.WorkflowRun, error) {
 	if d.Closed() {
 		return nil, fmt.Errorf("deal %s is closed in %s: %w", d.ID, d.Stage, ErrDealClosed)
 	}
@@ -228,10 +240,17 @@ func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflow
 	if err != nil {
 		return nil, err
 	}
+	// Read after the deal's row is committed: an owner or pipeline pause recorded later
+	// lists this deal when it tells every open deal, so none starts unpaused by mistake.
+	pauses, err := s.startPauses(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
 	in := workflows.DealInput{
 		Version: workflows.InputVersion, DealID: d.ID, OwnerID: d.OwnerID,
 		Cadence: workflows.CadenceRef{Version: d.CadenceVersion, Hash: d.CadenceHash},
 		Start:   start, PrevStage: prevStage, PrevVisit: prevVisit, PrevRevision: d.Revision,
+		Pauses: pauses, Import: so.importDeal && ev.Kind == workflows.EventCreated,
 	}
 	opts := client.StartWorkflowOptions{
 		ID:        workflows.WorkflowID(d.ID),
@@ -392,12 +411,16 @@ func (s *Service) Reopen(ctx context.Context, r ReopenRequest) (ReopenResponse, 
 	payload, _ := json.Marshal(r)
 	resp := ReopenResponse{DealID: d.ID, Stage: r.Stage}
 	err = s.Store.Reopen(ctx, d.ID, r.Source, r.EventID, now, payload, func(d store.Deal, prevVisit int, eventID int64) error {
+		pauses, err := s.startPauses(ctx, d.ID)
+		if err != nil {
+			return err
+		}
 		in := workflows.DealInput{
 			Version: workflows.InputVersion, DealID: d.ID, OwnerID: d.OwnerID,
 			Cadence: workflows.CadenceRef{Version: d.CadenceVersion, Hash: d.CadenceHash},
 			Start: workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventStageChanged, Source: r.Source,
 				SourceEventID: r.EventID, SourceTime: now, InboundEventID: eventID, Stage: r.Stage, Reason: r.Reason},
-			PrevStage: d.Stage, PrevVisit: prevVisit, PrevRevision: d.Revision,
+			PrevStage: d.Stage, PrevVisit: prevVisit, PrevRevision: d.Revision, Pauses: pauses,
 		}
 		opts := client.StartWorkflowOptions{
 			ID:                       workflows.WorkflowID(d.ID),

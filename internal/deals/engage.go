@@ -24,6 +24,9 @@ type EventResponse struct {
 	// an earlier one); sends to the contact or address stop from now on.
 	Suppressed bool  `json:"suppressed,omitempty"`
 	TaskID     int64 `json:"task_id,omitempty"`
+	// Until: a pause's end, or a snoozed task's new due date as asked (the deal moves it into
+	// the owner's business hours).
+	Until time.Time `json:"until,omitzero"`
 }
 
 // EngageRequest reports something the prospect did.
@@ -273,15 +276,8 @@ func (s *Service) CloseTask(ctx context.Context, r TaskRequest) (EventResponse, 
 	if !retry {
 		// A retry skips this: the task it closed may be closed by now, and the retry
 		// converges on the recorded event instead.
-		t, err := s.Store.TaskByID(ctx, r.TaskID)
-		if errors.Is(err, store.ErrNotFound) || (err == nil && t.DealID != d.ID) {
-			return EventResponse{}, fmt.Errorf("task %d of deal %s: %w", r.TaskID, d.ID, ErrNotFound)
-		}
-		if err != nil {
+		if _, err := s.openTaskOf(ctx, d, r.TaskID); err != nil {
 			return EventResponse{}, err
-		}
-		if t.State != "open" {
-			return EventResponse{}, fmt.Errorf("task %d of deal %s is %s already: %w", t.ID, d.ID, t.State, ErrTaskNotOpen)
 		}
 	}
 	now := s.now()
@@ -308,4 +304,20 @@ func (s *Service) CloseTask(ctx context.Context, r TaskRequest) (EventResponse, 
 	}
 	resp.State, resp.Reason = "signalled", ""
 	return resp, nil
+}
+
+// openTaskOf reads a task and checks it is an open task of the deal: ErrNotFound when it is
+// not the deal's, ErrTaskNotOpen when it is done, skipped or cancelled already.
+func (s *Service) openTaskOf(ctx context.Context, d store.Deal, taskID int64) (store.Task, error) {
+	t, err := s.Store.TaskByID(ctx, taskID)
+	if errors.Is(err, store.ErrNotFound) || (err == nil && t.DealID != d.ID) {
+		return store.Task{}, fmt.Errorf("task %d of deal %s: %w", taskID, d.ID, ErrNotFound)
+	}
+	if err != nil {
+		return store.Task{}, err
+	}
+	if t.State != "open" {
+		return store.Task{}, fmt.Errorf("task %d of deal %s is %s already: %w", t.ID, d.ID, t.State, ErrTaskNotOpen)
+	}
+	return t, nil
 }

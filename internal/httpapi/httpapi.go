@@ -1,5 +1,6 @@
 // Package httpapi is the engine's JSON HTTP API over the front door: create (or upsert by
-// external id), stage changes, engagements, task completion, reopen and show. Domain errors
+// external id), stage changes, engagements, task completion and snooze, pauses of a deal,
+// an owner or a pipeline, the global send switch, reopen and show. Domain errors
 // map to statuses in one place. It also serves the public one-click unsubscribe pages of
 // nurture emails (unsubscribe.go), the only routes without the bearer token.
 package httpapi
@@ -51,6 +52,7 @@ func (s *Server) Handler() http.Handler {
 	mux.Handle("POST /api/deals/{id}/tasks/{task}/skip", s.auth(s.closeTask(workflows.TaskSkipped)))
 	mux.Handle("GET /api/deals/{id}", s.auth(s.showDeal))
 	mux.Handle("POST /api/cadences/preview", s.auth(s.previewCadence))
+	s.pauseRoutes(mux) // pauses, snoozes and the send switch (pauses.go)
 	// Public, without the bearer token: the signed token is the capability (unsubscribe.go).
 	mux.HandleFunc("GET /u/{token}", s.unsubscribeForm)
 	mux.HandleFunc("POST /u/{token}", s.unsubscribePost)
