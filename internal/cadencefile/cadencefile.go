@@ -65,7 +65,17 @@ type loader struct {
 
 func (l *loader) load() cadence.Pipeline {
 	var f fileCadence
-	if err := yaml.UnmarshalWithOptions(l.src, &f, yaml.DisallowUnknownField()); err != nil {
+	strict := []yaml.DecodeOption{yaml.DisallowUnknownField()}
+	if file, err := parser.ParseBytes(l.src, 0); err == nil {
+		// Every unknown key at once; the decoder then reads the rest without stopping at them.
+		if keys := unknownKeys(file); len(keys) > 0 {
+			for _, tk := range keys {
+				l.add(l.filename, l.src, tk.Position.Line, tk.Position.Column, unknownKeyMessage(tk.Value))
+			}
+			strict = nil
+		}
+	}
+	if err := yaml.UnmarshalWithOptions(l.src, &f, strict...); err != nil {
 		// The decoder stops at its first error; nothing after it can be trusted.
 		line, col, msg := decodeProblem(err)
 		l.add(l.filename, l.src, line, col, msg)
