@@ -28,6 +28,8 @@ import (
 const (
 	SendStartToClose = 2 * time.Minute
 	ClaimLease       = 3 * time.Minute
+	// SendHoldRecheck is how long an email waits before asking again while ops hold sends.
+	SendHoldRecheck = 15 * time.Minute
 )
 
 // Application error types the workflow's retry policies name.
@@ -47,10 +49,12 @@ type Activities struct {
 
 // MailSettings are the sender-wide settings of nurture emails.
 type MailSettings struct {
-	MessageIDSecret []byte // HMAC key for Message-IDs; stable across restarts
-	MessageIDDomain string // right-hand side of Message-IDs
-	DefaultFrom     string // used when the owner has no sender identity
-	PostalAddress   string // CAN-SPAM footer, appended to every nurture email when set
+	MessageIDSecret []byte        // HMAC key for Message-IDs; stable across restarts
+	MessageIDDomain string        // right-hand side of Message-IDs
+	DefaultFrom     string        // used when the owner has no sender identity
+	PostalAddress   string        // CAN-SPAM footer, appended to every nurture email when set
+	DailyCap        int           // emails per sending mailbox per rolling 24 hours; 0: none
+	ContactSpacing  time.Duration // least time between two deals' emails to one contact; 0: none
 
 	// Unsubscribe makes each email's signed one-click unsubscribe link (List-Unsubscribe
 	// header and footer); nil (no PUBLIC_BASE_URL) sends emails without one.
@@ -114,6 +118,11 @@ func (a *Activities) CreateTask(ctx context.Context, in TaskInput) (TaskRef, err
 		return TaskRef{}, err
 	}
 	return TaskRef{ID: t.ID, StepID: t.StepID, Occurrence: t.Occurrence, Kind: t.Kind, DueAt: t.DueAt}, nil
+}
+
+// SnoozeTask moves an open task's due date; it reports whether the task was still open.
+func (a *Activities) SnoozeTask(ctx context.Context, in SnoozeTaskInput) (bool, error) {
+	return a.Store.SnoozeTask(ctx, in.DealID, in.TaskID, in.DueAt)
 }
 
 // CloseTask records that the owner completed or skipped a task; it reports whether the task

@@ -72,3 +72,27 @@ func TestSecondDealToTheSameContactWaitsForTheSpacing(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, activities.SendSent, res.Outcome)
 }
+
+func TestHeldSendsAreDeferredAndReleasedSendsGo(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	ctx := context.Background()
+	_, _, err := f.store.HoldSends(ctx, "warming up the new domain", "ops@vendor.test")
+	require.NoError(t, err)
+	res, err := f.send(f.input("intro", 1))
+	require.NoError(t, err)
+	require.Equal(t, activities.SendDeferred, res.Outcome)
+	require.Equal(t, "sending is held by ops: warming up the new domain", res.DeferReason)
+	require.WithinDuration(t, time.Now().Add(activities.SendHoldRecheck), res.DeferredUntil, time.Minute)
+	require.Empty(t, f.smtp.Messages())
+	entries, err := f.store.Ledger(ctx, f.deal.ID)
+	require.NoError(t, err)
+	require.Empty(t, entries, "nothing claimed while held")
+
+	_, _, err = f.store.ReleaseSends(ctx, "ops@vendor.test")
+	require.NoError(t, err)
+	res, err = f.send(f.input("intro", 1))
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSent, res.Outcome)
+	require.Len(t, f.smtp.Messages(), 1)
+}

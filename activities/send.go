@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"html"
+	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -26,6 +27,17 @@ import (
 func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, error) {
 	logger := activity.GetLogger(ctx)
 	key := store.LedgerKey{DealID: in.DealID, Visit: in.Visit, StepID: in.StepID, Occurrence: in.Occurrence}
+	held, why, since, err := a.Store.SendHold(ctx)
+	if err != nil {
+		return SendResult{}, fmt.Errorf("read the send switch: %w", err)
+	}
+	if held {
+		// Ops switched sending off: nothing is claimed; the deal asks again later, each deal
+		// on its own clock, so the release is no burst.
+		logger.Info("Sends are held: email deferred", "Key", key.String(), "HeldSince", since)
+		return SendResult{Outcome: SendDeferred, DeferredUntil: time.Now().Add(SendHoldRecheck),
+			DeferReason: "sending is held by ops: " + why}, nil
+	}
 	parties, err := a.Store.DealParties(ctx, in.DealID)
 	if errors.Is(err, store.ErrNotFound) {
 		return SendResult{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
@@ -59,7 +71,19 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	// left the stage) arrives with the answer and stops the send before SMTP.
 	activity.RecordHeartbeat(ctx, key.String())
 	msg, renderErr := a.compose(in, cv.Pipeline.Templates, parties, claim.MessageID)
-	out, err := a.Store.SendLocked(ctx, key, parties.ContactID, parties.Contact.Email, func(ctx context.Context) store.SendOutcome {
+	if renderErr == nil && a.Mail.DailyCap > 0 {
+		slot, err := a.Store.ReserveMailboxSlot(ctx, key, mailboxOf(msg.From), a.Mail.DailyCap)
+		if err != nil {
+			return SendResult{}, fmt.Errorf("reserve a mailbox slot for %s: %w", key, err)
+		}
+		if !slot.Granted {
+			logger.Info("Mailbox cap reached: email deferred", "Key", key.String(), "Sent24h", slot.Sent, "Until", slot.NotBefore)
+			result.Outcome, result.DeferredUntil = SendDeferred, slot.NotBefore
+			result.DeferReason = fmt.Sprintf("the sending mailbox reached its cap of %d emails in 24 hours", a.Mail.DailyCap)
+			return result, nil
+		}
+	}
+	out, err := a.Store.SendLockedSpaced(ctx, key, parties.ContactID, parties.Contact.Email, a.Mail.ContactSpacing, func(ctx context.Context) store.SendOutcome {
 		if renderErr != nil {
 			return store.SendOutcome{State: store.EmailFailed, Detail: "render: " + renderErr.Error()}
 		}
@@ -75,6 +99,10 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	result.Ambiguous = result.Ambiguous || out.Ambiguous
 	result.Code, result.Enhanced = out.Code, out.Enhanced
 	switch out.State {
+	case store.EmailDeferred:
+		result.Outcome, result.DeferredUntil = SendDeferred, out.NotBefore
+		result.DeferReason = fmt.Sprintf("another deal emailed this contact less than %s ago", a.Mail.ContactSpacing)
+		return result, nil
 	case store.EmailRetry:
 		reply := "no reply code: dial or network error"
 		if out.Code != 0 {
@@ -92,6 +120,14 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	}
 	result.Outcome = outcomeOf(out.State)
 	return result, nil
+}
+
+// mailboxOf is the lower-cased address of a From header value ("Ana <ana@x.com>" → ana@x.com).
+func mailboxOf(from string) string {
+	if addr, err := netmail.ParseAddress(from); err == nil {
+		return strings.ToLower(addr.Address)
+	}
+	return strings.ToLower(strings.TrimSpace(from))
 }
 
 // AbandonEmail records in the ledger that a key's retries ran out (Schedule-To-Close).

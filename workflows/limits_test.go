@@ -98,3 +98,28 @@ func TestTwoDealsOnOneContactAreSpaced(t *testing.T) {
 	require.NotEmpty(t, rec.sends)
 	require.True(t, spacedUntil.Equal(rec.sentAt[0]), "intro at %s", rec.sentAt[0])
 }
+
+// Ops hold every send for four and a half days: the email asks again and
+// goes at the first ask after the release (asks are 15 minutes apart); tasks that do not follow it go on meanwhile.
+func TestGlobalSendSwitchHoldsEmailsNotTasks(t *testing.T) {
+	t.Parallel()
+	p := rulesPipeline()
+	p.Stages[0].StaleTasks = []cadence.StaleTask{{At: 10, Task: cadence.TaskSpec{Kind: "todo", Title: "Check in"}}}
+	env, rec := newEnv(t, p)
+	released := day(4).Add(12 * time.Hour)
+	rec.sendResult = func(in activities.SendInput, now time.Time) (activities.SendResult, bool) {
+		if now.Before(released) {
+			return activities.SendResult{Outcome: activities.SendDeferred, DeferredUntil: now.Add(activities.SendHoldRecheck),
+				DeferReason: "sending is held by ops: domain warm-up"}, true
+		}
+		return activities.SendResult{}, false
+	}
+	runFor(env, 6*24*time.Hour)
+	in := rulesInput("prospecting")
+	in.IterationCap = 5000 // one run for the whole hold; continue-as-new is tested elsewhere
+	env.ExecuteWorkflow(workflows.DealWorkflow, in)
+	require.Equal(t, []string{"stale-10#1@48h0m0s"}, rec.taskLog(), "the stale rung's task came on time while emails were held")
+	sent := rec.sent()
+	require.NotEmpty(t, sent)
+	require.Equal(t, "intro#1@108h0m0s", sent[0], "the intro goes at the first ask after the release")
+}

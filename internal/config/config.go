@@ -37,6 +37,14 @@ func (m MapEnv) Environ() []string {
 	return out
 }
 
+// Send limits by default: 200 emails per mailbox per rolling 24 hours (Close's default for
+// Gmail and Microsoft 365 mailboxes, well under their own limits) and a day between two deals'
+// emails to the same contact.
+const (
+	DefaultMailboxDailyCap = 200
+	DefaultContactSpacing  = 24 * time.Hour
+)
+
 // DefaultDatabaseURL is the local PostgreSQL `make run` and the tests use.
 const DefaultDatabaseURL = "postgres://postgres@127.0.0.1:5432/followup?sslmode=disable"
 
@@ -48,6 +56,11 @@ type Worker struct {
 	Mail        MailIdentity
 	// SendConcurrency bounds concurrent sends per worker; the pool is sized for it.
 	SendConcurrency int
+	// MailboxDailyCap is how many emails one sending mailbox sends in any 24 hours (0: no
+	// cap); an email over it is deferred to the next window, never failed.
+	MailboxDailyCap int
+	// ContactSpacing keeps two deals' emails to one contact at least this far apart.
+	ContactSpacing  time.Duration
 	WorkflowPollers int
 	ActivityPollers int
 	StickyCacheSize int // 0 keeps the SDK default
@@ -228,6 +241,8 @@ func LoadWorker(env Env) (Worker, error) {
 		}
 		w.Mail.Unsubscribe = links
 	}
+	w.MailboxDailyCap = r.int("MAILBOX_DAILY_CAP", DefaultMailboxDailyCap, 0, 100000)
+	w.ContactSpacing = r.duration("CONTACT_SPACING", DefaultContactSpacing)
 	return w, r.err("worker")
 }
 

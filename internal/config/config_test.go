@@ -22,6 +22,8 @@ func TestLoadWorkerDefaults(t *testing.T) {
 	require.Equal(t, 15*time.Second, cfg.SMTP.Timeout)
 	require.Equal(t, 4, cfg.SendConcurrency)
 	require.Len(t, cfg.Mail.MessageIDSecret, 16)
+	require.Equal(t, 200, cfg.MailboxDailyCap)
+	require.Equal(t, 24*time.Hour, cfg.ContactSpacing)
 }
 
 func TestLoadWorkerReadsEverything(t *testing.T) {
@@ -31,6 +33,7 @@ func TestLoadWorkerReadsEverything(t *testing.T) {
 		"TEMPORAL_NAMESPACE": "sales", "SMTP_HOST": "mail", "SMTP_PORT": "2525", "SMTP_TIMEOUT": "5s",
 		"SEND_CONCURRENCY": "8", "WORKFLOW_POLLERS": "4", "ACTIVITY_POLLERS": "3", "STICKY_CACHE_SIZE": "2048",
 		"MAIL_FROM": "Sales <s@v.test>", "MESSAGE_ID_DOMAIN": "v.test",
+		"MAILBOX_DAILY_CAP": "50", "CONTACT_SPACING": "48h",
 	})
 	require.NoError(t, err)
 	require.Equal(t, "temporal:7233", cfg.Temporal.HostPort)
@@ -41,6 +44,8 @@ func TestLoadWorkerReadsEverything(t *testing.T) {
 	require.Equal(t, 3, cfg.ActivityPollers)
 	require.Equal(t, 2048, cfg.StickyCacheSize)
 	require.Equal(t, "v.test", cfg.Mail.MessageIDDomain)
+	require.Equal(t, 50, cfg.MailboxDailyCap)
+	require.Equal(t, 48*time.Hour, cfg.ContactSpacing)
 }
 
 func TestLoadWorkerListsEveryProblem(t *testing.T) {

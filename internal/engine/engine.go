@@ -78,6 +78,7 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 	acts := &activities.Activities{Store: st, Sender: sender, Mail: activities.MailSettings{
 		MessageIDSecret: cfg.Mail.MessageIDSecret, MessageIDDomain: cfg.Mail.MessageIDDomain,
 		DefaultFrom: cfg.Mail.DefaultFrom, PostalAddress: cfg.Mail.PostalAddress,
+		DailyCap: cfg.MailboxDailyCap, ContactSpacing: cfg.ContactSpacing,
 		Unsubscribe: cfg.Mail.Unsubscribe,
 	}}
 	logUnsubscribeLinks(logger, cfg.Mail.Unsubscribe)
