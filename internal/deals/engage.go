@@ -187,24 +187,7 @@ func (s *Service) contactLocation(ctx context.Context, d store.Deal) (*time.Loca
 	if err != nil {
 		return nil, err
 	}
-	zone := parties.Contact.Zone
-	if zone == "" {
-		cv, err := s.Store.Cadence(ctx, d.CadenceVersion)
-		if err != nil {
-			return nil, err
-		}
-		if cv.Pipeline.Calendar != nil {
-			zone = cv.Pipeline.Calendar.Zone
-		}
-	}
-	if zone == "" {
-		return time.UTC, nil
-	}
-	loc, err := time.LoadLocation(zone)
-	if err != nil {
-		return time.UTC, nil // zones are validated on input; an unloadable one falls back like the calendar does
-	}
-	return loc, nil
+	return s.location(ctx, parties.Contact.Zone, &d.CadenceVersion)
 }
 
 // previousEvent looks up the event the source recorded under eventID. A retry of the same
