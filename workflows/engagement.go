@@ -130,12 +130,7 @@ func (d *deal) taskClosed(ctx workflow.Context, ev Event) error {
 	if ev.TaskOutcome != TaskDone && ev.TaskOutcome != TaskSkipped {
 		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("task outcome %q (want %s or %s)", ev.TaskOutcome, TaskDone, TaskSkipped))
 	}
-	idx := -1
-	for i, t := range d.state.OpenTasks {
-		if t.ID == ev.TaskID {
-			idx = i
-		}
-	}
+	idx := d.openTask(ev.TaskID)
 	if idx < 0 {
 		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("task %d is not open in the deal's current stage visit", ev.TaskID))
 	}
@@ -155,6 +150,16 @@ func (d *deal) taskClosed(ctx workflow.Context, ev Event) error {
 	}
 	d.dirty = true
 	return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("task %d %s", ref.ID, ev.TaskOutcome))
+}
+
+// openTask is the index of an open task of the visit in the state, or -1.
+func (d *deal) openTask(id int64) int {
+	for i, t := range d.state.OpenTasks {
+		if t.ID == id {
+			return i
+		}
+	}
+	return -1
 }
 
 // dueIn is now plus d in the owner's calendar.

@@ -120,8 +120,7 @@ func (d *deal) pausesEnd(ctx workflow.Context) error {
 		}
 	}
 	d.state.Pauses = kept
-	d.dirty = true
-	return d.thawIfFree(ctx)
+	return d.thawIfFree(ctx) // marks the deal for re-planning
 }
 
 // thawIfFree re-plans the frozen visit from now once no pause holds the deal: every pending

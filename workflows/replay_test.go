@@ -30,7 +30,7 @@ func fixtures(t *testing.T, dir string) []string {
 func TestReplayCapturedHistories(t *testing.T) {
 	t.Parallel()
 	files := fixtures(t, "replay")
-	for _, want := range []string{"lifecycle", "restart", "closed", "reopened", "continue-as-new", "migrate"} {
+	for _, want := range []string{"lifecycle", "restart", "closed", "reopened", "continue-as-new", "migrate", "engagement"} {
 		require.Contains(t, files, filepath.Join("testdata", "replay", want+".json"))
 	}
 	for _, file := range files {

@@ -62,12 +62,7 @@ func (d *deal) escalate(ctx workflow.Context, item cadence.Item) error {
 // taskSnoozed moves an open task's due date to the first business moment at or after the
 // requested time, in the owner's calendar; its escalation moves with it.
 func (d *deal) taskSnoozed(ctx workflow.Context, ev Event) error {
-	idx := -1
-	for i, t := range d.state.OpenTasks {
-		if t.ID == ev.TaskID {
-			idx = i
-		}
-	}
+	idx := d.openTask(ev.TaskID)
 	if idx < 0 {
 		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("task %d is not open in the deal's current stage visit", ev.TaskID))
 	}

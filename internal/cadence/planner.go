@@ -288,11 +288,11 @@ steps:
 			if step.After.IsZero() {
 				reason = fmt.Sprintf("right after %s (%s)", cursorWhat, cursor.UTC().Format(timeLayout))
 			}
-			deferred := false
-			if def, ok := v.deferral(id); ok && def.Until.After(at) {
-				at, shifts = def.Until, nil
-				reason = fmt.Sprintf("deferred to %s: %s", def.Until.UTC().Format(timeLayout), def.Why)
-				deferred = true
+			planned := at
+			at, reason = v.deferred(id, at, reason)
+			deferred := !at.Equal(planned)
+			if deferred {
+				shifts = nil // the deferral's reason replaces the calendar's
 			}
 			if kind == ItemEmail {
 				// Email delays count in the contact's calendar, then the email window applies

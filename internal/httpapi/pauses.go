@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net/http"
-	"strconv"
 	"time"
 
 	"github.com/followup-engine/followup/internal/deals"
@@ -42,11 +41,9 @@ func (s *Server) pauseDeal(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if body.Source == "" {
-		body.Source = "api"
-	}
-	if body.EventID == "" {
-		return &deals.ValidationError{Problems: []string{"event_id is required: the id of this pause, so a retry is recognised"}}
+	body.Source = apiSource(body.Source)
+	if err := requireEventID(body.EventID, "the id of this pause"); err != nil {
+		return err
 	}
 	resp, err := s.Deals.PauseDeal(r.Context(), deals.PauseRequest{Deal: r.PathValue("id"), Until: body.Until, UntilOn: body.UntilOn,
 		Source: body.Source, EventID: body.EventID, Reason: body.Reason})
@@ -69,11 +66,9 @@ func (s *Server) resumeDeal(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if body.Source == "" {
-		body.Source = "api"
-	}
-	if body.EventID == "" {
-		return &deals.ValidationError{Problems: []string{"event_id is required: the id of this resume, so a retry is recognised"}}
+	body.Source = apiSource(body.Source)
+	if err := requireEventID(body.EventID, "the id of this resume"); err != nil {
+		return err
 	}
 	resp, err := s.Deals.ResumeDeal(r.Context(), deals.ResumeRequest{Deal: r.PathValue("id"), Source: body.Source,
 		EventID: body.EventID, Reason: body.Reason})
@@ -98,12 +93,10 @@ func (s *Server) snoozeTask(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if body.Source == "" {
-		body.Source = "api"
-	}
-	id, err := strconv.ParseInt(r.PathValue("task"), 10, 64)
-	if err != nil || id <= 0 {
-		return &deals.ValidationError{Problems: []string{fmt.Sprintf("task %q: want a task id, a positive number", r.PathValue("task"))}}
+	body.Source = apiSource(body.Source)
+	id, err := taskIDOf(r)
+	if err != nil {
+		return err
 	}
 	resp, err := s.Deals.SnoozeTask(r.Context(), deals.SnoozeRequest{Deal: r.PathValue("id"), TaskID: id, Until: body.Until,
 		UntilOn: body.UntilOn, Source: body.Source, EventID: body.EventID})
@@ -163,9 +156,7 @@ func (s *Server) pauseScope(pause func(context.Context, deals.ScopePauseRequest)
 		if err := decodeOptional(w, r, &body); err != nil {
 			return err
 		}
-		if body.Source == "" {
-			body.Source = "api"
-		}
+		body.Source = apiSource(body.Source)
 		resp, err := pause(r.Context(), deals.ScopePauseRequest{Target: r.PathValue(param), Until: body.Until, UntilOn: body.UntilOn,
 			Reason: body.Reason, Source: body.Source})
 		return s.writeScope(w, r, "pause", resp, err)
@@ -179,9 +170,7 @@ func (s *Server) resumeScope(resume func(context.Context, deals.ScopeResumeReque
 		if err := decodeOptional(w, r, &body); err != nil {
 			return err
 		}
-		if body.Source == "" {
-			body.Source = "api"
-		}
+		body.Source = apiSource(body.Source)
 		resp, err := resume(r.Context(), deals.ScopeResumeRequest{Target: r.PathValue(param), Source: body.Source})
 		return s.writeScope(w, r, "resume", resp, err)
 	}

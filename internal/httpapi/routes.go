@@ -51,11 +51,9 @@ func (s *Server) changeStage(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if body.Source == "" {
-		body.Source = "api"
-	}
-	if body.EventID == "" {
-		return &deals.ValidationError{Problems: []string{"event_id is required: the source's id of this change, so a retry is recognised"}}
+	body.Source = apiSource(body.Source)
+	if err := requireEventID(body.EventID, "the source's id of this change"); err != nil {
+		return err
 	}
 	resp, err := s.Deals.ChangeStage(r.Context(), deals.StageRequest{
 		Deal: r.PathValue("id"), Stage: body.Stage, Source: body.Source, EventID: body.EventID,
@@ -92,11 +90,9 @@ func (s *Server) engage(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if body.Source == "" {
-		body.Source = "api"
-	}
-	if body.EventID == "" {
-		return &deals.ValidationError{Problems: []string{"event_id is required: the source's id of this engagement, so a retry is recognised"}}
+	body.Source = apiSource(body.Source)
+	if err := requireEventID(body.EventID, "the source's id of this engagement"); err != nil {
+		return err
 	}
 	resp, err := s.Deals.Engage(r.Context(), deals.EngageRequest{
 		Deal: r.PathValue("id"), Kind: body.Kind, Source: body.Source, EventID: body.EventID, SourceTime: body.SourceTime,
@@ -124,12 +120,10 @@ func (s *Server) closeTask(outcome string) func(http.ResponseWriter, *http.Reque
 		if err := decodeOptional(w, r, &body); err != nil {
 			return err
 		}
-		if body.Source == "" {
-			body.Source = "api"
-		}
-		id, err := strconv.ParseInt(r.PathValue("task"), 10, 64)
-		if err != nil || id <= 0 {
-			return &deals.ValidationError{Problems: []string{fmt.Sprintf("task %q: want a task id, a positive number", r.PathValue("task"))}}
+		body.Source = apiSource(body.Source)
+		id, err := taskIDOf(r)
+		if err != nil {
+			return err
 		}
 		resp, err := s.Deals.CloseTask(r.Context(), deals.TaskRequest{
 			Deal: r.PathValue("id"), TaskID: id, Outcome: outcome, Source: body.Source, EventID: body.EventID, Note: body.Note,
@@ -162,9 +156,7 @@ func (s *Server) reopen(w http.ResponseWriter, r *http.Request) error {
 	if err := decode(w, r, &body); err != nil {
 		return err
 	}
-	if body.Source == "" {
-		body.Source = "api"
-	}
+	body.Source = apiSource(body.Source)
 	resp, err := s.Deals.Reopen(r.Context(), deals.ReopenRequest{Deal: r.PathValue("id"), Stage: body.Stage,
 		Source: body.Source, EventID: body.EventID, Reason: body.Reason})
 	if err != nil {
@@ -222,4 +214,29 @@ func (s *Server) previewCadence(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, map[string]any{"version": cv.Version, "pipeline": cv.Pipeline.ID, "touches": touches})
 	return nil
+}
+
+// apiSource is the source of a request that names none.
+func apiSource(source string) string {
+	if source == "" {
+		return "api"
+	}
+	return source
+}
+
+// requireEventID insists on the caller's id of the event, so a retried request is recognised.
+func requireEventID(id, what string) error {
+	if id == "" {
+		return &deals.ValidationError{Problems: []string{"event_id is required: " + what + ", so a retry is recognised"}}
+	}
+	return nil
+}
+
+// taskIDOf reads the {task} path value.
+func taskIDOf(r *http.Request) (int64, error) {
+	id, err := strconv.ParseInt(r.PathValue("task"), 10, 64)
+	if err != nil || id <= 0 {
+		return 0, &deals.ValidationError{Problems: []string{fmt.Sprintf("task %q: want a task id, a positive number", r.PathValue("task"))}}
+	}
+	return id, nil
 }

@@ -66,6 +66,9 @@ func TestExitRulesAndBlockingTaskOnTheRealStack(t *testing.T) {
 		states[ev.SourceEventID] = ev.State
 	}
 	require.Equal(t, "applied", states["reply-1"])
+	// Replayed by the workflows package: the blocking task, the task event and the exit
+	// rule's recorded due date must keep replaying after any workflow change.
+	e.saveHistory("engagement", workflows.WorkflowID(created.DealID), created.RunID)
 }
 
 // Nurture re-engagement on the real stack: a click in nurturing moves the deal back.
