@@ -23,9 +23,12 @@ type Message struct {
 	Subject           string
 	// Rendered bodies; sent as multipart/alternative when both are set.
 	Text, HTML string
-	// InReplyTo is an optional message id (no brackets) for threading; it is
-	// also used as References.
+	// InReplyTo is an optional message id (no brackets) for threading: the
+	// message this one answers.
 	InReplyTo string
+	// ThreadRoot is the first message id of the thread (no brackets); with
+	// InReplyTo it makes References. Empty: InReplyTo started the thread.
+	ThreadRoot string
 	// ListUnsubscribeURL is an optional https URL for RFC 8058 one-click
 	// unsubscribe (List-Unsubscribe + List-Unsubscribe-Post).
 	ListUnsubscribeURL string
@@ -50,7 +53,7 @@ func Build(m Message) (*gomail.Msg, error) {
 
 	for _, f := range []struct{ name, val string }{
 		{"Message-ID", m.MessageID}, {"From", m.From}, {"Reply-To", m.ReplyTo},
-		{"To", m.To}, {"Subject", m.Subject}, {"In-Reply-To", m.InReplyTo},
+		{"To", m.To}, {"Subject", m.Subject}, {"In-Reply-To", m.InReplyTo}, {"Thread root", m.ThreadRoot},
 		{"List-Unsubscribe URL", m.ListUnsubscribeURL},
 	} {
 		if err := checkHeaderValue(f.name, f.val); err != nil {
@@ -85,7 +88,16 @@ func Build(m Message) (*gomail.Msg, error) {
 		}
 		ref := "<" + m.InReplyTo + ">"
 		msg.SetGenHeader(gomail.HeaderInReplyTo, ref)
-		msg.SetGenHeader(gomail.HeaderReferences, ref)
+		// References: the thread's first message, then the parent (RFC 5322 §3.6.4 lets
+		// the middle of a long chain go).
+		refs := ref
+		if m.ThreadRoot != "" && m.ThreadRoot != m.InReplyTo {
+			if err := checkMsgID("Thread root", m.ThreadRoot); err != nil {
+				return nil, err
+			}
+			refs = "<" + m.ThreadRoot + "> " + ref
+		}
+		msg.SetGenHeader(gomail.HeaderReferences, refs)
 	}
 
 	if m.ListUnsubscribeURL != "" {
