@@ -3,13 +3,10 @@
 package activities
 
 import (
-	"bytes"
 	"context"
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
 	"strings"
-	texttemplate "text/template"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -18,6 +15,7 @@ import (
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/calendar"
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/render"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/internal/unsubscribe"
 )
@@ -106,7 +104,7 @@ func (a *Activities) CreateTask(ctx context.Context, in TaskInput) (TaskRef, err
 	if err != nil {
 		return TaskRef{}, err
 	}
-	title, err := renderText("task title", in.Title, renderData(parties))
+	title, err := renderAs("task title", in.Title, render.Subject, renderData(parties))
 	if err != nil {
 		return TaskRef{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
 	}
@@ -191,44 +189,24 @@ func (a *Activities) MarkClosed(ctx context.Context, in CloseInput) error {
 	return a.Store.MarkClosed(ctx, in.DealID, in.Stage, in.Visit, in.At)
 }
 
-// templateData is what cadence templates and task titles can use.
-type templateData struct {
-	Contact store.Party
-	Owner   store.Party
-	Deal    struct{ Title string }
+// renderData is what the deal's templates and task titles see; every value is cleaned
+// (invalid UTF-8, control characters) before it reaches a template.
+func renderData(sc store.SendContext) render.Data {
+	owner := strings.TrimSpace(sc.Owner.Name)
+	ownerFirst, _, _ := strings.Cut(owner, " ")
+	return render.Data{
+		Contact: render.Contact{FirstName: sc.Contact.FirstName, LastName: sc.Contact.LastName, Name: sc.Contact.Name,
+			Company: sc.Contact.Company, Email: sc.Contact.Email},
+		Owner: render.Owner{FirstName: ownerFirst, Name: owner, Company: sc.Owner.Company, Email: sc.Owner.Email},
+		Deal:  render.Deal{Title: sc.Title},
+	}.Cleaned()
 }
 
-func renderData(sc store.SendContext) templateData {
-	d := templateData{Contact: sc.Contact, Owner: sc.Owner}
-	d.Deal.Title = sc.Title
-	return d
-}
-
-func renderText(name, src string, data any) (string, error) {
-	t, err := texttemplate.New(name).Option("missingkey=error").Parse(src)
+// renderAs renders one template for the deal, naming the template in errors.
+func renderAs(name, src string, kind render.Kind, data render.Data) (string, error) {
+	out, err := render.Execute(name, src, kind, data)
 	if err != nil {
 		return "", fmt.Errorf("%s: %w", name, err)
 	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-	return b.String(), nil
-}
-
-func renderHTML(name, src string, data any) (string, error) {
-	t, err := htmltemplate.New(name).Option("missingkey=error").Parse(src)
-	if err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-	var b bytes.Buffer
-	if err := t.Execute(&b, data); err != nil {
-		return "", fmt.Errorf("%s: %w", name, err)
-	}
-	return b.String(), nil
-}
-
-// oneLine folds a rendered subject onto one line: CR/LF never reach a header.
-func oneLine(s string) string {
-	return strings.Join(strings.Fields(s), " ")
+	return out, nil
 }

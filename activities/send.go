@@ -14,6 +14,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/render"
 	"github.com/followup-engine/followup/internal/store"
 )
 
@@ -49,6 +50,17 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	if err != nil {
 		return SendResult{}, err
 	}
+	// The thread is looked up before the claim: a failed lookup must not hold the lease.
+	var parent *store.SentEmail
+	if in.Thread {
+		last, err := a.Store.LastSentEmail(ctx, in.DealID)
+		switch {
+		case err == nil:
+			parent = &last
+		case !errors.Is(err, store.ErrNotFound):
+			return SendResult{}, fmt.Errorf("find the thread of %s: %w", key, err)
+		}
+	}
 	claim, err := a.Store.ClaimEmail(ctx, store.ClaimRequest{
 		Key: key, ContactID: parties.ContactID, Address: parties.Contact.Email, Template: in.Template,
 		MessageID: mail.MessageID(a.Mail.MessageIDSecret, key.String(), a.Mail.MessageIDDomain),
@@ -70,7 +82,7 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	// Tell the server this attempt is alive; a cancellation requested meanwhile (the deal
 	// left the stage) arrives with the answer and stops the send before SMTP.
 	activity.RecordHeartbeat(ctx, key.String())
-	msg, renderErr := a.compose(in, cv.Pipeline.Templates, parties, claim.MessageID)
+	msg, renderErr := a.compose(in, cv.Pipeline, parties, claim.MessageID, parent)
 	if renderErr == nil && a.Mail.DailyCap > 0 {
 		slot, err := a.Store.ReserveMailboxSlot(ctx, key, mailboxOf(msg.From), a.Mail.DailyCap)
 		if err != nil {
@@ -89,7 +101,7 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 		}
 		resp, err := a.Sender.Send(ctx, msg)
 		if err == nil {
-			return store.SendOutcome{State: store.EmailSent, Detail: resp}
+			return store.SendOutcome{State: store.EmailSent, Detail: resp, Subject: msg.Subject, ThreadRoot: msg.ThreadRoot}
 		}
 		return outcomeOfFailure(mail.Classify(err))
 	})
@@ -168,84 +180,117 @@ func outcomeOfFailure(f mail.Failure) store.SendOutcome {
 	return out
 }
 
-// compose renders the step's template for the deal's contact.
-func (a *Activities) compose(in SendInput, templates map[string]cadence.Template, parties store.SendContext, messageID string) (mail.Message, error) {
-	tpl, ok := templates[in.Template]
+// compose renders the step's template for the deal's contact. A threaded step replies to
+// parent, the deal's last sent email, when there is one.
+func (a *Activities) compose(in SendInput, p cadence.Pipeline, parties store.SendContext, messageID string, parent *store.SentEmail) (mail.Message, error) {
+	tpl, ok := p.Templates[in.Template]
 	if !ok {
 		return mail.Message{}, fmt.Errorf("template %q is not in cadence version %d", in.Template, in.CadenceVersion)
 	}
 	data := renderData(parties)
-	subject, err := renderText(in.Template+" subject", tpl.Subject, data)
+	subject, err := renderAs(in.Template+" subject", tpl.Subject, render.Subject, data)
 	if err != nil {
 		return mail.Message{}, err
 	}
-	text, err := renderText(in.Template+" text", tpl.Text, data)
+	text, err := renderAs(in.Template+" text", tpl.Text, render.Text, data)
 	if err != nil {
 		return mail.Message{}, err
 	}
 	var htmlBody string
 	if tpl.HTML != "" {
-		if htmlBody, err = renderHTML(in.Template+" html", tpl.HTML, data); err != nil {
+		if htmlBody, err = renderAs(in.Template+" html", tpl.HTML, render.HTML, data); err != nil {
 			return mail.Message{}, err
 		}
 	}
-	// The signed unsubscribe link: in the List-Unsubscribe header (RFC 8058, https only) and
-	// in the footer beside the postal address, for readers and for http (local) bases.
+	msg := mail.Message{MessageID: messageID, Headers: map[string]string{"X-Followup-Step": in.StepID}}
+	if parent != nil {
+		msg.InReplyTo, msg.ThreadRoot = parent.MessageID, parent.ThreadRoot
+		if msg.ThreadRoot == "" {
+			msg.ThreadRoot = parent.MessageID
+		}
+		subject = replySubject(parent.Subject, subject)
+	}
+	msg.Subject = subject
+	// The signed unsubscribe link: in the List-Unsubscribe header (RFC 8058) and in the
+	// footer beside the postal address, for readers and for bases the header cannot use.
 	unsubscribeURL, err := a.Mail.Unsubscribe.URL(parties.ContactID, parties.DealID, time.Now())
 	if err != nil {
 		return mail.Message{}, err
 	}
-	if a.Mail.PostalAddress != "" || unsubscribeURL != "" {
-		text += "\n--\n"
-		var footer []string
-		if a.Mail.PostalAddress != "" {
-			text += a.Mail.PostalAddress + "\n"
-			footer = append(footer, html.EscapeString(a.Mail.PostalAddress))
-		}
-		if unsubscribeURL != "" {
-			text += "Unsubscribe: " + unsubscribeURL + "\n"
-			footer = append(footer, "<a href=\""+html.EscapeString(unsubscribeURL)+"\">Unsubscribe</a>")
-		}
-		if htmlBody != "" {
-			htmlBody += "<hr><p style=\"font-size:small;color:#666\">" + strings.Join(footer, "<br>") + "</p>"
-		}
-	}
-	listUnsubscribeURL := ""
+	msg.Text, msg.HTML = withFooter(text, htmlBody, a.Mail.PostalAddress, unsubscribeURL)
 	if a.Mail.Unsubscribe.OneClick() {
-		listUnsubscribeURL = unsubscribeURL
+		msg.ListUnsubscribeURL = unsubscribeURL
 	}
-	from := parties.Owner.SenderFrom
-	if from == "" {
-		from = a.Mail.DefaultFrom
+	msg.From, msg.ReplyTo = senderOf(p.Sender, parties.Owner, a.Mail.DefaultFrom)
+	msg.To = parties.Contact.Email
+	if name := render.Clean(parties.Contact.Name); name != "" {
+		msg.To = fmt.Sprintf("%s <%s>", quoteName(name), parties.Contact.Email)
 	}
-	if from == "" {
-		from = parties.Owner.Email
-	}
-	replyTo := parties.Owner.SenderReplyTo
-	if replyTo == "" {
-		replyTo = parties.Owner.Email
-	}
-	to := parties.Contact.Email
-	if parties.Contact.Name != "" {
-		to = fmt.Sprintf("%s <%s>", quoteName(parties.Contact.Name), parties.Contact.Email)
-	}
-	return mail.Message{
-		MessageID: messageID,
-		From:      from,
-		ReplyTo:   replyTo,
-		To:        to,
-		Subject:   oneLine(subject),
-		Text:      text,
-		HTML:      htmlBody,
-		Headers:   map[string]string{"X-Followup-Step": in.StepID},
+	return msg, nil
+}
 
-		ListUnsubscribeURL: listUnsubscribeURL,
-	}, nil
+// replySubject is the subject of a reply in a thread whose last email had subject parent:
+// "Re: " once, whatever the parent carried. own stands in when the parent's subject is
+// unknown (sent before subjects were kept).
+func replySubject(parent, own string) string {
+	base := strings.TrimSpace(parent)
+	if base == "" {
+		base = own
+	}
+	for {
+		head, rest, ok := strings.Cut(base, ":")
+		if !ok || !strings.EqualFold(strings.TrimSpace(head), "re") {
+			break
+		}
+		base = strings.TrimSpace(rest)
+	}
+	return "Re: " + base
+}
+
+// withFooter appends the postal address and the unsubscribe link to both parts.
+func withFooter(text, htmlBody, postal, unsubscribeURL string) (string, string) {
+	if postal == "" && unsubscribeURL == "" {
+		return text, htmlBody
+	}
+	text += "\n--\n"
+	var footer []string
+	if postal != "" {
+		text += postal + "\n"
+		footer = append(footer, html.EscapeString(postal))
+	}
+	if unsubscribeURL != "" {
+		text += "Unsubscribe: " + unsubscribeURL + "\n"
+		footer = append(footer, "<a href=\""+html.EscapeString(unsubscribeURL)+"\">Unsubscribe</a>")
+	}
+	if htmlBody != "" {
+		htmlBody += "<hr><p style=\"font-size:small;color:#666\">" + strings.Join(footer, "<br>") + "</p>"
+	}
+	return text, htmlBody
+}
+
+// senderOf picks From and Reply-To: the pipeline's sender wins (a team mailbox), then the
+// owner's own identity, then MAIL_FROM, then the owner's address. Replies go to the
+// pipeline's reply_to, else the owner's, else the owner's address: a reply reaches a person.
+func senderOf(pipeline *cadence.Sender, owner store.Party, defaultFrom string) (from, replyTo string) {
+	var pFrom, pReplyTo string
+	if pipeline != nil {
+		pFrom, pReplyTo = pipeline.From, pipeline.ReplyTo
+	}
+	return firstSet(pFrom, owner.SenderFrom, defaultFrom, owner.Email), firstSet(pReplyTo, owner.SenderReplyTo, owner.Email)
+}
+
+func firstSet(values ...string) string {
+	for _, v := range values {
+		if v != "" {
+			return v
+		}
+	}
+	return ""
 }
 
 // quoteName quotes a display name when it holds characters RFC 5322 reserves.
 func quoteName(name string) string {
-	name = oneLine(name)
+	name = render.OneLine(name)
 	if strings.ContainsAny(name, `()<>[]:;@\,."`) {
 		return `"` + strings.NewReplacer(`\`, `\\`, `"`, `\"`).Replace(name) + `"`
 	}

@@ -84,6 +84,7 @@ type SendInput struct {
 	StepID         string `json:"step_id"`
 	Occurrence     int    `json:"occurrence"`
 	Template       string `json:"template"`
+	Thread         bool   `json:"thread,omitempty"` // reply in the thread of the deal's last sent email
 }
 
 // SendOutcome is the terminal outcome of one ledger key.

@@ -337,6 +337,7 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 		StepID:         item.StepID,
 		Occurrence:     item.Occurrence,
 		Template:       step.Template,
+		Thread:         step.Thread,
 	})
 	var deferred []Event
 	for {

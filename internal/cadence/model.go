@@ -7,6 +7,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	netmail "net/mail"
 	"regexp"
 	"strings"
 )
@@ -62,6 +63,10 @@ type Step struct {
 	// Blocking (task steps): later steps wait until the owner completes or skips the task,
 	// and count from that moment. Otherwise the cadence runs on beside the task.
 	Blocking bool `json:"blocking,omitempty"`
+	// Thread (email steps): send as a reply in the thread of the deal's last sent email
+	// (In-Reply-To, References, "Re: " and that email's subject). The step's own subject is
+	// used when the deal has sent nothing yet.
+	Thread bool `json:"thread,omitempty"`
 }
 
 // Occurrences is how many times the step runs.
@@ -227,9 +232,25 @@ type CalendarSpec struct {
 	EmailWindow   string   `json:"email_window,omitempty"`   // e.g. "Tue-Thu 09:00-11:30", in the contact's zone
 }
 
+// Sender is who a pipeline's emails come from. From wins over the owner's sender identity
+// (a team mailbox for a nurture pipeline, say); without ReplyTo, replies go to the owner.
+type Sender struct {
+	From    string `json:"from,omitempty"`     // "Acme Sales <sales@acme.example>"
+	ReplyTo string `json:"reply_to,omitempty"` // "Acme Sales <sales@acme.example>"
+}
+
+// CheckAddress accepts one email address with an optional display name, on one line.
+func CheckAddress(v string) error {
+	if _, err := netmail.ParseAddress(v); err != nil || strings.ContainsAny(v, "\r\n") {
+		return fmt.Errorf("%q is not an address: want one such as \"Acme Sales <sales@acme.example>\"", v)
+	}
+	return nil
+}
+
 // Pipeline is one cadence: ordered stages, their steps and rules, and the email templates.
 type Pipeline struct {
 	ID        string              `json:"id"`
+	Sender    *Sender             `json:"sender,omitempty"`
 	Calendar  *CalendarSpec       `json:"calendar,omitempty"`
 	Initial   string              `json:"initial"`
 	Stages    []Stage             `json:"stages"`
@@ -394,6 +415,22 @@ func (p Pipeline) Validate() error {
 			if st.Blocking && st.Kind != StepTask {
 				add("%s: only task steps can block", where)
 			}
+			if st.Thread && st.Kind != StepEmail {
+				add("%s: only email steps can thread", where)
+			}
+		}
+	}
+	if p.Sender != nil {
+		for _, f := range []struct{ name, value string }{{"from", p.Sender.From}, {"reply_to", p.Sender.ReplyTo}} {
+			if f.value == "" {
+				continue
+			}
+			if err := CheckAddress(f.value); err != nil {
+				add("sender %s: %v", f.name, err)
+			}
+		}
+		if p.Sender.From == "" && p.Sender.ReplyTo == "" {
+			add("sender: set from, reply_to or both")
 		}
 	}
 	if p.Exits != nil {

@@ -124,7 +124,7 @@ func (l *loader) cover(path string) {
 }
 
 func (l *loader) pipeline(f fileCadence) cadence.Pipeline {
-	p := cadence.Pipeline{ID: f.Pipeline, Initial: f.Initial, Calendar: l.calendar(f.Calendar), Exits: l.exits(f.Exits)}
+	p := cadence.Pipeline{ID: f.Pipeline, Initial: f.Initial, Calendar: l.calendar(f.Calendar), Sender: l.sender(f.Sender), Exits: l.exits(f.Exits)}
 	if p.Initial == "" && len(f.Stages) > 0 {
 		p.Initial = f.Stages[0].ID
 	}
@@ -307,6 +307,32 @@ func exitsHint(e cadence.Engagement) string {
 }
 
 // exits converts the pipeline's exit rules.
+// sender checks the pipeline's sender addresses: each must parse as one address, so that no
+// email of the pipeline fails at send time for it.
+func (l *loader) sender(f *fileSender) *cadence.Sender {
+	if f == nil {
+		return nil
+	}
+	ok := true
+	for _, a := range []struct{ key, value string }{{"from", f.From}, {"reply_to", f.ReplyTo}} {
+		if a.value == "" {
+			continue
+		}
+		if err := cadence.CheckAddress(a.value); err != nil {
+			l.addAt("$.sender."+a.key, "sender.%s: %v", a.key, err)
+			ok = false
+		}
+	}
+	if f.From == "" && f.ReplyTo == "" {
+		l.addAt("$.sender", "sender: set from, reply_to or both (leave sender out to use the owner's identity)")
+		ok = false
+	}
+	if !ok {
+		return nil
+	}
+	return &cadence.Sender{From: f.From, ReplyTo: f.ReplyTo}
+}
+
 func (l *loader) exits(e *fileExits) *cadence.Exits {
 	if e == nil {
 		return nil
@@ -365,9 +391,12 @@ func (l *loader) step(path string, s fileStep) (cadence.Step, bool) {
 		}
 		l.addAt(path+".blocking", "blocking: only a task step blocks (later steps wait until the owner completes or skips it); %s never does", what)
 	}
+	if s.Thread && s.Email == "" && len(shapes) == 1 {
+		l.addAt(path+".thread", "thread: only an email step threads (it replies to the deal's last sent email); a %s step sends nothing", shapes[0])
+	}
 	switch {
 	case s.Email != "":
-		st.Kind, st.Template = cadence.StepEmail, s.Email
+		st.Kind, st.Template, st.Thread = cadence.StepEmail, s.Email, s.Thread
 		if st.ID == "" {
 			if !namePattern.MatchString(s.Email) {
 				return st, false // reported with the template, and the id would repeat it

@@ -20,6 +20,7 @@ type fileCadence struct {
 	Pipeline string        `json:"pipeline" jsonschema:"required,pattern=^[a-z][a-z0-9_-]*$,maxLength=63" jsonschema_description:"The pipeline's id: lower-case letters, digits, - or _. Deals name it to use this cadence."`
 	Calendar *fileCalendar `json:"calendar,omitempty" jsonschema_description:"The pipeline's default calendar. A deal's owner and contact may override the zone and the holiday country. Without it every hour is open."`
 	Initial  string        `json:"initial,omitempty" jsonschema_description:"The stage new deals enter. Default: the first stage."`
+	Sender   *fileSender   `json:"sender,omitempty" jsonschema_description:"Who the pipeline's emails come from. Without it: the owner's sender identity, else MAIL_FROM. Replies go to reply_to, else to the owner."`
 	Exits    *fileExits    `json:"exits,omitempty" jsonschema_description:"The owner's task when the prospect replies, books a meeting, bounces or unsubscribes, in every stage without an on_engaged rule for it. What an exit does to the cadence is fixed: replies and meetings stop the stage's emails, bounces and unsubscribes suppress the address or contact."`
 	Stages   []fileStage   `json:"stages" jsonschema:"required,minItems=1" jsonschema_description:"The pipeline's stages, in order."`
 }
@@ -52,19 +53,30 @@ type fileStep struct {
 	After    durationText `json:"after,omitempty" jsonschema_description:"Wait after the previous step (or stage entry), e.g. \"2 business days\". Email delays count in the contact's calendar, task delays in the owner's. Default: 0. Not for wait steps."`
 	Times    *int         `json:"times,omitempty" jsonschema:"minimum=1" jsonschema_description:"Run the step this many times, each occurrence after the previous one (nurture tracks). Default: 1. Not for wait steps."`
 	Blocking bool         `json:"blocking,omitempty" jsonschema_description:"Task steps: the later steps wait until the owner completes or skips the task, and count from that moment. Default: false, the cadence runs on beside the task."`
+	Thread   bool         `json:"thread,omitempty" jsonschema_description:"Email steps: send as a reply to the deal's last sent email (In-Reply-To, References, subject \"Re: \" and that email's subject), so the prospect sees one conversation. The template's own subject is used when the deal has sent nothing yet. Default: false, a new thread."`
+}
+
+// fileSender maps onto cadence.Sender.
+type fileSender struct {
+	From    string `json:"from,omitempty" jsonschema:"example=Acme Sales <sales@acme.example>" jsonschema_description:"The From address, with an optional display name. It wins over the owner's own sender identity; MAIL_FROM and per-mailbox SMTP settings apply to it as to any sender."`
+	ReplyTo string `json:"reply_to,omitempty" jsonschema:"example=Acme Sales <sales@acme.example>" jsonschema_description:"Where replies go. Default: the owner's reply-to, else the owner's address, so a reply reaches a person."`
 }
 
 // JSONSchemaExtend adds what struct tags cannot say: task and wait steps need an id, because
 // a title is prose and ids must stay stable for migrating deals between versions; a wait's
-// duration is its wait, once; only task steps block.
+// duration is its wait, once; only task steps block; only email steps thread.
 func (fileStep) JSONSchemaExtend(s *jsonschema.Schema) {
 	s.DependentRequired = map[string][]string{"task": {"id"}, "wait": {"id"}}
 	s.DependentSchemas = map[string]*jsonschema.Schema{"wait": withProperties(&jsonschema.Schema{},
 		"after", jsonschema.FalseSchema,
 		"times", jsonschema.FalseSchema,
 	)}
-	s.If = withProperties(&jsonschema.Schema{Required: []string{"blocking"}}, "blocking", &jsonschema.Schema{Const: true})
-	s.Then = &jsonschema.Schema{Required: []string{"task"}}
+	s.AllOf = []*jsonschema.Schema{
+		{If: withProperties(&jsonschema.Schema{Required: []string{"blocking"}}, "blocking", &jsonschema.Schema{Const: true}),
+			Then: &jsonschema.Schema{Required: []string{"task"}}},
+		{If: withProperties(&jsonschema.Schema{Required: []string{"thread"}}, "thread", &jsonschema.Schema{Const: true}),
+			Then: &jsonschema.Schema{Required: []string{"email"}}},
+	}
 }
 
 // fileTask maps onto cadence.TaskSpec.

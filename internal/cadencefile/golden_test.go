@@ -37,6 +37,8 @@ var errorClasses = []string{
 	"blocking-step",
 	"on-engaged",
 	"exits",
+	"template-blank",
+	"thread-and-sender",
 }
 
 func TestInvalidFilesGolden(t *testing.T) {

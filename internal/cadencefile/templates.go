@@ -3,8 +3,6 @@ package cadencefile
 import (
 	"errors"
 	"fmt"
-	htmltemplate "html/template"
-	"io"
 	"io/fs"
 	"path"
 	"path/filepath"
@@ -12,30 +10,10 @@ import (
 	"regexp"
 	"strconv"
 	"strings"
-	texttemplate "text/template"
 
 	"github.com/followup-engine/followup/internal/cadence"
+	rendering "github.com/followup-engine/followup/internal/render"
 )
-
-// The data templates and task titles are rendered with when a cadence is loaded. It is the
-// contract sales ops write against: a template that uses anything else fails to load,
-// instead of failing when the email is due.
-type (
-	sampleData struct {
-		Contact sampleContact
-		Owner   sampleOwner
-		Deal    sampleDeal
-	}
-	sampleContact struct{ FirstName, LastName, Name, Company, Email string }
-	sampleOwner   struct{ FirstName, Name, Company, Email string }
-	sampleDeal    struct{ Title string }
-)
-
-var sample = sampleData{
-	Contact: sampleContact{FirstName: "Ada", LastName: "Lovelace", Name: "Ada Lovelace", Company: "Analytical Engines Ltd", Email: "ada@example.com"},
-	Owner:   sampleOwner{FirstName: "Grace", Name: "Grace Hopper", Company: "Followup GmbH", Email: "grace@example.com"},
-	Deal:    sampleDeal{Title: "Analytical Engines: 50 seats"},
-}
 
 // templates reads the templates the email steps name, each once, in the order the steps
 // name them. A template that cannot be read or used is reported and stands in the model
@@ -164,9 +142,9 @@ func (l *loader) subject(f *templateFile) string {
 // text, html/template for HTML, missingkey=error) and renders it with the sample data.
 func (l *loader) checkTemplate(f *templateFile, html bool) {
 	name := path.Base(f.name)
-	if err := render(name, string(f.src), html); err != nil {
+	if note, err := render(name, string(f.src), html); err != nil {
 		line, col, msg := templateProblem(err, string(f.src))
-		l.add(f.display, f.src, line, col, msg)
+		l.add(f.display, f.src, line, col, msg+note)
 	}
 }
 
@@ -175,25 +153,27 @@ func (l *loader) checkTitle(yamlPath, title string) {
 	if title == "" {
 		return // the model's checks say a task needs a title
 	}
-	if err := render("title", title, false); err != nil {
+	if note, err := render("title", title, false); err != nil {
 		_, _, msg := templateProblem(err, title)
-		l.addAt(yamlPath, "title: %s", msg)
+		l.addAt(yamlPath, "title: %s%s", msg, note)
 	}
 }
 
-func render(name, src string, html bool) error {
+// render checks a template as the send activity renders it (render.Execute): with the
+// sample data, then with a contact known only by address. A failure only the second shows
+// comes with a note saying so.
+func render(name, src string, html bool) (note string, err error) {
+	kind := rendering.Text
 	if html {
-		t, err := htmltemplate.New(name).Option("missingkey=error").Parse(src)
-		if err != nil {
-			return err
-		}
-		return t.Execute(io.Discard, sample)
+		kind = rendering.HTML
 	}
-	t, err := texttemplate.New(name).Option("missingkey=error").Parse(src)
-	if err != nil {
-		return err
+	if _, err := rendering.Execute(name, src, kind, rendering.Sample); err != nil {
+		return "", err
 	}
-	return t.Execute(io.Discard, sample)
+	if _, err := rendering.Execute(name, src, kind, rendering.Blank); err != nil {
+		return " (with a contact known only by email address; give blank values a fallback such as {{.Contact.FirstName | default \"there\"}})", err
+	}
+	return "", nil
 }
 
 var (
@@ -270,7 +250,7 @@ func nthLine(s string, n int) string {
 	return strings.TrimSuffix(lines[n-1], "\r")
 }
 
-// executionMessage rewords "can't evaluate field Compnay in type cadencefile.sampleContact"
+// executionMessage rewords "can't evaluate field Compnay in type render.Contact"
 // into what a template author can act on.
 func executionMessage(expr, rest string) string {
 	m := noFieldPattern.FindStringSubmatch(rest)
@@ -278,7 +258,7 @@ func executionMessage(expr, rest string) string {
 		return fmt.Sprintf("{{%s}}: %s", expr, rest)
 	}
 	field, typeName := m[1], m[2]
-	root := reflect.TypeFor[sampleData]()
+	root := reflect.TypeFor[rendering.Data]()
 	if typeName == root.String() {
 		names := fieldNames(root)
 		if near := closest(field, names); near != "" {

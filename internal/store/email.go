@@ -132,6 +132,9 @@ type SendOutcome struct {
 	Detail          string
 	Ambiguous       bool // the attempt may have been delivered
 	SuppressAddress bool // a hard bounce: suppress the address
+	// Sent emails: the subject as sent and the first message of its thread ('' : this one),
+	// for the follow-ups that reply to it.
+	Subject, ThreadRoot string
 }
 
 // SendLocked runs send while holding the contact's lock, the same lock an opt-out takes, in
@@ -215,9 +218,11 @@ func (s *Store) SendLockedSpaced(ctx context.Context, key LedgerKey, contactID, 
 	}
 	_, err = tx.Exec(rctx, `
 		UPDATE email_ledger SET state = $5, smtp_code = $6, smtp_enhanced = $7, detail = $8,
-			ambiguous = ambiguous OR $9, sent_at = coalesce($10, sent_at), lease_until = NULL, updated_at = now()
+			ambiguous = ambiguous OR $9, sent_at = coalesce($10, sent_at), lease_until = NULL, updated_at = now(),
+			subject = $11, thread_root = $12
 		WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4`,
-		key.DealID, key.Visit, key.StepID, key.Occurrence, out.State, code, out.Enhanced, out.Detail, out.Ambiguous, sentAt)
+		key.DealID, key.Visit, key.StepID, key.Occurrence, out.State, code, out.Enhanced, out.Detail, out.Ambiguous, sentAt,
+		out.Subject, out.ThreadRoot)
 	if err != nil {
 		return out, fmt.Errorf("record send outcome: %w", err)
 	}
@@ -397,6 +402,25 @@ func (s *Store) Ledger(ctx context.Context, dealID string) ([]LedgerEntry, error
 			&e.State, &e.Attempts, &e.Ambiguous, &e.SMTPCode, &e.Enhanced, &e.Detail, &e.ClaimedAt, &e.SentAt)
 		return e, err
 	})
+}
+
+// SentEmail is an email of a deal the mail server accepted.
+type SentEmail struct {
+	MessageID, Subject string
+	ThreadRoot         string // the first message of its thread; '' when it is that message
+}
+
+// LastSentEmail returns the deal's most recently sent email, which a threaded follow-up
+// replies to; ErrNotFound when the deal has sent none.
+func (s *Store) LastSentEmail(ctx context.Context, dealID string) (SentEmail, error) {
+	var e SentEmail
+	err := s.pool.QueryRow(ctx, `
+		SELECT message_id, subject, thread_root FROM email_ledger
+		WHERE deal_id = $1 AND state = 'sent' ORDER BY sent_at DESC LIMIT 1`, dealID).Scan(&e.MessageID, &e.Subject, &e.ThreadRoot)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return SentEmail{}, fmt.Errorf("no email sent for deal %s: %w", dealID, ErrNotFound)
+	}
+	return e, err
 }
 
 // SendContext is what a send needs to know about a deal's parties.

@@ -1,0 +1,126 @@
+// Package render is the one template renderer of cadence emails and task titles. Loading a
+// cadence checks every template with it against sample data, and the send activity renders
+// with it against the deal's data, so what validation accepts is exactly what sending runs.
+package render
+
+import (
+	"bytes"
+	"fmt"
+	htmltemplate "html/template"
+	"strings"
+	texttemplate "text/template"
+	"unicode/utf8"
+)
+
+// Data is what templates can use: the contract sales ops write against. A template that
+// names anything else fails when its cadence is loaded, not when the email is due.
+type Data struct {
+	Contact Contact
+	Owner   Owner
+	Deal    Deal
+}
+
+// Contact is the prospect the email goes to.
+type Contact struct{ FirstName, LastName, Name, Company, Email string }
+
+// Owner is the rep who owns the deal.
+type Owner struct{ FirstName, Name, Company, Email string }
+
+// Deal is the deal the cadence runs for.
+type Deal struct{ Title string }
+
+// Sample is the data templates are checked with at load time: every field set.
+var Sample = Data{
+	Contact: Contact{FirstName: "Ada", LastName: "Lovelace", Name: "Ada Lovelace", Company: "Analytical Engines Ltd", Email: "ada@example.com"},
+	Owner:   Owner{FirstName: "Grace", Name: "Grace Hopper", Company: "Followup GmbH", Email: "grace@example.com"},
+	Deal:    Deal{Title: "Analytical Engines: 50 seats"},
+}
+
+// Blank is the other extreme templates are checked with: a contact we know nothing about
+// but the address, as CRMs often send. A template must render for it too (with fallbacks).
+var Blank = Data{Contact: Contact{Email: "someone@example.com"}, Owner: Owner{Email: "rep@example.com"}}
+
+// Kind says how a template's output is used.
+type Kind int
+
+const (
+	Text    Kind = iota // plain text: the text part, task titles
+	HTML                // the HTML part: data is escaped for its context
+	Subject             // a header: rendered as text, folded onto one line
+)
+
+// Funcs are the functions templates may call, beside text/template's built-ins.
+//
+//	{{.Contact.FirstName | default "there"}}  the value, or the fallback when it is blank
+func Funcs() map[string]any {
+	return map[string]any{"default": fallback}
+}
+
+// fallback returns v, or def when v is blank (empty or only spaces). It takes any so that a
+// pipeline of a non-string value still reads naturally.
+func fallback(def string, v any) string {
+	s := ""
+	if v != nil {
+		s = fmt.Sprint(v)
+	}
+	if strings.TrimSpace(s) == "" {
+		return def
+	}
+	return s
+}
+
+// Execute renders src (a template named name) of the given kind with data.
+func Execute(name, src string, kind Kind, data Data) (string, error) {
+	var b bytes.Buffer
+	if kind == HTML {
+		t, err := htmltemplate.New(name).Funcs(Funcs()).Option("missingkey=error").Parse(src)
+		if err != nil {
+			return "", err
+		}
+		if err := t.Execute(&b, data); err != nil {
+			return "", err
+		}
+		return b.String(), nil
+	}
+	t, err := texttemplate.New(name).Funcs(Funcs()).Option("missingkey=error").Parse(src)
+	if err != nil {
+		return "", err
+	}
+	if err := t.Execute(&b, data); err != nil {
+		return "", err
+	}
+	if kind == Subject {
+		return OneLine(b.String()), nil
+	}
+	return b.String(), nil
+}
+
+// OneLine folds text onto one line (runs of white space, CR and LF included, become one
+// space): a rendered value never breaks a header.
+func OneLine(s string) string {
+	return strings.Join(strings.Fields(s), " ")
+}
+
+// Clean makes a data value safe to render: invalid UTF-8 becomes U+FFFD and NUL and other
+// control characters but tab and line breaks are dropped. Values come from CRMs and forms.
+func Clean(s string) string {
+	if !utf8.ValidString(s) {
+		s = strings.ToValidUTF8(s, "\uFFFD")
+	}
+	return strings.Map(func(r rune) rune {
+		if r < ' ' && r != '\t' && r != '\n' && r != '\r' || r == 0x7f {
+			return -1
+		}
+		return r
+	}, s)
+}
+
+// Cleaned returns d with every value cleaned.
+func (d Data) Cleaned() Data {
+	c := &d.Contact
+	c.FirstName, c.LastName, c.Name, c.Company, c.Email = Clean(c.FirstName), Clean(c.LastName), Clean(c.Name), Clean(c.Company), Clean(c.Email)
+	o := &d.Owner
+	o.FirstName, o.Name, o.Company, o.Email = Clean(o.FirstName), Clean(o.Name), Clean(o.Company), Clean(o.Email)
+	d.Deal.Title = Clean(d.Deal.Title)
+	return d
+}
