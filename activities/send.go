@@ -82,7 +82,7 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	// Tell the server this attempt is alive; a cancellation requested meanwhile (the deal
 	// left the stage) arrives with the answer and stops the send before SMTP.
 	activity.RecordHeartbeat(ctx, key.String())
-	msg, renderErr := a.compose(in, cv.Pipeline, parties, claim.MessageID, parent)
+	msg, renderErr := a.compose(in, cv.Pipeline, parties, claim.MessageID, parent, time.Now())
 	if renderErr == nil && a.Mail.DailyCap > 0 {
 		slot, err := a.Store.ReserveMailboxSlot(ctx, key, mailboxOf(msg.From), a.Mail.DailyCap)
 		if err != nil {
@@ -182,7 +182,7 @@ func outcomeOfFailure(f mail.Failure) store.SendOutcome {
 
 // compose renders the step's template for the deal's contact. A threaded step replies to
 // parent, the deal's last sent email, when there is one.
-func (a *Activities) compose(in SendInput, p cadence.Pipeline, parties store.SendContext, messageID string, parent *store.SentEmail) (mail.Message, error) {
+func (a *Activities) compose(in SendInput, p cadence.Pipeline, parties store.SendContext, messageID string, parent *store.SentEmail, now time.Time) (mail.Message, error) {
 	tpl, ok := p.Templates[in.Template]
 	if !ok {
 		return mail.Message{}, fmt.Errorf("template %q is not in cadence version %d", in.Template, in.CadenceVersion)
@@ -213,7 +213,7 @@ func (a *Activities) compose(in SendInput, p cadence.Pipeline, parties store.Sen
 	msg.Subject = subject
 	// The signed unsubscribe link: in the List-Unsubscribe header (RFC 8058) and in the
 	// footer beside the postal address, for readers and for bases the header cannot use.
-	unsubscribeURL, err := a.Mail.Unsubscribe.URL(parties.ContactID, parties.DealID, time.Now())
+	unsubscribeURL, err := a.Mail.Unsubscribe.URL(parties.ContactID, parties.DealID, now)
 	if err != nil {
 		return mail.Message{}, err
 	}
