@@ -11,6 +11,7 @@ import (
 	"regexp"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/api/serviceerror"
@@ -127,6 +128,9 @@ func checkText(p *problems, field, v string, max int) {
 	}
 	if strings.ContainsAny(v, "\r\n\x00") {
 		p.add("%s must be a single line", field)
+	}
+	if !utf8.ValidString(v) {
+		p.add("%s is not valid UTF-8", field)
 	}
 }
 
