@@ -71,6 +71,11 @@ type Sink struct {
 	mu    sync.RWMutex
 	index []*entry          // newest first
 	byID  map[string]*entry // same entries
+	// DKIM keys the check knows: TXT record by lower-case name
+	// (selector._domainkey.domain); see AddDKIMKey.
+	dkimKeys map[string]string
+	dkimGen  int                           // bumped by AddDKIMKey; cached results of older generations are stale
+	unsub    map[string]*unsubscribeResult // last one-click POST per message id
 
 	life     sync.Mutex // guards the fields below
 	srv      *smtp.Server
@@ -93,6 +98,11 @@ type entry struct {
 	ToAddrs      []string // bare addresses
 	Subject      string   // RFC 2047-decoded
 	MessageID    string   // without angle brackets
+	InReplyTo    []string // ids of In-Reply-To, without angle brackets
+	References   []string // ids of References, in order
+
+	dkim    *dkimResult // cached DKIM check (guarded by Sink.mu); nil until first shown
+	dkimGen int         // Sink.dkimGen the cached result was computed with
 }
 
 // New opens (creating it if needed) dir and indexes the .eml files an
@@ -298,6 +308,7 @@ func (s *Sink) deleteAll() error {
 			continue
 		}
 		delete(s.byID, e.ID)
+		delete(s.unsub, e.ID)
 	}
 	clear(s.index[len(kept):])
 	s.index = kept
@@ -347,6 +358,8 @@ func indexEntry(id string, received time.Time, raw []byte) *entry {
 	}
 	e.Subject = decodeHeader(h.Get("Subject"))
 	e.MessageID = strings.Trim(strings.TrimSpace(h.Get("Message-Id")), "<>")
+	e.InReplyTo = parseMsgIDs(strings.Join(h["In-Reply-To"], " "))
+	e.References = parseMsgIDs(strings.Join(h["References"], " "))
 	e.EnvelopeFrom = strings.Trim(strings.TrimSpace(h.Get(headerReturnPath)), "<>")
 	if v := h.Get(headerEnvTo); v != "" {
 		for r := range strings.SplitSeq(v, ",") {

@@ -17,19 +17,26 @@ import (
 // server (links are absolute):
 //
 //	GET  /                          message list, newest first
-//	GET  /messages/{id}             one message: headers, text part, HTML part
+//	GET  /messages/{id}             one message: DKIM result, thread, headers, text part, HTML part
 //	GET  /messages/{id}/raw         the stored .eml as text/plain
 //	GET  /messages/{id}/parts/{n}   one decoded MIME part (text/* as text/plain;
 //	                                other types as a download)
 //	GET  /api/messages              JSON list, newest first (see apiMessage)
 //	POST /messages/delete-all       delete every message, then 303 to /
+//	POST /messages/{id}/unsubscribe the RFC 8058 one-click POST to the message's
+//	                                List-Unsubscribe URL, sent by the sink; then 303
+//	                                to the message, which shows the answer
+//
+// The list and each message show a DKIM result (pass, fail or none; see
+// AddDKIMKey for the keys it knows) and the thread a message belongs to
+// (In-Reply-To and References).
 //
 // Pages are html/template output; the HTML part is shown only inside an
 // <iframe sandbox="" srcdoc="…"> (no scripts, no same-origin access) and as
 // escaped source. Every page is sent with a CSP forbidding scripts, which
 // the srcdoc frame inherits.
 //
-// delete-all is refused with 403 unless the request proves it is
+// delete-all and unsubscribe are refused with 403 unless the request proves it is
 // same-origin: "Sec-Fetch-Site: same-origin" (browsers), or, without that
 // header, an Origin header equal to http://<Host> (scripts:
 // curl -X POST -H "Origin: http://127.0.0.1:8025" http://127.0.0.1:8025/messages/delete-all).
@@ -44,6 +51,7 @@ func (s *Sink) Handler() http.Handler {
 	mux.HandleFunc("GET /messages/{id}/parts/{n}", s.handlePart)
 	mux.HandleFunc("GET /api/messages", s.handleAPIList)
 	mux.HandleFunc("POST /messages/delete-all", s.handleDeleteAll)
+	mux.HandleFunc("POST /messages/{id}/unsubscribe", s.handleUnsubscribe)
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -103,6 +111,23 @@ func sameOrigin(r *http.Request) bool {
 
 type listRow struct {
 	ID, Received, From, To, Subject string
+	DKIM                            string // pass, fail, none; empty when unknown
+	DKIMDomain                      string // d= of the passing (else first) signature
+	ThreadPos, ThreadSize           int    // position in its thread, 1-based; 0 when alone
+	ThreadNo                        int    // threads numbered by their first message, oldest 1
+	Parent                          *msgLink
+}
+
+// msgLink names a stored message.
+type msgLink struct {
+	ID, Subject string
+}
+
+func linkTo(e *entry) *msgLink {
+	if e == nil {
+		return nil
+	}
+	return &msgLink{ID: e.ID, Subject: e.Subject}
 }
 
 type listPage struct {
@@ -117,14 +142,24 @@ func (s *Sink) handleList(w http.ResponseWriter, r *http.Request) {
 	if a := s.SMTPAddr(); a != nil {
 		p.SMTPAddr = a.String()
 	}
+	ts := findThreads(es)
 	for _, e := range es {
-		p.Rows = append(p.Rows, listRow{
+		row := listRow{
 			ID:       e.ID,
 			Received: e.ReceivedAt.Local().Format(time.DateTime),
 			From:     e.From,
 			To:       strings.Join(e.To, ", "),
 			Subject:  e.Subject,
-		})
+		}
+		if d := s.dkimOf(e, nil); d != nil {
+			row.DKIM = d.Status
+			row.DKIMDomain = d.domain()
+		}
+		if t := ts.of[e]; t != nil {
+			row.ThreadPos, row.ThreadSize, row.ThreadNo = ts.positions[e], len(t.Members), t.No
+			row.Parent = linkTo(ts.parent(e))
+		}
+		p.Rows = append(p.Rows, row)
 	}
 	p.Info = strconv.Itoa(len(p.Rows)) + " messages"
 	if p.SMTPAddr != "" {
@@ -150,6 +185,30 @@ type messagePage struct {
 	HTMLPart                                   int
 	Parts                                      []partLink
 	Problems                                   []string
+
+	DKIM       *dkimResult
+	InReplyTo  []msgRef
+	References []msgRef
+	Parent     *msgLink
+	Thread     []threadRow // the messages of its thread, oldest first; empty when alone
+
+	OneClick *oneClick
+	// OneClickUnsigned: no verified DKIM signature covers List-Unsubscribe and
+	// List-Unsubscribe-Post, which RFC 8058 §4 requires before a mailbox
+	// provider offers the button.
+	OneClickUnsigned bool
+	Unsubscribe      *unsubscribeResult
+}
+
+// msgRef is one id of In-Reply-To or References; ID is set when the sink has
+// that message.
+type msgRef struct {
+	MsgID, ID, Subject string
+}
+
+type threadRow struct {
+	ID, Subject, From, Received string
+	Current                     bool
 }
 
 func (s *Sink) handleMessage(w http.ResponseWriter, r *http.Request) {
@@ -169,6 +228,35 @@ func (s *Sink) handleMessage(w http.ResponseWriter, r *http.Request) {
 		EnvelopeTo:   strings.Join(e.EnvelopeTo, ", "),
 		Header:       pm.Header,
 		Problems:     pm.Problems,
+		DKIM:         s.dkimOf(e, raw),
+		OneClick:     findOneClick(pm.Header),
+	}
+	ts := findThreads(s.list())
+	ref := func(id string) msgRef {
+		r := msgRef{MsgID: id}
+		if m, ok := ts.byMsgID[id]; ok && m != e {
+			r.ID, r.Subject = m.ID, m.Subject
+		}
+		return r
+	}
+	for _, id := range e.InReplyTo {
+		p.InReplyTo = append(p.InReplyTo, ref(id))
+	}
+	for _, id := range e.References {
+		p.References = append(p.References, ref(id))
+	}
+	p.Parent = linkTo(ts.parent(e))
+	if t := ts.of[e]; t != nil {
+		for _, m := range t.Members {
+			p.Thread = append(p.Thread, threadRow{ID: m.ID, Subject: m.Subject, From: m.From,
+				Received: m.ReceivedAt.Local().Format(time.DateTime), Current: m == e})
+		}
+	}
+	if p.OneClick != nil {
+		p.OneClickUnsigned = !p.DKIM.passingSignatureCovers("List-Unsubscribe", "List-Unsubscribe-Post")
+		s.mu.RLock()
+		p.Unsubscribe = s.unsub[e.ID]
+		s.mu.RUnlock()
 	}
 	if l := pm.Text; l != nil {
 		p.HasText, p.TextPart, p.TextProblem = true, l.Index, l.Problem
@@ -242,6 +330,9 @@ type apiMessage struct {
 	EnvelopeFrom string    `json:"envelope_from"`
 	EnvelopeTo   []string  `json:"envelope_to"`
 	Size         int64     `json:"size"`
+	InReplyTo    []string  `json:"in_reply_to"`
+	References   []string  `json:"references"`
+	DKIM         string    `json:"dkim,omitempty"` // pass, fail or none
 }
 
 func (s *Sink) handleAPIList(w http.ResponseWriter, r *http.Request) {
@@ -252,7 +343,11 @@ func (s *Sink) handleAPIList(w http.ResponseWriter, r *http.Request) {
 			ID: e.ID, From: e.FromAddr, To: nonNil(e.ToAddrs), Subject: e.Subject,
 			MessageID: e.MessageID, ReceivedAt: e.ReceivedAt,
 			EnvelopeFrom: e.EnvelopeFrom, EnvelopeTo: nonNil(e.EnvelopeTo), Size: e.Size,
+			InReplyTo: nonNil(e.InReplyTo), References: nonNil(e.References),
 		})
+		if d := s.dkimOf(e, nil); d != nil {
+			out[len(out)-1].DKIM = d.Status
+		}
 	}
 	w.Header().Set("Content-Type", "application/json")
 	enc := json.NewEncoder(w)
@@ -270,6 +365,35 @@ func (s *Sink) handleDeleteAll(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	http.Redirect(w, r, "/", http.StatusSeeOther)
+}
+
+// handleUnsubscribe posts the message's one-click unsubscribe as a mailbox
+// provider would, keeps the answer and sends the browser back to the message.
+func (s *Sink) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
+	if !sameOrigin(r) {
+		http.Error(w, "mailsink: cross-origin request refused (need Sec-Fetch-Site: same-origin or a matching Origin)", http.StatusForbidden)
+		return
+	}
+	e, raw, ok := s.fetch(w, r)
+	if !ok {
+		return
+	}
+	fields, _ := parseHeader(raw)
+	oc := findOneClick(fields)
+	if oc == nil {
+		http.Error(w, "mailsink: this message offers no one-click unsubscribe (List-Unsubscribe with an http(s) URL and List-Unsubscribe-Post: List-Unsubscribe=One-Click)", http.StatusBadRequest)
+		return
+	}
+	res := postOneClick(r.Context(), oc.URL)
+	s.mu.Lock()
+	if _, still := s.byID[e.ID]; still {
+		if s.unsub == nil {
+			s.unsub = map[string]*unsubscribeResult{}
+		}
+		s.unsub[e.ID] = res
+	}
+	s.mu.Unlock()
+	http.Redirect(w, r, "/messages/"+url.PathEscape(e.ID)+"#unsubscribe", http.StatusSeeOther)
 }
 
 // fetch resolves {id} through the index and reads the file; it writes a
@@ -316,7 +440,7 @@ func nonNil(s []string) []string {
 	return s
 }
 
-var pages = template.Must(template.New("").Parse(`
+var pages = template.Must(template.New("").Funcs(template.FuncMap{"add": func(a, b int) int { return a + b }}).Parse(`
 {{define "head"}}<!doctype html>
 <html lang="en">
 <head>
@@ -351,6 +475,13 @@ iframe { width:100%; height:32rem; border:1px solid var(--line); border-radius:6
 button { font:inherit; padding:.25rem .7rem; border:1px solid var(--line); border-radius:6px; background:#fff; cursor:pointer; }
 button.danger { color:#cf222e; }
 details summary { cursor:pointer; color:var(--accent); margin:.5rem 0; }
+.small { font-size:12px; }
+.badge { display:inline-block; padding:0 .45rem; border-radius:1rem; font-size:12px; font-weight:600; border:1px solid var(--line); }
+.badge.pass { color:#1a7f37; border-color:#1a7f37; }
+.badge.fail { color:#cf222e; border-color:#cf222e; }
+.badge.none { color:var(--muted); }
+code { font:12px ui-monospace,SFMono-Regular,Menlo,monospace; word-break:break-all; }
+tr.current td { background:var(--bg); font-weight:600; }
 </style>
 </head>
 <body>
@@ -367,13 +498,15 @@ details summary { cursor:pointer; color:var(--accent); margin:.5rem 0; }
 {{if .Rows}}
 <form method="post" action="/messages/delete-all"><button class="danger" type="submit">Delete all</button></form>
 <table>
-<thead><tr><th>Received</th><th>From</th><th>To</th><th>Subject</th></tr></thead>
+<thead><tr><th>Received</th><th>From</th><th>To</th><th>Subject</th><th>Thread</th><th>DKIM</th></tr></thead>
 <tbody>
 {{range .Rows}}<tr>
 <td class="when">{{.Received}}</td>
 <td>{{.From}}</td>
 <td>{{.To}}</td>
-<td><a href="/messages/{{.ID}}">{{if .Subject}}{{.Subject}}{{else}}(no subject){{end}}</a></td>
+<td><a href="/messages/{{.ID}}">{{if .Subject}}{{.Subject}}{{else}}(no subject){{end}}</a>{{with .Parent}}<div class="small muted">↳ reply to <a href="/messages/{{.ID}}">{{if .Subject}}{{.Subject}}{{else}}(no subject){{end}}</a></div>{{end}}</td>
+<td class="thread">{{if .ThreadSize}}<span title="thread {{.ThreadNo}}: message {{.ThreadPos}} of {{.ThreadSize}}">thread {{.ThreadNo}} · {{.ThreadPos}}/{{.ThreadSize}}</span>{{end}}</td>
+<td>{{if .DKIM}}<span class="badge {{.DKIM}}">{{.DKIM}}</span>{{with .DKIMDomain}} <span class="small muted">{{.}}</span>{{end}}{{end}}</td>
 </tr>
 {{end}}</tbody>
 </table>
@@ -381,6 +514,8 @@ details summary { cursor:pointer; color:var(--accent); margin:.5rem 0; }
 <p class="empty">No messages yet.{{if .SMTPAddr}} Send mail to SMTP {{.SMTPAddr}} (no TLS, no auth).{{end}}</p>
 {{end}}
 {{template "foot"}}{{end}}
+
+{{define "msgref"}}{{if .ID}}<a href="/messages/{{.ID}}" title="{{.Subject}}">&lt;{{.MsgID}}&gt;</a>{{else}}<code>&lt;{{.MsgID}}&gt;</code>{{end}}{{end}}
 
 {{define "message"}}{{template "head" .ID}}
 <p><a href="/">← all messages</a></p>
@@ -394,6 +529,46 @@ details summary { cursor:pointer; color:var(--accent); margin:.5rem 0; }
 </dl>
 <p class="links"><a href="/messages/{{.ID}}/raw">raw .eml</a></p>
 {{range .Problems}}<p class="note">{{.}}</p>{{end}}
+
+<h2 id="dkim">DKIM</h2>
+{{with .DKIM}}
+<p><span class="badge {{.Status}}">{{.Status}}</span>{{if eq .Status "none"}} <span class="muted">no DKIM-Signature header</span>{{end}}</p>
+{{range .Signatures}}<dl class="kv dkim-signature">
+<dt>Result</dt><dd>{{if .Pass}}<span class="badge pass">pass</span>{{else}}<span class="badge fail">fail</span> {{.Err}}{{end}}</dd>
+<dt>Domain (d=)</dt><dd>{{.Domain}}</dd>
+<dt>Selector (s=)</dt><dd>{{.Selector}}</dd>
+<dt>Signed headers (h=)</dt><dd><code>{{range $i, $h := .Headers}}{{if $i}}:{{end}}{{$h}}{{end}}</code></dd>
+</dl>
+{{end}}{{with .Problem}}<p class="note">{{.}}</p>{{end}}
+{{else}}<p class="muted">Not checked.</p>{{end}}
+
+{{if or .InReplyTo .References .Thread}}<h2 id="thread">Thread</h2>
+<dl class="kv">
+{{with .Parent}}<dt>Reply to</dt><dd><a href="/messages/{{.ID}}">{{if .Subject}}{{.Subject}}{{else}}(no subject){{end}}</a></dd>{{end}}
+{{if .InReplyTo}}<dt>In-Reply-To</dt><dd>{{range .InReplyTo}}{{template "msgref" .}} {{end}}</dd>{{end}}
+{{if .References}}<dt>References</dt><dd>{{range .References}}{{template "msgref" .}} {{end}}</dd>{{end}}
+</dl>
+{{if .Thread}}<table class="thread">
+<thead><tr><th>#</th><th>Received</th><th>From</th><th>Subject</th></tr></thead>
+<tbody>
+{{range $i, $m := .Thread}}<tr{{if .Current}} class="current"{{end}}><td>{{add $i 1}}</td><td class="when">{{.Received}}</td><td>{{.From}}</td><td>{{if .Current}}{{if .Subject}}{{.Subject}}{{else}}(no subject){{end}} (this message){{else}}<a href="/messages/{{.ID}}">{{if .Subject}}{{.Subject}}{{else}}(no subject){{end}}</a>{{end}}</td></tr>
+{{end}}</tbody>
+</table>{{end}}
+{{end}}
+
+{{with .OneClick}}<h2 id="unsubscribe">Unsubscribe</h2>
+<p>List-Unsubscribe offers one-click unsubscribe (RFC 8058): <code>{{.URL}}</code></p>
+<form method="post" action="/messages/{{$.ID}}/unsubscribe"><button type="submit">Unsubscribe (one-click)</button></form>
+<p class="small muted">The sink POSTs <code>List-Unsubscribe=One-Click</code> to that URL as a mailbox provider does: form-encoded, no cookies, redirects not followed.</p>
+{{if $.OneClickUnsigned}}<p class="note">No verified DKIM signature covers List-Unsubscribe and List-Unsubscribe-Post: mailbox providers would not offer this button (RFC 8058 §4).</p>{{end}}
+{{with $.Unsubscribe}}<h3>Last answer</h3>
+<dl class="kv unsubscribe-result">
+<dt>Posted</dt><dd>{{.At.Local.Format "2006-01-02 15:04:05"}} to <code>{{.URL}}</code></dd>
+{{with .Status}}<dt>Status</dt><dd>{{if $.Unsubscribe.OK}}<span class="badge pass">{{.}}</span>{{else}}<span class="badge fail">{{.}}</span>{{end}}</dd>{{end}}
+{{with .Error}}<dt>Error</dt><dd class="note">{{.}}</dd>{{end}}
+</dl>
+{{if .Body}}{{if .IsHTML}}<iframe sandbox="" referrerpolicy="no-referrer" title="unsubscribe answer" srcdoc="{{.Body}}"></iframe>{{else}}<pre>{{.Body}}</pre>{{end}}{{end}}
+{{end}}{{end}}
 
 <h2>HTML part</h2>
 {{if .HasHTML}}

@@ -90,6 +90,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
+	const mailFrom = "Followup Demo <sales@followup.local>"
+	domain, err := senderDomain(mailFrom)
+	if err != nil {
+		return err
+	}
+	dkim, err := ensureDKIMKey(local, domain)
+	if err != nil {
+		return fmt.Errorf("DKIM key: %w", err)
+	}
+	if dkim.Generated {
+		step(stdout, "generated a DKIM key for "+domain+" (selector "+dkim.Selector+") in "+relative(root, dkim.Private))
+	}
 	env := map[string]string{
 		"DATABASE_URL":       dbURL,
 		"TEMPORAL_ADDRESS":   fmt.Sprintf("127.0.0.1:%d", p.Temporal),
@@ -99,13 +111,18 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"SMTP_TLS":           "none",
 		"MESSAGE_ID_SECRET":  secrets["MESSAGE_ID_SECRET"],
 		"MESSAGE_ID_DOMAIN":  "followup.local",
-		"MAIL_FROM":          "Followup Demo <sales@followup.local>",
+		"MAIL_FROM":          mailFrom,
 		"API_TOKEN":          secrets["API_TOKEN"],
 		"HTTP_ADDR":          fmt.Sprintf("127.0.0.1:%d", p.API),
-		// Unsubscribe links point at the local API; http, so emails carry them in the footer
-		// only (a List-Unsubscribe header needs https).
+		// Unsubscribe links point at the local API: in the footer, and (an http loopback base
+		// is accepted for that) in List-Unsubscribe + List-Unsubscribe-Post, which the mail
+		// page turns into a one-click button.
 		"PUBLIC_BASE_URL":    fmt.Sprintf("http://127.0.0.1:%d", p.API),
 		"UNSUBSCRIBE_SECRET": secrets["UNSUBSCRIBE_SECRET"],
+		// The worker signs with the generated key; the mail page checks with its public half.
+		"DKIM_DOMAIN":           dkim.Domain,
+		"DKIM_SELECTOR":         dkim.Selector,
+		"DKIM_PRIVATE_KEY_FILE": dkim.Private,
 	}
 	if err := writeEnvFile(filepath.Join(local, "env.sh"), env); err != nil {
 		return err
@@ -128,7 +145,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	}
 	step(stdout, "starting the mail sink")
 	if err := sup.start("mailsink", filepath.Join(bin, "mailsink"), []string{"-smtp", fmt.Sprintf("127.0.0.1:%d", p.SMTP),
-		"-http", fmt.Sprintf("127.0.0.1:%d", p.MailUI), "-dir", filepath.Join(local, "mail")}, nil); err != nil {
+		"-http", fmt.Sprintf("127.0.0.1:%d", p.MailUI), "-dir", filepath.Join(local, "mail"),
+		"-dkim-domain", dkim.Domain, "-dkim-selector", dkim.Selector, "-dkim-key", dkim.Public}, nil); err != nil {
 		return err
 	}
 	if err := waitTCP(ctx, sup, p.MailUI, 30*time.Second); err != nil {
@@ -189,7 +207,7 @@ func printBlock(w io.Writer, p ports, env map[string]string, took time.Duration)
 
    API            http://127.0.0.1:%d   (Authorization: Bearer $API_TOKEN)
    API health     http://127.0.0.1:%d/readyz
-   Mail page      http://127.0.0.1:%d   (SMTP on 127.0.0.1:%d)
+   Mail page      http://127.0.0.1:%d   (SMTP on 127.0.0.1:%d; DKIM checked against the %s key)
    Temporal UI    http://127.0.0.1:%d   (search: DealStage = "prospecting")
    Temporal gRPC  127.0.0.1:%d
    PostgreSQL     %s
@@ -205,7 +223,7 @@ func printBlock(w io.Writer, p ports, env map[string]string, took time.Duration)
 
  Ctrl-C stops everything; the next make run resumes with the same data.
 ────────────────────────────────────────────────────────────────────────
-`, took.Round(100*time.Millisecond), p.API, p.API, p.MailUI, p.SMTP, p.TemporalUI, p.Temporal, redact(env["DATABASE_URL"]), p.API)
+`, took.Round(100*time.Millisecond), p.API, p.API, p.MailUI, p.SMTP, env["DKIM_SELECTOR"]+"._domainkey."+env["DKIM_DOMAIN"], p.TemporalUI, p.Temporal, redact(env["DATABASE_URL"]), p.API)
 }
 
 func redact(u string) string {

@@ -5,7 +5,16 @@
 //	go run ./internal/devstack/cmd/mailsink -smtp 127.0.0.1:1025 -http 127.0.0.1:8025 -dir .local/mail
 //
 // Each flag defaults to an environment variable when set: MAILSINK_SMTP,
-// MAILSINK_HTTP, MAILSINK_DIR. Once both listeners are bound it prints
+// MAILSINK_HTTP, MAILSINK_DIR, MAILSINK_DKIM_DOMAIN, MAILSINK_DKIM_SELECTOR,
+// MAILSINK_DKIM_KEY.
+//
+// The page checks DKIM signatures against the one key given with
+// -dkim-domain, -dkim-selector and -dkim-key (a PEM file, public or private
+// key, RSA or Ed25519; only the public half is used), as if it were published
+// at <selector>._domainkey.<domain>; no DNS is asked. Without them every
+// signed message shows "fail: no key".
+//
+// Once both listeners are bound it prints
 //
 //	mailsink: smtp 127.0.0.1:1025
 //	mailsink: http http://127.0.0.1:8025/
@@ -54,6 +63,9 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	smtpAddr := fs.String("smtp", envOr("MAILSINK_SMTP", "127.0.0.1:1025"), "SMTP listen address (env MAILSINK_SMTP)")
 	httpAddr := fs.String("http", envOr("MAILSINK_HTTP", "127.0.0.1:8025"), "web UI listen address (env MAILSINK_HTTP)")
 	dir := fs.String("dir", envOr("MAILSINK_DIR", ".local/mail"), "directory for the .eml files (env MAILSINK_DIR)")
+	dkimDomain := fs.String("dkim-domain", envOr("MAILSINK_DKIM_DOMAIN", ""), "signing domain (d=) of -dkim-key (env MAILSINK_DKIM_DOMAIN)")
+	dkimSelector := fs.String("dkim-selector", envOr("MAILSINK_DKIM_SELECTOR", ""), "selector (s=) of -dkim-key (env MAILSINK_DKIM_SELECTOR)")
+	dkimKey := fs.String("dkim-key", envOr("MAILSINK_DKIM_KEY", ""), "PEM file with the DKIM public (or private) key signatures are checked against (env MAILSINK_DKIM_KEY)")
 	if err := fs.Parse(args); err != nil {
 		if errors.Is(err, flag.ErrHelp) {
 			return nil
@@ -67,6 +79,22 @@ func run(ctx context.Context, args []string, stdout io.Writer) error {
 	sink, err := mailsink.New(*dir)
 	if err != nil {
 		return err
+	}
+	if *dkimDomain != "" || *dkimSelector != "" || *dkimKey != "" {
+		if *dkimDomain == "" || *dkimSelector == "" || *dkimKey == "" {
+			return errors.New("-dkim-domain, -dkim-selector and -dkim-key go together")
+		}
+		b, err := os.ReadFile(*dkimKey)
+		if err != nil {
+			return err
+		}
+		pub, err := mailsink.ParseDKIMKey(b)
+		if err != nil {
+			return err
+		}
+		if err := sink.AddDKIMKey(*dkimDomain, *dkimSelector, pub); err != nil {
+			return err
+		}
 	}
 	smtpBound, err := sink.StartSMTP(*smtpAddr)
 	if err != nil {

@@ -1,0 +1,100 @@
+package main
+
+import (
+	"crypto/rand"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/pem"
+	"errors"
+	"fmt"
+	"net/mail"
+	"os"
+	"path/filepath"
+	"strings"
+)
+
+// The local stack signs its mail with DKIM like a real sender: make run generates an
+// RSA-2048 key once into the state folder (beside secrets.env, never printed) and reuses
+// it; the worker signs with the private key and the mail page checks against the public
+// one, as if it were published at devstack._domainkey.<domain of MAIL_FROM>.
+
+// dkimSelector is the selector (s=) of the stack's key.
+const dkimSelector = "devstack"
+
+// dkimKey names the key files of the stack.
+type dkimKey struct {
+	Domain, Selector string
+	Private, Public  string // PEM files: PKCS#8 private key (0600), PKIX public key
+	Generated        bool   // made by this run
+}
+
+// senderDomain is the domain of a From address like "Name <user@domain>".
+func senderDomain(from string) (string, error) {
+	a, err := mail.ParseAddress(from)
+	if err != nil {
+		return "", fmt.Errorf("MAIL_FROM %q: %w", from, err)
+	}
+	_, domain, ok := strings.Cut(a.Address, "@")
+	if !ok || domain == "" {
+		return "", fmt.Errorf("MAIL_FROM %q has no domain", from)
+	}
+	return strings.ToLower(domain), nil
+}
+
+// ensureDKIMKey returns the stack's DKIM key for domain, generating the private key into
+// dir on the first run. The public key file is rewritten from the private key each run, so
+// the two always match.
+func ensureDKIMKey(dir, domain string) (dkimKey, error) {
+	dir, err := filepath.Abs(dir) // the worker and the sink get the paths
+	if err != nil {
+		return dkimKey{}, err
+	}
+	k := dkimKey{Domain: domain, Selector: dkimSelector,
+		Private: filepath.Join(dir, "dkim-"+dkimSelector+".pem"),
+		Public:  filepath.Join(dir, "dkim-"+dkimSelector+".pub.pem")}
+	var priv *rsa.PrivateKey
+	b, err := os.ReadFile(k.Private)
+	switch {
+	case err == nil:
+		block, _ := pem.Decode(b)
+		if block == nil || block.Type != "PRIVATE KEY" {
+			return k, fmt.Errorf("%s is not a PKCS#8 PEM private key; delete it and a new one is generated", k.Private)
+		}
+		key, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+		if err != nil {
+			return k, fmt.Errorf("%s: %w; delete it and a new one is generated", k.Private, err)
+		}
+		var ok bool
+		if priv, ok = key.(*rsa.PrivateKey); !ok {
+			return k, fmt.Errorf("%s holds a %T, not an RSA key; delete it and a new one is generated", k.Private, key)
+		}
+	case errors.Is(err, os.ErrNotExist):
+		if priv, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+			return k, err
+		}
+		der, err := x509.MarshalPKCS8PrivateKey(priv)
+		if err != nil {
+			return k, err
+		}
+		// Written under a temporary name and renamed: a half-written key is never reused.
+		tmp := k.Private + ".tmp"
+		if err := os.WriteFile(tmp, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der}), 0o600); err != nil {
+			return k, err
+		}
+		if err := os.Rename(tmp, k.Private); err != nil {
+			_ = os.Remove(tmp)
+			return k, err
+		}
+		k.Generated = true
+	default:
+		return k, err
+	}
+	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
+	if err != nil {
+		return k, err
+	}
+	if err := os.WriteFile(k.Public, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
+		return k, err
+	}
+	return k, nil
+}

@@ -1,0 +1,91 @@
+package main
+
+import (
+	"bytes"
+	"crypto"
+	"crypto/rsa"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/emersion/go-msgauth/dkim"
+	"github.com/stretchr/testify/require"
+
+	"github.com/followup-engine/followup/internal/devstack/mailsink"
+)
+
+func TestSenderDomain(t *testing.T) {
+	d, err := senderDomain("Followup Demo <sales@Followup.Local>")
+	require.NoError(t, err)
+	require.Equal(t, "followup.local", d)
+	_, err = senderDomain("no address")
+	require.Error(t, err)
+}
+
+// TestDKIMKeyIsGeneratedOnceAndReused: the first run writes an RSA-2048 PKCS#8 key (0600)
+// and its public half; the next run reuses the key; a message signed with it verifies
+// against the public file the mail sink is given.
+func TestDKIMKeyIsGeneratedOnceAndReused(t *testing.T) {
+	dir := t.TempDir()
+	first, err := ensureDKIMKey(dir, "followup.local")
+	require.NoError(t, err)
+	require.True(t, first.Generated)
+	require.Equal(t, "followup.local", first.Domain)
+	require.Equal(t, "devstack", first.Selector)
+	require.True(t, filepath.IsAbs(first.Private))
+	st, err := os.Stat(first.Private)
+	require.NoError(t, err)
+	require.Equal(t, os.FileMode(0o600), st.Mode().Perm(), "the private key is readable by its owner only")
+	privPEM, err := os.ReadFile(first.Private)
+	require.NoError(t, err)
+	require.True(t, bytes.HasPrefix(privPEM, []byte("-----BEGIN PRIVATE KEY-----")))
+
+	second, err := ensureDKIMKey(dir, "followup.local")
+	require.NoError(t, err)
+	require.False(t, second.Generated)
+	again, err := os.ReadFile(second.Private)
+	require.NoError(t, err)
+	require.Equal(t, privPEM, again, "the key is reused")
+
+	// The sink derives the same public key from either file.
+	pubFromPublic := mustParseKey(t, second.Public)
+	pubFromPrivate := mustParseKey(t, second.Private)
+	require.True(t, pubFromPublic.(*rsa.PublicKey).Equal(pubFromPrivate))
+	require.Equal(t, 2048, pubFromPublic.(*rsa.PublicKey).N.BitLen())
+
+	// Sign with the private key the worker gets; verify against the public file's record.
+	block, _ := pem.Decode(privPEM)
+	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
+	require.NoError(t, err)
+	msg := "From: Followup Demo <sales@followup.local>\r\nTo: bob@prospect.example\r\nSubject: hi\r\n\r\nHello\r\n"
+	var signed bytes.Buffer
+	require.NoError(t, dkim.Sign(&signed, strings.NewReader(msg), &dkim.SignOptions{
+		Domain: "followup.local", Selector: "devstack", Signer: priv.(crypto.Signer)}))
+	der, err := x509.MarshalPKIXPublicKey(pubFromPublic)
+	require.NoError(t, err)
+	verifs, err := dkim.VerifyWithOptions(&signed, &dkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
+		require.Equal(t, "devstack._domainkey.followup.local", name)
+		return []string{"v=DKIM1; k=rsa; p=" + base64.StdEncoding.EncodeToString(der)}, nil
+	}})
+	require.NoError(t, err)
+	require.Len(t, verifs, 1)
+	require.NoError(t, verifs[0].Err)
+
+	// A broken key file is reported, not replaced.
+	require.NoError(t, os.WriteFile(first.Private, []byte("garbage"), 0o600))
+	_, err = ensureDKIMKey(dir, "followup.local")
+	require.ErrorContains(t, err, "delete it")
+}
+
+func mustParseKey(t *testing.T, path string) any {
+	t.Helper()
+	b, err := os.ReadFile(path)
+	require.NoError(t, err)
+	k, err := mailsink.ParseDKIMKey(b)
+	require.NoError(t, err)
+	return k
+}
