@@ -8,6 +8,7 @@ import (
 	"net/url"
 	"os"
 	"os/exec"
+	"path"
 	"path/filepath"
 	"regexp"
 	"slices"
@@ -80,7 +81,8 @@ func loadCompose(ctx context.Context, root, file string) (*types.Project, error)
 func loadStack(t *testing.T) (*types.Project, string) {
 	t.Helper()
 	root := repoRoot(t)
-	for _, k := range []string{"MESSAGE_ID_SECRET", "MESSAGE_ID_DOMAIN", "API_TOKEN", "COMPOSE_PROFILES"} {
+	for _, k := range []string{"MESSAGE_ID_SECRET", "MESSAGE_ID_DOMAIN", "API_TOKEN", "COMPOSE_PROFILES",
+		"PUBLIC_BASE_URL", "UNSUBSCRIBE_SECRET", "DKIM_DOMAIN", "DKIM_SELECTOR"} {
 		t.Setenv(k, "")
 	}
 	ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
@@ -114,6 +116,7 @@ func TestComposeFile(t *testing.T) {
 		{"engine database created at init", checkEngineDatabase},
 		{"worker configured", checkWorkerEnv},
 		{"starter and migrate configured", checkStarterEnv},
+		{"unsubscribe links shared by worker and starter", checkUnsubscribeEnv},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -182,6 +185,17 @@ func TestComposeChecksCatchBrokenStacks(t *testing.T) {
 		{"worker SMTP host not a service", checkWorkerEnv, func(p *types.Project) { setEnv(p, "worker", "SMTP_HOST", "localhost") }},
 		{"starter on loopback", checkStarterEnv, func(p *types.Project) { setEnv(p, "starter", "HTTP_ADDR", "127.0.0.1:8088") }},
 		{"starter without token", checkStarterEnv, func(p *types.Project) { delete(p.Services["starter"].Environment, "API_TOKEN") }},
+		{"worker without public base URL", checkUnsubscribeEnv, func(p *types.Project) { delete(p.Services["worker"].Environment, "PUBLIC_BASE_URL") }},
+		{"starter without unsubscribe secret", checkUnsubscribeEnv, func(p *types.Project) { delete(p.Services["starter"].Environment, "UNSUBSCRIBE_SECRET") }},
+		{"unsubscribe secrets differ", checkUnsubscribeEnv, func(p *types.Project) {
+			setEnv(p, "starter", "UNSUBSCRIBE_SECRET", strings.Repeat("ab", 32))
+		}},
+		{"public base URL on an unpublished port", checkUnsubscribeEnv, func(p *types.Project) {
+			setEnv(p, "worker", "PUBLIC_BASE_URL", "http://localhost:9999")
+		}},
+		{"public base URLs differ", checkUnsubscribeEnv, func(p *types.Project) {
+			setEnv(p, "starter", "PUBLIC_BASE_URL", "http://127.0.0.1:8088")
+		}},
 		{"engine database elsewhere", checkEngineDatabase, func(p *types.Project) {
 			setEnv(p, "migrate", "DATABASE_URL", "postgres://followup:followup@postgresql:5432/other?sslmode=disable")
 		}},
@@ -865,4 +879,156 @@ func checkStarterEnv(p *types.Project, _ string) []string {
 		problems = append(problems, "starter: no healthcheck on /healthz")
 	}
 	return problems
+}
+
+// checkUnsubscribeEnv: the worker puts unsubscribe links into emails (PUBLIC_BASE_URL), the
+// starter serves them; both load the same secret, so a link the worker's configuration makes
+// verifies with the starter's, and the base URL points at the starter's published port on
+// the host, where a mail reader (Mailpit's page included) follows it.
+func checkUnsubscribeEnv(p *types.Project, _ string) []string {
+	var problems []string
+	wEnv, sEnv := config.MapEnv{}, config.MapEnv{}
+	for k, v := range p.Services["worker"].Environment {
+		if v != nil {
+			wEnv[k] = *v
+		}
+	}
+	for k, v := range p.Services["starter"].Environment {
+		if v != nil {
+			sEnv[k] = *v
+		}
+	}
+	for _, k := range []string{"PUBLIC_BASE_URL", "UNSUBSCRIBE_SECRET"} {
+		if strings.TrimSpace(wEnv[k]) == "" {
+			problems = append(problems, "worker: "+k+" is not set")
+		}
+		if strings.TrimSpace(sEnv[k]) == "" {
+			problems = append(problems, "starter: "+k+" is not set")
+		}
+	}
+	if len(problems) > 0 {
+		return problems
+	}
+	if wEnv["UNSUBSCRIBE_SECRET"] != sEnv["UNSUBSCRIBE_SECRET"] {
+		problems = append(problems, "worker and starter have different UNSUBSCRIBE_SECRETs: links the worker signs would not verify")
+	}
+	if wEnv["PUBLIC_BASE_URL"] != sEnv["PUBLIC_BASE_URL"] {
+		problems = append(problems, fmt.Sprintf("worker PUBLIC_BASE_URL %q, starter %q: want the same", wEnv["PUBLIC_BASE_URL"], sEnv["PUBLIC_BASE_URL"]))
+	}
+	w, err := config.LoadWorker(wEnv)
+	if err != nil {
+		return append(problems, "worker: "+err.Error())
+	}
+	srv, err := config.LoadServer(sEnv)
+	if err != nil {
+		return append(problems, "starter: "+err.Error())
+	}
+	if w.Mail.Unsubscribe == nil || srv.Unsubscribe == nil {
+		return append(problems, "unsubscribe links are off in the worker or the starter")
+	}
+	link, err := w.Mail.Unsubscribe.URL("00000000-0000-4000-8000-000000000001", "00000000-0000-4000-8000-000000000002", time.Now())
+	if err != nil {
+		return append(problems, "worker: unsubscribe link: "+err.Error())
+	}
+	u, err := url.Parse(link)
+	if err != nil {
+		return append(problems, "worker: unsubscribe link: "+err.Error())
+	}
+	if _, err := srv.Unsubscribe.Verify(path.Base(u.Path)); err != nil {
+		problems = append(problems, "a link the worker signs does not verify in the starter: "+err.Error())
+	}
+	port := u.Port()
+	if port == "" {
+		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
+	}
+	published := false
+	if host := u.Hostname(); host == "localhost" || host == "127.0.0.1" || host == "::1" {
+		_, apiPort, _ := net.SplitHostPort(srv.Addr)
+		for _, pc := range p.Services["starter"].Ports {
+			if pc.Published == port && fmt.Sprint(pc.Target) == apiPort {
+				published = true
+			}
+		}
+		if !published {
+			problems = append(problems, fmt.Sprintf("PUBLIC_BASE_URL %s: port %s is not where the starter's API is published", wEnv["PUBLIC_BASE_URL"], port))
+		}
+	}
+	return problems
+}
+
+// TestComposeDKIMRecipe follows the worker's commented DKIM recipe: uncommented, with
+// DKIM_DOMAIN set, the three variables reach the worker and the key file lies in the
+// mounted, git-ignored internal/deploy/dkim; without DKIM_DOMAIN the file refuses to load.
+// As committed, DKIM is off and no key is in the repository.
+func TestComposeDKIMRecipe(t *testing.T) {
+	p, root := loadStack(t)
+	for _, k := range []string{"DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY_FILE"} {
+		if _, ok := p.Services["worker"].Environment[k]; ok {
+			t.Errorf("worker: %s is set in the committed file; DKIM must stay opt-in", k)
+		}
+	}
+
+	orig, err := os.ReadFile(filepath.Join(root, "docker-compose.yml"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	recipe := regexp.MustCompile(`(?m)^(\s+)# (DKIM_[A-Z_]+: .*)$`)
+	if n := len(recipe.FindAllString(string(orig), -1)); n != 3 {
+		t.Fatalf("found %d commented DKIM_* lines in docker-compose.yml, want 3", n)
+	}
+	file := filepath.Join(t.TempDir(), "docker-compose.yml")
+	if err := os.WriteFile(file, recipe.ReplaceAll(orig, []byte("$1$2")), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	load := func() (*types.Project, error) {
+		ctx, cancel := context.WithTimeout(context.Background(), 30*time.Second)
+		defer cancel()
+		return loadCompose(ctx, root, file)
+	}
+	if _, err := load(); err == nil || !strings.Contains(err.Error(), "DKIM_DOMAIN") {
+		t.Errorf("without DKIM_DOMAIN the uncommented recipe loads (err %v); it should name the variable", err)
+	}
+	t.Setenv("DKIM_DOMAIN", "vendor.example")
+	p, err = load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	w := p.Services["worker"]
+	if got := envValue(p, "worker", "DKIM_DOMAIN"); got != "vendor.example" {
+		t.Errorf("worker DKIM_DOMAIN = %q", got)
+	}
+	if got := envValue(p, "worker", "DKIM_SELECTOR"); got == "" {
+		t.Error("worker DKIM_SELECTOR has no default")
+	}
+	keyFile := envValue(p, "worker", "DKIM_PRIVATE_KEY_FILE")
+	host, ok := mountedHostPath(root, w, keyFile)
+	if !ok {
+		t.Fatalf("DKIM_PRIVATE_KEY_FILE %q is not under a mount of the worker", keyFile)
+	}
+	if want := filepath.Join(root, "internal", "deploy", "dkim"); filepath.Dir(host) != want {
+		t.Errorf("the key is read from %s, want a file in %s", host, want)
+	}
+	for _, v := range w.Volumes {
+		if v.Target == filepath.Dir(keyFile) && !v.ReadOnly {
+			t.Errorf("the key folder %s is mounted read-write", v.Target)
+		}
+	}
+
+	git, err := exec.LookPath("git")
+	if err != nil {
+		t.Skip("no git: cannot check that keys stay out of the repository")
+	}
+	rel, _ := filepath.Rel(root, host)
+	if out, err := exec.Command(git, "-C", root, "check-ignore", "-q", rel).CombinedOutput(); err != nil {
+		t.Errorf("%s is not git-ignored: %v %s", rel, err, out)
+	}
+	out, err := exec.Command(git, "-C", root, "ls-files", "internal/deploy/dkim").Output()
+	if err != nil {
+		t.Skipf("git ls-files: %v (not a checkout?)", err)
+	}
+	for _, f := range strings.Fields(string(out)) {
+		if base := filepath.Base(f); base != "README.md" && base != ".gitignore" {
+			t.Errorf("%s is committed; only README.md and .gitignore belong there", f)
+		}
+	}
 }
