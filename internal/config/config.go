@@ -3,8 +3,15 @@
 package config
 
 import (
+	"bytes"
 	"encoding/hex"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
@@ -181,6 +188,176 @@ func (r *reader) unsubscribe() (*unsubscribe.Signer, string) {
 	return signer, base
 }
 
+// dkim reads DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE (a PEM file): all three
+// sign every email, none signs nothing, anything else is a problem. mail.NewSender checks
+// the key.
+func (r *reader) dkim() *mail.DKIMConfig {
+	vars := []string{"DKIM_DOMAIN", "DKIM_SELECTOR", "DKIM_PRIVATE_KEY_FILE"}
+	vals := make([]string, len(vars))
+	var missing []string
+	for i, k := range vars {
+		if vals[i] = r.str(k, ""); vals[i] == "" {
+			missing = append(missing, k)
+		}
+	}
+	switch len(missing) {
+	case len(vars):
+		return nil
+	case 0:
+	default:
+		r.problems = append(r.problems, fmt.Sprintf("DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE go together (all three to sign emails, or none); %s not set",
+			strings.Join(missing, " and ")))
+		return nil
+	}
+	pem, err := os.ReadFile(vals[2])
+	if err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("DKIM_PRIVATE_KEY_FILE=%q: %s", vals[2], fileError(err)))
+		return nil
+	}
+	return &mail.DKIMConfig{Domain: vals[0], Selector: vals[1], PrivateKeyPEM: pem}
+}
+
+// mailboxJSON is one entry of SMTP_MAILBOXES_FILE. The timeout and HELO name are the
+// default relay's (SMTP_TIMEOUT, SMTP_HELO).
+type mailboxJSON struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"`
+	Username string `json:"username"`
+	Password string `json:"password"`
+	TLS      string `json:"tls"`
+}
+
+// mailboxes reads SMTP_MAILBOXES_FILE, a JSON object from sending address to relay:
+//
+//	{"ana@acme.com": {"host": "smtp.gmail.com", "port": 587, "username": "ana@acme.com", "password": "…", "tls": "mandatory"}}
+//
+// Keys are lower-cased; unknown fields are problems. Problems never quote a value from the
+// file, which holds passwords. mail.NewSender checks each relay.
+func (r *reader) mailboxes(file string) map[string]mail.Relay {
+	if file == "" {
+		return nil
+	}
+	data, err := os.ReadFile(file)
+	if err != nil {
+		r.problems = append(r.problems, fmt.Sprintf("SMTP_MAILBOXES_FILE=%q: %s", file, fileError(err)))
+		return nil
+	}
+	out, problems := parseMailboxes(data)
+	for _, p := range problems {
+		r.problems = append(r.problems, fmt.Sprintf("SMTP_MAILBOXES_FILE=%q: %s", file, p))
+	}
+	return out
+}
+
+// parseMailboxes walks the top-level object itself, so every entry's problems are listed
+// and a key given twice (in any case) is caught, which json.Unmarshal into a map would hide.
+func parseMailboxes(data []byte) (map[string]mail.Relay, []string) {
+	dec := json.NewDecoder(bytes.NewReader(data))
+	syntax := func(err error) []string { return []string{jsonError(err, data)} }
+	tok, err := dec.Token()
+	if err != nil {
+		return nil, syntax(err)
+	}
+	if d, ok := tok.(json.Delim); !ok || d != '{' {
+		return nil, []string{`want a JSON object like {"ana@acme.com": {"host": …, "port": 587, "username": …, "password": …, "tls": "mandatory"}}`}
+	}
+	out := map[string]mail.Relay{}
+	var problems []string
+	for dec.More() {
+		tok, err := dec.Token()
+		if err != nil {
+			return nil, syntax(err)
+		}
+		key := tok.(string) // object keys are strings
+		var raw json.RawMessage
+		if err := dec.Decode(&raw); err != nil {
+			return nil, syntax(err)
+		}
+		addr := strings.ToLower(strings.TrimSpace(key))
+		if _, dup := out[addr]; dup {
+			problems = append(problems, fmt.Sprintf("mailbox %q is given twice", addr))
+			continue
+		}
+		var mb mailboxJSON
+		entry := json.NewDecoder(bytes.NewReader(raw))
+		entry.DisallowUnknownFields()
+		if err := entry.Decode(&mb); err != nil {
+			problems = append(problems, fmt.Sprintf("mailbox %q: %s", key, jsonError(err, nil)))
+			continue
+		}
+		if string(bytes.TrimSpace(raw)) == "null" {
+			problems = append(problems, fmt.Sprintf("mailbox %q: want an object with host, port, username, password and tls", key))
+			continue
+		}
+		out[addr] = mail.Relay{Host: mb.Host, Port: mb.Port, Username: mb.Username, Password: mb.Password, TLS: mail.TLSPolicy(mb.TLS)}
+	}
+	if _, err := dec.Token(); err != nil { // the closing brace
+		return nil, syntax(err)
+	}
+	if _, err := dec.Token(); err != io.EOF {
+		return nil, []string{"more after the JSON object"}
+	}
+	return out, problems
+}
+
+// jsonError describes a decoding error without quoting the input: encoding/json's own
+// messages can quote a character or a number from it, and the file holds passwords.
+func jsonError(err error, data []byte) string {
+	var syn *json.SyntaxError
+	var typ *json.UnmarshalTypeError
+	switch {
+	case errors.As(err, &syn):
+		line, col := 1, 1
+		for _, c := range data[:min(int(syn.Offset), len(data))] {
+			if c == '\n' {
+				line, col = line+1, 1
+			} else {
+				col++
+			}
+		}
+		return fmt.Sprintf("not valid JSON near line %d, column %d", line, col)
+	case errors.Is(err, io.EOF), errors.Is(err, io.ErrUnexpectedEOF):
+		return "the JSON ends early"
+	case errors.As(err, &typ):
+		want := map[reflect.Kind]string{reflect.Int: "a number", reflect.String: "a string", reflect.Struct: "an object"}[typ.Type.Kind()]
+		if typ.Field == "" {
+			return "want " + want
+		}
+		return fmt.Sprintf("%q: want %s", typ.Field, want)
+	case strings.HasPrefix(err.Error(), "json: unknown field "):
+		// Names a key of ours, not a value: fine to quote.
+		return strings.TrimPrefix(err.Error(), "json: ") + " (known: host, port, username, password, tls)"
+	}
+	return "not valid JSON"
+}
+
+func fileError(err error) string {
+	var pe *fs.PathError
+	if errors.As(err, &pe) {
+		return "cannot read it: " + pe.Err.Error()
+	}
+	return "cannot read it"
+}
+
+// mailProblems lists mail.NewSender's errors under the variables they come from.
+func (r *reader) mailProblems(err error, mailboxesFile string) {
+	parts := []error{err}
+	if j, ok := err.(interface{ Unwrap() []error }); ok {
+		parts = j.Unwrap()
+	}
+	for _, e := range parts {
+		label := "SMTP_*"
+		switch {
+		case errors.Is(e, mail.ErrInvalidDKIMConfig):
+			label = "DKIM_* (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY_FILE)"
+		case errors.Is(e, mail.ErrInvalidMailboxConfig):
+			label = fmt.Sprintf("SMTP_MAILBOXES_FILE=%q", mailboxesFile)
+		}
+		// One problem per line: indent the lines of errors.Join under their label.
+		r.problems = append(r.problems, label+": "+strings.ReplaceAll(e.Error(), "\n", "\n    "))
+	}
+}
+
 func (r *reader) err(what string) error {
 	if len(r.problems) == 0 {
 		return nil
@@ -217,8 +394,11 @@ func LoadWorker(env Env) (Worker, error) {
 		Timeout:  r.duration("SMTP_TIMEOUT", 15*time.Second),
 		HeloName: r.str("SMTP_HELO", ""),
 	}
+	w.SMTP.DKIM = r.dkim()
+	mailboxesFile := r.str("SMTP_MAILBOXES_FILE", "")
+	w.SMTP.Mailboxes = r.mailboxes(mailboxesFile)
 	if _, err := mail.NewSender(w.SMTP); err != nil {
-		r.problems = append(r.problems, "SMTP_*: "+err.Error())
+		r.mailProblems(err, mailboxesFile)
 	}
 	secret := r.str("MESSAGE_ID_SECRET", "")
 	switch {

@@ -1,13 +1,26 @@
 package config_test
 
 import (
+	"bytes"
+	"crypto/ecdsa"
+	"crypto/ed25519"
+	"crypto/elliptic"
+	"crypto/rand"
+	"crypto/x509"
+	"encoding/base64"
+	"encoding/pem"
+	"fmt"
+	"os"
+	"path/filepath"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/emersion/go-msgauth/dkim"
 	"github.com/stretchr/testify/require"
 
 	"github.com/followup-engine/followup/internal/config"
+	"github.com/followup-engine/followup/internal/mail"
 )
 
 const secret = "00112233445566778899aabbccddeeff"
@@ -103,7 +116,7 @@ func TestUnsubscribeLinksTheWorkerMakesTheServerVerifies(t *testing.T) {
 	raw := "a raw secret that is long enough!"
 	old, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "PUBLIC_BASE_URL": "http://127.0.0.1:8088", "UNSUBSCRIBE_SECRET": raw})
 	require.NoError(t, err)
-	require.False(t, old.Mail.Unsubscribe.OneClick(), "http: footer links only")
+	require.True(t, old.Mail.Unsubscribe.OneClick(), "loopback http (a local stack): the List-Unsubscribe header too")
 	oldLink, err := old.Mail.Unsubscribe.URL("0b8f3c52-7d1e-4a6b-9f00-1234567890ab", "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b", time.Now())
 	require.NoError(t, err)
 	rotated, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "UNSUBSCRIBE_SECRET": unsubSecret,
@@ -131,4 +144,182 @@ func TestUnsubscribeProblemsAreListed(t *testing.T) {
 	}
 	_, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "UNSUBSCRIBE_PREVIOUS_SECRETS": unsubSecret})
 	require.ErrorContains(t, err, "UNSUBSCRIBE_PREVIOUS_SECRETS is set without UNSUBSCRIBE_SECRET")
+}
+
+// writeFile puts content in a file of its own test directory and returns its path.
+func writeFile(t *testing.T, name, content string) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	require.NoError(t, os.WriteFile(p, []byte(content), 0o600))
+	return p
+}
+
+func ed25519PEM(t *testing.T) (pemText string, txt string) {
+	t.Helper()
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	require.NoError(t, err)
+	der, err := x509.MarshalPKCS8PrivateKey(priv)
+	require.NoError(t, err)
+	return string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})),
+		"v=DKIM1; k=ed25519; p=" + base64.StdEncoding.EncodeToString(pub)
+}
+
+func TestLoadWorkerDKIM(t *testing.T) {
+	t.Parallel()
+	keyPEM, txt := ed25519PEM(t)
+	keyFile := writeFile(t, "dkim.pem", keyPEM)
+	w, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret,
+		"DKIM_DOMAIN": "seller.example", "DKIM_SELECTOR": "fu2026", "DKIM_PRIVATE_KEY_FILE": keyFile})
+	require.NoError(t, err)
+	require.NotNil(t, w.SMTP.DKIM)
+	require.Equal(t, "seller.example", w.SMTP.DKIM.Domain)
+	require.Equal(t, "fu2026", w.SMTP.DKIM.Selector)
+	require.Equal(t, keyPEM, string(w.SMTP.DKIM.PrivateKeyPEM))
+
+	// The configured sender signs with that key.
+	s, err := mail.NewSender(w.SMTP)
+	require.NoError(t, err)
+	raw, err := s.Encode(mail.Message{MessageID: "m1@seller.example", From: "ana@seller.example", To: "bo@buyer.example",
+		Subject: "Hi", Text: "Hello", ListUnsubscribeURL: "https://seller.example/u/t"})
+	require.NoError(t, err)
+	vs, err := dkim.VerifyWithOptions(bytes.NewReader(raw), &dkim.VerifyOptions{LookupTXT: func(d string) ([]string, error) {
+		require.Equal(t, "fu2026._domainkey.seller.example", d)
+		return []string{txt}, nil
+	}})
+	require.NoError(t, err)
+	require.Len(t, vs, 1)
+	require.NoError(t, vs[0].Err)
+
+	w, err = config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret})
+	require.NoError(t, err)
+	require.Nil(t, w.SMTP.DKIM, "no DKIM_* variables: no signing")
+}
+
+func TestLoadWorkerDKIMProblems(t *testing.T) {
+	t.Parallel()
+	keyPEM, _ := ed25519PEM(t)
+	goodKey := writeFile(t, "dkim.pem", keyPEM)
+	// Looks like a key file but is not one; its content must never be echoed.
+	badKey := writeFile(t, "bad.pem", "-----BEGIN PRIVATE KEY-----\nc2VjcmV0LWtleS1tYXRlcmlhbC1kby1ub3QtcHJpbnQ=\n-----END PRIVATE KEY-----\n")
+	ecKey := func() string {
+		k, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+		require.NoError(t, err)
+		der, err := x509.MarshalPKCS8PrivateKey(k)
+		require.NoError(t, err)
+		return writeFile(t, "ec.pem", string(pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: der})))
+	}()
+	tests := map[string]struct {
+		env  config.MapEnv
+		want []string
+	}{
+		"domain only": {config.MapEnv{"DKIM_DOMAIN": "seller.example"},
+			[]string{"DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE go together", "DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE not set"}},
+		"no key file": {config.MapEnv{"DKIM_DOMAIN": "seller.example", "DKIM_SELECTOR": "s1"},
+			[]string{"go together", "DKIM_PRIVATE_KEY_FILE not set"}},
+		"key file only": {config.MapEnv{"DKIM_PRIVATE_KEY_FILE": goodKey}, []string{"DKIM_DOMAIN and DKIM_SELECTOR not set"}},
+		"missing file": {config.MapEnv{"DKIM_DOMAIN": "seller.example", "DKIM_SELECTOR": "s1", "DKIM_PRIVATE_KEY_FILE": "/nonexistent/dkim.pem"},
+			[]string{`DKIM_PRIVATE_KEY_FILE="/nonexistent/dkim.pem": cannot read it: no such file or directory`}},
+		"not a key": {config.MapEnv{"DKIM_DOMAIN": "seller.example", "DKIM_SELECTOR": "s1", "DKIM_PRIVATE_KEY_FILE": badKey},
+			[]string{"DKIM_* (DKIM_DOMAIN, DKIM_SELECTOR, DKIM_PRIVATE_KEY_FILE): mail: invalid DKIM config: private key"}},
+		"ECDSA key": {config.MapEnv{"DKIM_DOMAIN": "seller.example", "DKIM_SELECTOR": "s1", "DKIM_PRIVATE_KEY_FILE": ecKey},
+			[]string{"invalid DKIM config", "unsupported key type"}},
+		"bad selector": {config.MapEnv{"DKIM_DOMAIN": "seller.example", "DKIM_SELECTOR": "s 1", "DKIM_PRIVATE_KEY_FILE": goodKey},
+			[]string{"invalid DKIM config", `selector "s 1"`}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			tc.env["MESSAGE_ID_SECRET"] = secret
+			_, err := config.LoadWorker(tc.env)
+			require.Error(t, err)
+			for _, want := range tc.want {
+				require.ErrorContains(t, err, want)
+			}
+			require.NotContains(t, err.Error(), "c2VjcmV0")
+			require.NotContains(t, err.Error(), strings.Split(keyPEM, "\n")[1])
+		})
+	}
+}
+
+const mailboxPassword = "correct-horse-battery"
+
+func TestLoadWorkerMailboxes(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "mailboxes.json", `{
+		"Ana@Acme.example": {"host": "smtp.gmail.com", "port": 587, "username": "ana@acme.example", "password": "`+mailboxPassword+`", "tls": "mandatory"},
+		"bo@acme.example":  {"host": "127.0.0.1", "port": 1026, "tls": "none"}
+	}`)
+	w, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "SMTP_MAILBOXES_FILE": file, "SMTP_TIMEOUT": "7s"})
+	require.NoError(t, err)
+	require.Equal(t, map[string]mail.Relay{
+		"ana@acme.example": {Host: "smtp.gmail.com", Port: 587, Username: "ana@acme.example", Password: mailboxPassword, TLS: mail.TLSMandatory},
+		"bo@acme.example":  {Host: "127.0.0.1", Port: 1026, TLS: mail.TLSNone},
+	}, w.SMTP.Mailboxes)
+	require.Equal(t, 7*time.Second, w.SMTP.Timeout, "mailboxes inherit the timeout")
+
+	w, err = config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "SMTP_MAILBOXES_FILE": writeFile(t, "empty.json", "{}")})
+	require.NoError(t, err)
+	require.Empty(t, w.SMTP.Mailboxes)
+}
+
+func TestLoadWorkerMailboxProblems(t *testing.T) {
+	t.Parallel()
+	tests := map[string]struct {
+		json string
+		want []string
+	}{
+		"syntax error after a password": {`{"ana@acme.example": {"password": "` + mailboxPassword + `", "port": 58x7}}`,
+			[]string{"not valid JSON near line 1, column"}},
+		"bad escape in a password": {`{"ana@acme.example": {"password": "` + mailboxPassword + `\q"}}`, []string{"not valid JSON"}},
+		"truncated":                {`{"ana@acme.example": {"host": "h"`, []string{"the JSON ends early"}},
+		"empty file":               {``, []string{"the JSON ends early"}},
+		"not an object":            {`[{"host": "h"}]`, []string{"want a JSON object"}},
+		"trailing data":            {`{} {}`, []string{"more after the JSON object"}},
+		"unknown key": {`{"ana@acme.example": {"host": "h", "port": 587, "tls": "mandatory", "passwd": "` + mailboxPassword + `"}}`,
+			[]string{`mailbox "ana@acme.example": unknown field "passwd" (known: host, port, username, password, tls)`}},
+		"per-mailbox timeout": {`{"ana@acme.example": {"host": "h", "port": 587, "tls": "mandatory", "timeout": "5s"}}`,
+			[]string{`unknown field "timeout"`}},
+		"port as a string": {`{"ana@acme.example": {"host": "h", "port": "587", "tls": "mandatory"}}`,
+			[]string{`mailbox "ana@acme.example": "port": want a number`}},
+		"huge port": {`{"ana@acme.example": {"host": "h", "port": 1e99, "tls": "mandatory"}}`, []string{`"port": want a number`}},
+		"password as a number": {`{"ana@acme.example": {"host": "h", "port": 587, "tls": "mandatory", "username": "u", "password": 123456789}}`,
+			[]string{`"password": want a string`}},
+		"mailbox not an object": {`{"ana@acme.example": "smtp.gmail.com"}`, []string{`mailbox "ana@acme.example": want an object`}},
+		"null mailbox":          {`{"ana@acme.example": null}`, []string{`mailbox "ana@acme.example": want an object`}},
+		"same mailbox twice":    {`{"ana@acme.example": {}, "ANA@acme.example": {}}`, []string{`mailbox "ana@acme.example" is given twice`}},
+		"not an address":        {`{"ana": {"host": "h", "port": 587, "tls": "mandatory"}}`, []string{`: mail: invalid SMTP config for mailbox "ana"`, "not a bare email address"}},
+		"password in clear": {`{"ana@acme.example": {"host": "smtp.gmail.com", "port": 25, "username": "ana", "password": "` + mailboxPassword + `", "tls": "none"}}`,
+			[]string{`: mail: invalid SMTP config for mailbox "ana@acme.example": SMTP AUTH with TLS policy "none" would send the password in clear`}},
+		"every entry's problems": {`{"a@x.example": {"port": 0, "tls": "mandatory", "host": "h"}, "b@x.example": {"pw": 1}, "c@x.example": {"host": "h", "port": 25}}`,
+			[]string{`mailbox "a@x.example"`, `mailbox "b@x.example": unknown field "pw"`, `mailbox "c@x.example"`, `TLS policy ""`}},
+	}
+	for name, tc := range tests {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			file := writeFile(t, "mailboxes.json", tc.json)
+			_, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "SMTP_MAILBOXES_FILE": file})
+			require.Error(t, err)
+			require.ErrorContains(t, err, fmt.Sprintf("SMTP_MAILBOXES_FILE=%q", file))
+			for _, want := range tc.want {
+				require.ErrorContains(t, err, want)
+			}
+			for _, secret := range []string{mailboxPassword, "123456789", "58x7", `\q`} {
+				require.NotContains(t, err.Error(), secret)
+			}
+		})
+	}
+	_, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "SMTP_MAILBOXES_FILE": "/nonexistent/mailboxes.json"})
+	require.ErrorContains(t, err, `SMTP_MAILBOXES_FILE="/nonexistent/mailboxes.json": cannot read it: no such file or directory`)
+}
+
+func TestLoadWorkerListsMailProblemsTogether(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "m.json", `{"a@x.example": {"host": "h", "port": 0, "tls": "none"}}`)
+	_, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "SMTP_TLS": "sometimes", "DKIM_DOMAIN": "x.example",
+		"SMTP_MAILBOXES_FILE": file})
+	require.Error(t, err)
+	for _, want := range []string{"SMTP_*: mail: invalid SMTP config: TLS policy", "DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE go together",
+		`SMTP_MAILBOXES_FILE="` + file + `": mail: invalid SMTP config for mailbox "a@x.example": port 0`} {
+		require.ErrorContains(t, err, want)
+	}
 }

@@ -7,6 +7,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"net"
+	"net/url"
 	"slices"
 	"strings"
 
@@ -29,8 +31,8 @@ type Message struct {
 	// ThreadRoot is the first message id of the thread (no brackets); with
 	// InReplyTo it makes References. Empty: InReplyTo started the thread.
 	ThreadRoot string
-	// ListUnsubscribeURL is an optional https URL for RFC 8058 one-click
-	// unsubscribe (List-Unsubscribe + List-Unsubscribe-Post).
+	// ListUnsubscribeURL is an optional URL for RFC 8058 one-click unsubscribe
+	// (List-Unsubscribe + List-Unsubscribe-Post); see CheckOneClickURL.
 	ListUnsubscribeURL string
 	// Headers are optional extra "X-" headers.
 	Headers map[string]string
@@ -101,9 +103,17 @@ func Build(m Message) (*gomail.Msg, error) {
 	}
 
 	if m.ListUnsubscribeURL != "" {
-		if err := msg.SetListUnsubscribeOneClick(m.ListUnsubscribeURL); err != nil {
-			return nil, invalid("List-Unsubscribe: %v", err)
+		if err := CheckOneClickURL(m.ListUnsubscribeURL); err != nil {
+			return nil, invalid("List-Unsubscribe URL: %v", err)
 		}
+		// Preformatted keeps the header on one line whatever the URL's length: a folded
+		// List-Unsubscribe broke DKIM at relays (nodemailer #1654). CheckOneClickURL
+		// allows no spaces, controls or angle brackets, so nothing can be injected.
+		// go-mail's SetListUnsubscribeOneClick would do the same but refuses http, and
+		// writes both headers preformatted, in random order; the short Post header goes
+		// with the others instead, so the rendering is stable.
+		msg.SetGenHeaderPreformatted(gomail.HeaderListUnsubscribe, "<"+m.ListUnsubscribeURL+">")
+		msg.SetGenHeader(gomail.HeaderListUnsubscribePost, "List-Unsubscribe=One-Click")
 	}
 
 	for _, k := range slices.Sorted(maps.Keys(m.Headers)) {
@@ -133,6 +143,51 @@ func Build(m Message) (*gomail.Msg, error) {
 		return nil, invalid("no body: Text and HTML are both empty")
 	}
 	return msg, nil
+}
+
+// maxOneClickURL keeps "List-Unsubscribe: <URL>" well within RFC 5322's 998-character line.
+const maxOneClickURL = 900
+
+// CheckOneClickURL reports whether raw can be the URL of List-Unsubscribe with
+// List-Unsubscribe-Post (RFC 8058): an https URL with a host, or, for a local stack, an
+// http URL whose host is a loopback address or localhost (127.0.0.1, ::1, localhost). It
+// must be printable ASCII without spaces, quotes, commas or angle brackets (it goes into
+// the header unencoded), with no user info, and at most 900 characters. Errors do not
+// quote the URL: its token is a capability.
+func CheckOneClickURL(raw string) error {
+	switch {
+	case len(raw) > maxOneClickURL:
+		return fmt.Errorf("longer than %d characters", maxOneClickURL)
+	case strings.ContainsFunc(raw, func(r rune) bool {
+		return r <= ' ' || r > '~' || strings.ContainsRune(`"<>,\`, r)
+	}):
+		return errors.New("must be printable ASCII without spaces, quotes, commas, backslashes or angle brackets")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return errors.New("not a URL")
+	case u.Hostname() == "":
+		return errors.New("want an absolute URL with a host")
+	case u.User != nil:
+		return errors.New("must not hold a user name or password")
+	case u.Scheme == "https":
+		return nil
+	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
+		return nil
+	case u.Scheme == "http":
+		return errors.New("RFC 8058 requires https (http is allowed for loopback hosts only)")
+	}
+	return errors.New("want an https URL")
+}
+
+// isLoopbackHost: localhost or a loopback IP (127.0.0.0/8, ::1).
+func isLoopbackHost(h string) bool {
+	if strings.EqualFold(h, "localhost") {
+		return true
+	}
+	ip := net.ParseIP(h)
+	return ip != nil && ip.IsLoopback()
 }
 
 // checkHeaderValue rejects line breaks (and NUL) before they reach go-mail.

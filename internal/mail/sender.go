@@ -4,10 +4,13 @@
 package mail
 
 import (
+	"bytes"
 	"context"
 	"errors"
 	"fmt"
+	"maps"
 	"net"
+	netmail "net/mail"
 	"slices"
 	"strings"
 	"sync"
@@ -28,7 +31,21 @@ const (
 // DefaultTimeout is used when Config.Timeout is zero.
 const DefaultTimeout = 15 * time.Second
 
-// Config describes the SMTP relay.
+// Relay is one SMTP server and the credentials used there.
+type Relay struct {
+	Host     string
+	Port     int
+	Username string // SMTP AUTH PLAIN when non-empty
+	Password string
+	TLS      TLSPolicy
+}
+
+// String describes r without its password, so a logged config leaks nothing.
+func (r Relay) String() string {
+	return fmt.Sprintf("%s:%d (user %q, TLS %s)", r.Host, r.Port, r.Username, r.TLS)
+}
+
+// Config describes the SMTP relay, optional per-mailbox relays and optional DKIM signing.
 type Config struct {
 	Host     string
 	Port     int
@@ -37,6 +54,25 @@ type Config struct {
 	TLS      TLSPolicy
 	Timeout  time.Duration // go-mail WithTimeout; DefaultTimeout when zero
 	HeloName string        // optional; go-mail defaults to os.Hostname
+
+	// Mailboxes are per-mailbox relays, keyed by the lower-cased sending address (the
+	// address of Message.From, e.g. "ana@acme.com"). Timeout and HeloName apply to them
+	// too. Messages from any other address go through the relay above.
+	Mailboxes map[string]Relay
+	// DKIM, when set, signs every message (see DKIMConfig).
+	DKIM *DKIMConfig
+}
+
+// ErrInvalidMailboxConfig wraps NewSender's errors about one of Config.Mailboxes, and
+// ErrInvalidDKIMConfig those about Config.DKIM; other NewSender errors are about the
+// default relay.
+var (
+	ErrInvalidMailboxConfig = errors.New("mail: invalid SMTP config for mailbox")
+	ErrInvalidDKIMConfig    = errors.New("mail: invalid DKIM config")
+)
+
+func (c Config) relay() Relay {
+	return Relay{Host: c.Host, Port: c.Port, Username: c.Username, Password: c.Password, TLS: c.TLS}
 }
 
 func (c Config) timeout() time.Duration {
@@ -55,38 +91,60 @@ func (c Config) SendTimeoutBudget() time.Duration {
 	return 2*c.timeout() + 5*time.Second
 }
 
+// validate checks the default relay with Timeout and HeloName; mailboxes and DKIM are
+// checked by NewSender.
 func (c Config) validate() error {
-	var errs []error
-	if strings.TrimSpace(c.Host) == "" {
-		errs = append(errs, errors.New("host is empty"))
-	} else if strings.ContainsAny(c.Host, " \t\r\n/") {
-		errs = append(errs, fmt.Errorf("host %q is not a hostname", c.Host))
-	}
-	if c.Port < 1 || c.Port > 65535 {
-		errs = append(errs, fmt.Errorf("port %d is outside 1..65535", c.Port))
-	}
-	switch c.TLS {
-	case TLSNone, TLSOpportunistic, TLSMandatory:
-	default:
-		errs = append(errs, fmt.Errorf("TLS policy %q is not one of %q, %q, %q",
-			c.TLS, TLSNone, TLSOpportunistic, TLSMandatory))
-	}
+	errs := c.relay().problems()
 	if c.Timeout < 0 {
 		errs = append(errs, fmt.Errorf("timeout %v is negative", c.Timeout))
 	}
 	if c.HeloName != "" && strings.ContainsFunc(c.HeloName, func(r rune) bool { return r <= ' ' || r > '~' }) {
 		errs = append(errs, fmt.Errorf("HELO name %q contains spaces or non-printable characters", c.HeloName))
 	}
-	if c.Username == "" && c.Password != "" {
+	if len(errs) > 0 {
+		return fmt.Errorf("mail: invalid SMTP config: %w", errors.Join(errs...))
+	}
+	return nil
+}
+
+// problems lists what is wrong with r. No message quotes the password.
+func (r Relay) problems() []error {
+	var errs []error
+	if strings.TrimSpace(r.Host) == "" {
+		errs = append(errs, errors.New("host is empty"))
+	} else if strings.ContainsAny(r.Host, " \t\r\n/") {
+		errs = append(errs, fmt.Errorf("host %q is not a hostname", r.Host))
+	}
+	if r.Port < 1 || r.Port > 65535 {
+		errs = append(errs, fmt.Errorf("port %d is outside 1..65535", r.Port))
+	}
+	switch r.TLS {
+	case TLSNone, TLSOpportunistic, TLSMandatory:
+	default:
+		errs = append(errs, fmt.Errorf("TLS policy %q is not one of %q, %q, %q",
+			r.TLS, TLSNone, TLSOpportunistic, TLSMandatory))
+	}
+	if r.Username == "" && r.Password != "" {
 		errs = append(errs, errors.New("password is set but username is empty"))
 	}
 	// go-mail refuses PLAIN over plaintext to anything but localhost at send
 	// time; failing here turns an endless retry loop into a startup error.
-	if c.Username != "" && c.TLS == TLSNone && !isLoopbackName(c.Host) {
-		errs = append(errs, fmt.Errorf("SMTP AUTH with TLS policy %q would send the password in clear to %q", TLSNone, c.Host))
+	if r.Username != "" && r.TLS == TLSNone && !isLoopbackName(r.Host) {
+		errs = append(errs, fmt.Errorf("SMTP AUTH with TLS policy %q would send the password in clear to %q", TLSNone, r.Host))
+	}
+	return errs
+}
+
+// validateMailbox checks one entry of Config.Mailboxes: its key and its relay.
+func validateMailbox(addr string, r Relay) error {
+	errs := r.problems()
+	if a, err := netmail.ParseAddress(addr); err != nil || a.Name != "" || a.Address != addr {
+		errs = append(errs, errors.New("the key is not a bare email address like ana@acme.com"))
+	} else if addr != strings.ToLower(addr) {
+		errs = append(errs, errors.New("the key is not lower-case"))
 	}
 	if len(errs) > 0 {
-		return fmt.Errorf("mail: invalid SMTP config: %w", errors.Join(errs...))
+		return fmt.Errorf("%w %q: %w", ErrInvalidMailboxConfig, addr, errors.Join(errs...))
 	}
 	return nil
 }
@@ -97,45 +155,143 @@ func isLoopbackName(h string) bool {
 	return h == "localhost" || h == "127.0.0.1" || h == "::1"
 }
 
-// Sender sends messages through one SMTP relay. It is safe for concurrent
-// use: every Send gets its own go-mail client and connection.
+// Sender sends messages through the SMTP relay of their From address, DKIM-signing
+// them when configured. It is safe for concurrent use: every Send gets its own go-mail
+// client and connection.
 type Sender struct {
-	cfg  Config
+	cfg       Config
+	def       relayClient
+	mailboxes map[string]relayClient // by lower-cased From address
+	dkim      *dkimKey               // nil: no signing
+}
+
+// relayClient is a relay's host and go-mail client options.
+type relayClient struct {
+	host string
 	opts []gomail.Option
 }
 
-// NewSender validates cfg and prepares the go-mail client options.
+// NewSender validates cfg (the default relay, every mailbox relay and the DKIM key) and
+// prepares the go-mail client options. Every problem is reported at once.
 func NewSender(cfg Config) (*Sender, error) {
+	s := &Sender{cfg: cfg}
+	var errs []error
 	if err := cfg.validate(); err != nil {
-		return nil, err
+		errs = append(errs, err)
+	} else if s.def, err = newRelayClient(cfg, cfg.relay()); err != nil {
+		errs = append(errs, fmt.Errorf("mail: invalid SMTP config: %w", err))
 	}
+	for _, addr := range slices.Sorted(maps.Keys(cfg.Mailboxes)) {
+		r := cfg.Mailboxes[addr]
+		if err := validateMailbox(addr, r); err != nil {
+			errs = append(errs, err)
+			continue
+		}
+		rc, err := newRelayClient(cfg, r)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w %q: %w", ErrInvalidMailboxConfig, addr, err))
+			continue
+		}
+		if s.mailboxes == nil {
+			s.mailboxes = make(map[string]relayClient, len(cfg.Mailboxes))
+		}
+		s.mailboxes[addr] = rc
+	}
+	if cfg.DKIM != nil {
+		k, err := newDKIMKey(*cfg.DKIM)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%w: %w", ErrInvalidDKIMConfig, err))
+		}
+		s.dkim = k
+	}
+	if len(errs) > 0 {
+		return nil, errors.Join(errs...)
+	}
+	return s, nil
+}
+
+// newRelayClient turns a validated relay into go-mail options; Timeout and HeloName come
+// from cfg.
+func newRelayClient(cfg Config, r Relay) (relayClient, error) {
 	policy := map[TLSPolicy]gomail.TLSPolicy{
 		TLSNone:          gomail.NoTLS,
 		TLSOpportunistic: gomail.TLSOpportunistic,
 		TLSMandatory:     gomail.TLSMandatory,
-	}[cfg.TLS]
+	}[r.TLS]
 	opts := []gomail.Option{
-		gomail.WithPort(cfg.Port),
+		gomail.WithPort(r.Port),
 		gomail.WithTLSPolicy(policy),
 		gomail.WithTimeout(cfg.timeout()),
 	}
-	if cfg.Username != "" {
+	if r.Username != "" {
 		opts = append(opts,
 			gomail.WithSMTPAuth(gomail.SMTPAuthPlain),
-			gomail.WithUsername(cfg.Username),
-			gomail.WithPassword(cfg.Password))
+			gomail.WithUsername(r.Username),
+			gomail.WithPassword(r.Password))
 	}
 	if cfg.HeloName != "" {
 		opts = append(opts, gomail.WithHELO(cfg.HeloName))
 	}
 	// Fail now, not on the first send, if go-mail rejects an option.
-	if _, err := gomail.NewClient(cfg.Host, opts...); err != nil {
-		return nil, fmt.Errorf("mail: invalid SMTP config: %w", err)
+	if _, err := gomail.NewClient(r.Host, opts...); err != nil {
+		return relayClient{}, err
 	}
-	return &Sender{cfg: cfg, opts: opts}, nil
+	return relayClient{host: r.Host, opts: opts}, nil
 }
 
-// Send dials, sends m, and closes the connection. It returns the server's
+// relayFor picks the relay of msg's From address; addresses without their own relay use
+// the default one.
+func (s *Sender) relayFor(msg *gomail.Msg) relayClient {
+	if from := msg.GetFrom(); len(from) > 0 {
+		if r, ok := s.mailboxes[strings.ToLower(from[0].Address)]; ok {
+			return r
+		}
+	}
+	return s.def
+}
+
+// prepare is the one way to a sendable message: Build, then the Date and, when
+// configured, the DKIM signature. Send and Encode both use it, so Encode's bytes are what
+// Send writes.
+func (s *Sender) prepare(m Message) (*gomail.Msg, error) {
+	msg, err := Build(m)
+	if err != nil {
+		return nil, err
+	}
+	// go-mail would add the same Date on first write; setting it here makes the
+	// rendering that is signed and the one that is sent agree.
+	msg.SetDate()
+	if s.dkim == nil {
+		return msg, nil
+	}
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("mail: render for DKIM: %w", err)
+	}
+	sig, err := s.dkim.sign(buf.Bytes())
+	if err != nil {
+		return nil, err
+	}
+	msg.SetGenHeader(headerDKIMSignature, sig)
+	return msg, nil
+}
+
+// Encode returns m as Send writes it to the relay: Build's headers and body, the Date and,
+// when configured, the DKIM-Signature. Date, the multipart boundary and the signature (t=,
+// b=) change from one call to the next.
+func (s *Sender) Encode(m Message) ([]byte, error) {
+	msg, err := s.prepare(m)
+	if err != nil {
+		return nil, err
+	}
+	var buf bytes.Buffer
+	if _, err := msg.WriteTo(&buf); err != nil {
+		return nil, fmt.Errorf("mail: render: %w", err)
+	}
+	return buf.Bytes(), nil
+}
+
+// Send dials the relay of m's From address, sends m, and closes the connection. It returns the server's
 // reply text to the final dot (e.g. "2.0.0 OK: queued as ABC") on success.
 //
 // ctx bounds the whole exchange, not just the dial: the connection is closed
@@ -147,17 +303,18 @@ func NewSender(cfg Config) (*Sender, error) {
 // even if the RSET or QUIT that follow fail: reporting an error there would
 // make the caller send a duplicate.
 func (s *Sender) Send(ctx context.Context, m Message) (serverResponse string, err error) {
-	msg, err := Build(m)
+	msg, err := s.prepare(m)
 	if err != nil {
 		return "", err
 	}
+	relay := s.relayFor(msg)
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeoutBudget())
 	defer cancel()
 
 	guard := &connGuard{ctx: ctx}
 	defer guard.closeAll()
-	opts := append(slices.Clip(s.opts), gomail.WithDialContextFunc(guard.dial))
-	client, err := gomail.NewClient(s.cfg.Host, opts...)
+	opts := append(slices.Clip(relay.opts), gomail.WithDialContextFunc(guard.dial))
+	client, err := gomail.NewClient(relay.host, opts...)
 	if err != nil {
 		return "", fmt.Errorf("mail: new client: %w", err)
 	}

@@ -23,6 +23,8 @@ import (
 	"net/url"
 	"strings"
 	"time"
+
+	"github.com/followup-engine/followup/internal/mail"
 )
 
 // MinSecretBytes is the shortest secret a Signer accepts.
@@ -220,10 +222,12 @@ func (l *Links) Base() string {
 }
 
 // OneClick reports whether the links can go into a List-Unsubscribe header with
-// List-Unsubscribe-Post: RFC 8058 requires an https URI. An http base (a local stack) still
-// gets links in the email's footer.
+// List-Unsubscribe-Post, by the rule mail.Build applies (mail.CheckOneClickURL): RFC 8058
+// requires https, and an http base whose host is loopback (a local stack, as `make run`
+// starts) is allowed too. Any other http base still gets links in the email's footer.
 func (l *Links) OneClick() bool {
-	return l != nil && strings.HasPrefix(l.base, "https://")
+	// A link's shape: the token is base64url of a fixed length.
+	return l != nil && mail.CheckOneClickURL(l.base+PathPrefix+strings.Repeat("A", tokenLength)) == nil
 }
 
 // URL is the unsubscribe link of an email of deal to contact: base + "/u/" + token. Nil Links

@@ -10,6 +10,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/followup-engine/followup/internal/mail"
 	"github.com/followup-engine/followup/internal/unsubscribe"
 )
 
@@ -187,10 +188,20 @@ func TestLinks(t *testing.T) {
 
 	l, err = unsubscribe.NewLinks("http://127.0.0.1:8088", s)
 	require.NoError(t, err)
-	require.False(t, l.OneClick(), "RFC 8058 wants https for the header")
+	require.True(t, l.OneClick(), "a local stack's loopback http base gets the header too")
 	u, err = l.URL(contactID, dealID, issued)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(u, "http://127.0.0.1:8088/u/"), u)
+	require.NoError(t, mail.CheckOneClickURL(u), "OneClick and mail.Build agree")
+
+	for base, want := range map[string]bool{
+		"http://localhost:8088": true, "http://LOCALHOST": true, "http://[::1]:8088": true,
+		"http://followup.example.com": false, "http://10.0.0.5:8088": false, "http://localhost.example.com": false,
+	} {
+		l, err := unsubscribe.NewLinks(base, s)
+		require.NoError(t, err)
+		require.Equal(t, want, l.OneClick(), "%s: RFC 8058 wants https for the header, loopback http aside", base)
+	}
 
 	l, err = unsubscribe.NewLinks("https://example.com/followup", s)
 	require.NoError(t, err)
