@@ -121,6 +121,7 @@ func dealCreate(ctx context.Context, args []string, env config.Env, stdout, stde
 	fs.StringVar(&r.Owner.Zone, "owner-zone", "", "owner's IANA time zone (default: the pipeline's)")
 	fs.StringVar(&r.Owner.Country, "owner-country", "", "owner's two-letter country code")
 	fs.StringVar(&r.Owner.SenderFrom, "owner-from", "", "From address of the owner's emails (default: MAIL_FROM, else the owner email)")
+	fs.StringVar(&r.Owner.SenderReplyTo, "owner-reply-to", "", "Reply-To of the owner's emails (default: the owner email)")
 	fs.StringVar(&r.Contact.Email, "contact", "", "prospect email (required)")
 	fs.StringVar(&r.Contact.FirstName, "contact-first-name", "", "prospect first name")
 	fs.StringVar(&r.Contact.LastName, "contact-last-name", "", "prospect last name")

@@ -72,6 +72,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 		{[]string{"deal", "create", "--external-id", "x", "--owner", "a@b.test", "--contact", "c@d.test", "--cadence-version", "9"}, "cadence version 9: not found"},
 		{[]string{"deal", "create", "--external-id", "x", "--owner", "a@b.test", "--contact", "c@d.test", "--title", "a\nb"}, "title must be a single line"},
 		{[]string{"deal", "create", "--external-id", "x", "--owner", "a@b.test", "--contact", "c@d.test", "--contact-company", "Bad \xff Co"}, "contact company is not valid UTF-8"},
+		{[]string{"deal", "create", "--external-id", "x", "--owner", "a@b.test", "--contact", "c@d.test", "--owner-reply-to", "Ana <ana at b>"}, `owner reply-to: "Ana <ana at b>" is not an address`},
 		{[]string{"deal", "stage", "crm:x"}, "usage: starter deal stage"},
 		{[]string{"deal", "stage", "crm:missing", "qualification"}, "deal crm:missing: not found"},
 		{[]string{"deal", "stage", "12", "qualification"}, "want a deal id or source:external-id"},

@@ -147,9 +147,12 @@ func (r *CreateRequest) validate() error {
 	checkText(&p, "owner company", r.Owner.Company, 200)
 	checkZone(&p, "owner zone", r.Owner.Zone)
 	checkCountry(&p, "owner country", r.Owner.Country)
-	if r.Owner.SenderFrom != "" {
-		if _, err := mail.ParseAddress(r.Owner.SenderFrom); err != nil {
-			p.add("owner sender %q is not an email address", r.Owner.SenderFrom)
+	for _, a := range []struct{ field, value string }{{"owner sender", r.Owner.SenderFrom}, {"owner reply-to", r.Owner.SenderReplyTo}} {
+		if a.value == "" {
+			continue
+		}
+		if err := cadence.CheckAddress(a.value); err != nil {
+			p.add("%s: %v", a.field, err)
 		}
 	}
 	checkEmail(&p, "contact email", r.Contact.Email)

@@ -292,21 +292,33 @@ func TestEmailWithoutPublicBaseURLHasNoUnsubscribeLink(t *testing.T) {
 	require.Empty(t, msg.Header.Get("List-Unsubscribe-Post"))
 	require.NotContains(t, string(msg.Data), "/u/")
 
-	// An http base (make run) puts the link in the footer only: RFC 8058 headers need https.
+	// An http base on loopback (make run) gets the RFC 8058 header pair too, so the local
+	// stack shows one-click unsubscribe working.
 	local, err := unsubscribe.NewLinks(u.srv.URL, u.signer)
 	require.NoError(t, err)
 	u.acts.Mail.Unsubscribe = local
 	_, err = u.send(d, "value-followup", "value-followup")
 	require.NoError(t, err)
 	msg = u.smtp.WaitForMessages(t, 2, 5*time.Second)[1]
-	require.Empty(t, msg.Header.Get("List-Unsubscribe"))
-	text, _ := bodies(t, msg.Data)
-	_, link, ok := strings.Cut(text, "Unsubscribe: ")
-	require.True(t, ok, text)
-	link = strings.TrimSpace(link)
+	require.Equal(t, "List-Unsubscribe=One-Click", msg.Header.Get("List-Unsubscribe-Post"))
+	link := strings.Trim(msg.Header.Get("List-Unsubscribe"), "<>")
 	require.True(t, strings.HasPrefix(link, u.srv.URL+"/u/"), link)
 	r := u.page("GET", strings.TrimPrefix(link, u.srv.URL), "", "")
-	require.Equal(t, http.StatusOK, r.status, "the footer link opens the confirmation page")
+	require.Equal(t, http.StatusOK, r.status, "the link opens the confirmation page")
+
+	// Any other http base puts the link in the footer only: RFC 8058 headers need https.
+	plain, err := unsubscribe.NewLinks("http://followup.internal:8080", u.signer)
+	require.NoError(t, err)
+	u.acts.Mail.Unsubscribe = plain
+	_, err = u.send(d, "qualification-followup", "qualification-followup")
+	require.NoError(t, err)
+	msg = u.smtp.WaitForMessages(t, 3, 5*time.Second)[2]
+	require.Empty(t, msg.Header.Get("List-Unsubscribe"))
+	require.Empty(t, msg.Header.Get("List-Unsubscribe-Post"))
+	text, _ := bodies(t, msg.Data)
+	_, footer, ok := strings.Cut(text, "Unsubscribe: ")
+	require.True(t, ok, text)
+	require.True(t, strings.HasPrefix(strings.TrimSpace(footer), "http://followup.internal:8080/u/"), footer)
 }
 
 func TestUnsubscribeGetChangesNothing(t *testing.T) {
