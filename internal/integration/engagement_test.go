@@ -61,11 +61,15 @@ func TestExitRulesAndBlockingTaskOnTheRealStack(t *testing.T) {
 	view := e.view(created.DealID)
 	require.Equal(t, "the prospect replied", view.EmailsStopped)
 	require.Equal(t, []string{"stale"}, itemIDs(view.Next))
-	states := map[string]string{}
-	for _, ev := range tl.Events {
-		states[ev.SourceEventID] = ev.State
-	}
-	require.Equal(t, "applied", states["reply-1"])
+	// The event's outcome is recorded after its task: wait for it rather than race it.
+	e.eventually("the reply event applied", 10*time.Second, func(tl store.Timeline) bool {
+		for _, ev := range tl.Events {
+			if ev.SourceEventID == "reply-1" {
+				return ev.State == "applied"
+			}
+		}
+		return false
+	}, created.DealID)
 	// Replayed by the workflows package: the blocking task, the task event and the exit
 	// rule's recorded due date must keep replaying after any workflow change.
 	e.saveHistory("engagement", workflows.WorkflowID(created.DealID), created.RunID)
