@@ -50,6 +50,9 @@ type plannedAgenda struct {
 	Err      string         `json:"err,omitempty"`
 	// Frozen: the visit's remaining time, when a pause froze it with this plan.
 	Frozen *Frozen `json:"frozen,omitempty"`
+	// AfterPause: while every pause holding the deal has an end, the plan its resume will
+	// make; shown, never acted on.
+	AfterPause []cadence.Item `json:"after_pause,omitempty"`
 }
 
 type searchAttrs struct {
@@ -657,6 +660,15 @@ func (d *deal) refresh(ctx workflow.Context) error {
 		if !freezeAt.IsZero() {
 			a.Frozen = freeze(d.state.Visit.Number, freezeAt, items, a.Deadline, cals)
 		}
+		if resumeAt := d.pausedUntil(); d.paused() && !resumeAt.IsZero() {
+			fr := a.Frozen
+			if fr == nil {
+				fr = d.state.Frozen
+			}
+			if a.AfterPause, err = afterPause(d.pipeline, d.state.Visit, fr, resumeAt, cals); err != nil {
+				a.Err = err.Error()
+			}
+		}
 		return a
 	}).Get(&agenda)
 	if err != nil {
@@ -676,7 +688,7 @@ func (d *deal) refresh(ctx workflow.Context) error {
 	d.state.Revision++
 	err = workflow.ExecuteActivity(dbOptions(ctx), a.ProjectDeal, activities.ProjectionInput{
 		DealID: d.in.DealID, Revision: d.state.Revision, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,
-		EnteredAt: d.state.Visit.EnteredAt, Deadline: agenda.Deadline, Next: d.agenda(),
+		EnteredAt: d.state.Visit.EnteredAt, Deadline: agenda.Deadline, Next: d.outlook(),
 	}).Get(ctx, nil)
 	if err != nil {
 		return err
@@ -768,7 +780,7 @@ func (d *deal) view() (View, error) {
 	if tasks == nil {
 		tasks = []activities.TaskRef{}
 	}
-	next := d.agenda()
+	next := d.outlook()
 	if next == nil {
 		next = []cadence.Item{}
 	}

@@ -2,6 +2,7 @@ package workflows
 
 import (
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -38,6 +39,16 @@ func (d *deal) agenda() []cadence.Item {
 	}
 	return []cadence.Item{{ID: cadence.ResumeItemID, Kind: cadence.ItemResume, At: until,
 		Reason: fmt.Sprintf("the %s pause ends; the cadence goes on with the time it had left", scope)}}
+}
+
+// outlook is what pages show as next: the agenda and, while paused with a known end, every
+// touch (the stage deadline included) where the resume will re-plan it.
+func (d *deal) outlook() []cadence.Item {
+	agenda := d.agenda()
+	if !d.paused() || len(d.plan.AfterPause) == 0 {
+		return agenda
+	}
+	return append(slices.Clip(agenda), d.plan.AfterPause...)
 }
 
 // freeze records what each pending item of a visit still had to wait at `at`.
@@ -137,33 +148,13 @@ func (d *deal) thawIfFree(ctx workflow.Context) error {
 		return nil
 	}
 	now := workflow.Now(ctx)
-	type thawed struct {
-		Deferrals []cadence.Deferral `json:"deferrals,omitempty"`
-		Deadline  time.Time          `json:"deadline,omitzero"`
-	}
 	var th thawed
 	err := workflow.SideEffect(ctx, func(workflow.Context) any {
 		cals, err := d.calSpecs.Calendars()
 		if err != nil {
 			cals = cadence.DefaultCalendars()
 		}
-		why := fmt.Sprintf("paused from %s to %s; re-planned with the time it had left",
-			fr.At.UTC().Format("2006-01-02 15:04 MST"), now.UTC().Format("2006-01-02 15:04 MST"))
-		var out thawed
-		for _, it := range fr.Items {
-			if it.ID == cadence.StaleItemID {
-				continue // the deadline below carries it
-			}
-			cal := cals.Owner
-			if it.Contact {
-				cal = cals.Contact
-			}
-			out.Deferrals = append(out.Deferrals, cadence.Deferral{ItemID: it.ID, Until: cadence.AddRemaining(cal, now, it.Remaining), Why: why})
-		}
-		if fr.Deadline != nil {
-			out.Deadline = cadence.AddRemaining(cals.Owner, now, *fr.Deadline)
-		}
-		return out
+		return thaw(fr, now, cals)
 	}).Get(&th)
 	if err != nil {
 		return err
@@ -174,6 +165,62 @@ func (d *deal) thawIfFree(ctx workflow.Context) error {
 	}
 	d.logger.Info("Deal resumed", "Deferrals", len(th.Deferrals), "Deadline", th.Deadline)
 	return nil
+}
+
+// thawed is a frozen visit given back its time from a resume instant.
+type thawed struct {
+	Deferrals []cadence.Deferral `json:"deferrals,omitempty"`
+	Deadline  time.Time          `json:"deadline,omitzero"`
+}
+
+// thaw gives every frozen item, and the stage deadline, the business time it had left,
+// counted from at in its calendar.
+func thaw(fr *Frozen, at time.Time, cals cadence.Calendars) thawed {
+	why := fmt.Sprintf("paused from %s to %s; re-planned with the time it had left",
+		fr.At.UTC().Format("2006-01-02 15:04 MST"), at.UTC().Format("2006-01-02 15:04 MST"))
+	var out thawed
+	for _, it := range fr.Items {
+		if it.ID == cadence.StaleItemID {
+			continue // the deadline below carries it
+		}
+		cal := cals.Owner
+		if it.Contact {
+			cal = cals.Contact
+		}
+		out.Deferrals = append(out.Deferrals, cadence.Deferral{ItemID: it.ID, Until: cadence.AddRemaining(cal, at, it.Remaining), Why: why})
+	}
+	if fr.Deadline != nil {
+		out.Deadline = cadence.AddRemaining(cals.Owner, at, *fr.Deadline)
+	}
+	return out
+}
+
+// pausedUntil is when every pause holding the deal has ended; zero when one has no end.
+func (d *deal) pausedUntil() time.Time {
+	var until time.Time
+	for _, p := range d.state.Pauses {
+		if p.Until.IsZero() {
+			return time.Time{}
+		}
+		if p.Until.After(until) {
+			until = p.Until
+		}
+	}
+	return until
+}
+
+// afterPause plans the frozen visit as the resume at `at` will: what the rep sees the pause
+// move each touch to. Nil when the frozen state belongs to another visit.
+func afterPause(p cadence.Pipeline, visit cadence.Visit, fr *Frozen, at time.Time, cals cadence.Calendars) ([]cadence.Item, error) {
+	if fr == nil || fr.Visit != visit.Number {
+		return nil, nil
+	}
+	th := thaw(fr, at, cals)
+	visit.Deferrals = append(slices.Clip(visit.Deferrals), th.Deferrals...)
+	if !th.Deadline.IsZero() {
+		visit.Deadline = th.Deadline
+	}
+	return cadence.Plan(p, visit, cals)
 }
 
 func pauseScope(ev Event) (string, error) {

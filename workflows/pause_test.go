@@ -1,6 +1,7 @@
 package workflows_test
 
 import (
+	"fmt"
 	"testing"
 	"time"
 
@@ -147,4 +148,38 @@ func TestImportedDealSkipsTheStagesFirstEmail(t *testing.T) {
 	env.ExecuteWorkflow(workflows.DealWorkflow, in)
 	require.Equal(t, []string{"followup#1@72h0m0s", "last#1@168h0m0s"}, rec.sent(), "the intro came from the old system")
 	require.Equal(t, []string{"call#1@96h0m0s"}, rec.taskLog())
+}
+
+// A rep's week off: while the owner pause has an end date, the deal shows every touch where
+// the resume will put it, and the resume puts them exactly there (no catch-up burst).
+func TestPauseWithAnEndShowsWhereEveryTouchMoves(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, rulesPipeline())
+	var shown []cadence.Item
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, pauseEvent("holiday", workflows.ScopeOwner, day(1), day(8), 50))
+	}, 24*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		v := query(t, env)
+		require.True(t, v.Paused)
+		shown = v.Next
+	}, 2*24*time.Hour)
+	runFor(env, 30*24*time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
+
+	// Frozen on day 1: the follow-up had 2 days left, the call 3, the last email 6, the
+	// stage's 20-day limit 19. The week's pause moves each by 7 days.
+	require.Equal(t, []string{"resume@192h0m0s", "followup#1@240h0m0s", "call#1@264h0m0s", "last#1@336h0m0s", "stale@648h0m0s"}, itemsAt(shown))
+	require.Equal(t, cadence.ItemResume, shown[0].Kind)
+	require.Contains(t, shown[1].Reason, "paused from")
+	require.Equal(t, []string{"intro#1@0s", "followup#1@240h0m0s", "last#1@336h0m0s"}, rec.sent(), "sent where shown")
+	require.Equal(t, []string{"call#1@264h0m0s"}, rec.taskLog(), "the task came where shown")
+}
+
+func itemsAt(items []cadence.Item) []string {
+	out := make([]string, len(items))
+	for i, it := range items {
+		out[i] = fmt.Sprintf("%s@%s", it.ID, it.At.Sub(start))
+	}
+	return out
 }
