@@ -7,6 +7,7 @@ import (
 
 	"github.com/stretchr/testify/require"
 
+	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/workflows"
@@ -92,5 +93,8 @@ func TestPausesAndImportOnTheRealStack(t *testing.T) {
 	v = e.view(imported.DealID)
 	require.True(t, v.Paused)
 	require.Equal(t, workflows.ScopeDeal, v.Pauses[0].Scope)
-	require.Equal(t, []string{"resume"}, itemIDs(v.Next), "while paused, the agenda waits only for the pause's end")
+	require.Equal(t, []string{"resume", "third#1", "stale"}, itemIDs(v.Next),
+		"while paused, the deal waits for the pause's end and shows where the resume puts the rest")
+	require.Equal(t, cadence.ItemResume, v.Next[0].Kind)
+	require.Contains(t, v.Next[1].Reason, "re-planned with the time it had left")
 }
