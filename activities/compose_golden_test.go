@@ -9,10 +9,7 @@ import (
 	"encoding/pem"
 	"flag"
 	"fmt"
-	"io"
 	"mime"
-	"mime/multipart"
-	"mime/quotedprintable"
 	netmail "net/mail"
 	"os"
 	"path/filepath"
@@ -26,6 +23,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/smtptest"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/internal/unsubscribe"
 )
@@ -161,7 +159,9 @@ func TestHostileDataNeitherBreaksAHeaderNorExecutes(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, `Ana from Vendor: an idea for Evil X-Injected: yes {{template "x"}}`, subject)
 
-	text, htmlPart := parts(t, raw)
+	text, htmlPart := smtptest.Bodies(t, raw)
+	require.NotEmpty(t, text, "a text part")
+	require.NotEmpty(t, htmlPart, "an HTML part")
 	require.Contains(t, text, "Hi <script>alert(1)</script>,", "the text part is plain text: data as written")
 	require.Contains(t, text, "About Pilot \uFFFD{{.Owner.Email}}:", "invalid UTF-8 replaced, template syntax in data printed, not run")
 	require.NotContains(t, text, "ana@vendor.test")
@@ -224,38 +224,4 @@ func compareGolden(t *testing.T, name, got string) {
 	want, err := os.ReadFile(path)
 	require.NoError(t, err, "run go test ./activities -run Golden -update to create it")
 	require.Equal(t, string(want), got)
-}
-
-// parts returns the decoded text and HTML parts of a multipart/alternative message.
-func parts(t *testing.T, raw []byte) (text, html string) {
-	t.Helper()
-	msg, err := netmail.ReadMessage(bytes.NewReader(raw))
-	require.NoError(t, err)
-	mediaType, params, err := mime.ParseMediaType(msg.Header.Get("Content-Type"))
-	require.NoError(t, err)
-	require.Equal(t, "multipart/alternative", mediaType)
-	r := multipart.NewReader(msg.Body, params["boundary"])
-	for {
-		p, err := r.NextRawPart()
-		if err == io.EOF {
-			break
-		}
-		require.NoError(t, err)
-		var body io.Reader = p
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			body = quotedprintable.NewReader(p)
-		}
-		b, err := io.ReadAll(body)
-		require.NoError(t, err)
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		switch ct {
-		case "text/plain":
-			text = string(b)
-		case "text/html":
-			html = string(b)
-		}
-	}
-	require.NotEmpty(t, text, "a text part")
-	require.NotEmpty(t, html, "an HTML part")
-	return text, html
 }

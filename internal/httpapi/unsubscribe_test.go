@@ -6,12 +6,9 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"mime"
 	"mime/multipart"
-	"mime/quotedprintable"
 	"net/http"
 	"net/http/httptest"
-	"net/mail"
 	"slices"
 	"strings"
 	"sync"
@@ -198,37 +195,6 @@ func requireSecurePage(t *testing.T, r response) {
 	require.NotContains(t, r.raw, "https://", "no external assets")
 }
 
-// bodies decodes the text and HTML parts of a received multipart/alternative message.
-func bodies(t *testing.T, data []byte) (text, html string) {
-	t.Helper()
-	m, err := mail.ReadMessage(bytes.NewReader(data))
-	require.NoError(t, err)
-	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
-	require.NoError(t, err)
-	require.Equal(t, "multipart/alternative", mt)
-	mr := multipart.NewReader(m.Body, params["boundary"])
-	for {
-		p, err := mr.NextPart()
-		if err == io.EOF {
-			return text, html
-		}
-		require.NoError(t, err)
-		var r io.Reader = p
-		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
-			r = quotedprintable.NewReader(p)
-		}
-		b, err := io.ReadAll(r)
-		require.NoError(t, err)
-		body := strings.ReplaceAll(string(b), "\r\n", "\n")
-		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
-		switch ct {
-		case "text/plain":
-			text = body
-		case "text/html":
-			html = body
-		}
-	}
-}
 
 // TestEmailCarriesSignedOneClickLinkThatUnsubscribes follows a sent email's own
 // List-Unsubscribe URL: the RFC 8058 POST suppresses the contact, the deal's workflow hears
@@ -253,7 +219,7 @@ func TestEmailCarriesSignedOneClickLinkThatUnsubscribes(t *testing.T) {
 	require.WithinDuration(t, time.Now(), claims.IssuedAt, time.Minute)
 	require.NotContains(t, link, "bob1", "the link reveals no address")
 
-	text, html := bodies(t, msg.Data)
+	text, html := smtptest.Bodies(t, msg.Data)
 	require.Contains(t, text, "Vendor & Co GmbH, Hauptstr. 1, 10115 Berlin\nUnsubscribe: "+link+"\n", "the text footer has the link beside the postal address")
 	require.Contains(t, html, `Vendor &amp; Co GmbH, Hauptstr. 1, 10115 Berlin<br><a href="`+link+`">Unsubscribe</a>`, "the HTML footer, escaped")
 
@@ -315,7 +281,7 @@ func TestEmailWithoutPublicBaseURLHasNoUnsubscribeLink(t *testing.T) {
 	msg = u.smtp.WaitForMessages(t, 3, 5*time.Second)[2]
 	require.Empty(t, msg.Header.Get("List-Unsubscribe"))
 	require.Empty(t, msg.Header.Get("List-Unsubscribe-Post"))
-	text, _ := bodies(t, msg.Data)
+	text, _ := smtptest.Bodies(t, msg.Data)
 	_, footer, ok := strings.Cut(text, "Unsubscribe: ")
 	require.True(t, ok, text)
 	require.True(t, strings.HasPrefix(strings.TrimSpace(footer), "http://followup.internal:8080/u/"), footer)

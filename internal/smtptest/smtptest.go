@@ -11,6 +11,8 @@ import (
 	"io"
 	"log"
 	"mime"
+	"mime/multipart"
+	"mime/quotedprintable"
 	"net"
 	"net/mail"
 	"strconv"
@@ -350,4 +352,44 @@ func NeverGreet(t testing.TB) (host string, port int) {
 	})
 	addr := ln.Addr().(*net.TCPAddr)
 	return addr.IP.String(), addr.Port
+}
+
+// Bodies decodes the text and HTML parts of a multipart/alternative message (as received,
+// or as encoded for sending), with CRLF line ends turned into LF.
+func Bodies(t testing.TB, data []byte) (text, html string) {
+	t.Helper()
+	m, err := mail.ReadMessage(bytes.NewReader(data))
+	if err != nil {
+		t.Fatalf("smtptest: read message: %v", err)
+	}
+	mt, params, err := mime.ParseMediaType(m.Header.Get("Content-Type"))
+	if err != nil || mt != "multipart/alternative" {
+		t.Fatalf("smtptest: want a multipart/alternative message, got Content-Type %q (%v)", m.Header.Get("Content-Type"), err)
+	}
+	mr := multipart.NewReader(m.Body, params["boundary"])
+	for {
+		p, err := mr.NextRawPart()
+		if err == io.EOF {
+			return text, html
+		}
+		if err != nil {
+			t.Fatalf("smtptest: read part: %v", err)
+		}
+		var r io.Reader = p
+		if strings.EqualFold(p.Header.Get("Content-Transfer-Encoding"), "quoted-printable") {
+			r = quotedprintable.NewReader(p)
+		}
+		b, err := io.ReadAll(r)
+		if err != nil {
+			t.Fatalf("smtptest: decode part: %v", err)
+		}
+		body := strings.ReplaceAll(string(b), "\r\n", "\n")
+		ct, _, _ := mime.ParseMediaType(p.Header.Get("Content-Type"))
+		switch ct {
+		case "text/plain":
+			text = body
+		case "text/html":
+			html = body
+		}
+	}
 }
