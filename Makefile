@@ -1,7 +1,7 @@
 # Build, lint and test entry points. CI (.ci/run) runs `make test`.
 #
 #   make test           vet + workflowcheck + test-go (what CI runs)
-#   make test-go        ensure PostgreSQL and the Temporal CLI, then go test with a summary
+#   make test-go        ensure PostgreSQL, the Temporal CLI and Chromium, then go test with a summary
 #   make vet            go vet ./...
 #   make workflowcheck  Temporal determinism check of registered workflows
 #   make build          go build ./...
@@ -68,6 +68,11 @@ test-go:
 	TEMPORAL_CLI="$$(bash $(SCRIPTS)/ensure-temporal.sh)"
 	export TEMPORAL_CLI
 	echo "TEMPORAL_CLI=$$TEMPORAL_CLI"
+	# Headless Chromium for the browser tests (internal/browsertest): Debian's package,
+	# installed with apt-get when missing.
+	CHROMIUM="$$(bash $(SCRIPTS)/ensure-chromium.sh)"
+	export CHROMIUM
+	echo "CHROMIUM=$$CHROMIUM"
 	$(GO) version
 	# Each run logs to its own file (concurrent runs in one tree must not mix their
 	# counts), renamed to $(TEST_LOG) once summarised.
