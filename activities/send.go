@@ -83,6 +83,11 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	// left the stage) arrives with the answer and stops the send before SMTP.
 	activity.RecordHeartbeat(ctx, key.String())
 	msg, renderErr := a.compose(in, cv.Pipeline, parties, claim.MessageID, parent, time.Now())
+	if env := claim.Envelope; renderErr == nil && env.Subject != "" {
+		// An earlier attempt reached SMTP with this Message-ID (it may have been delivered):
+		// send that message again, whatever changed since (a newer parent, a new subject).
+		msg.Subject, msg.InReplyTo, msg.ThreadRoot = env.Subject, env.InReplyTo, env.ThreadRoot
+	}
 	if renderErr == nil && a.Mail.DailyCap > 0 {
 		slot, err := a.Store.ReserveMailboxSlot(ctx, key, mailboxOf(msg.From), a.Mail.DailyCap)
 		if err != nil {
@@ -100,10 +105,13 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 			return store.SendOutcome{State: store.EmailFailed, Detail: "render: " + renderErr.Error()}
 		}
 		resp, err := a.Sender.Send(ctx, msg)
+		envelope := store.Envelope{Subject: msg.Subject, InReplyTo: msg.InReplyTo, ThreadRoot: msg.ThreadRoot}
 		if err == nil {
-			return store.SendOutcome{State: store.EmailSent, Detail: resp, Subject: msg.Subject, ThreadRoot: msg.ThreadRoot}
+			return store.SendOutcome{State: store.EmailSent, Detail: resp, Envelope: envelope}
 		}
-		return outcomeOfFailure(mail.Classify(err))
+		out := outcomeOfFailure(mail.Classify(err))
+		out.Envelope = envelope
+		return out
 	})
 	if err != nil {
 		return SendResult{}, fmt.Errorf("send %s: %w", key, err)

@@ -9,6 +9,7 @@ import (
 
 	"github.com/followup-engine/followup/activities"
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/smtptest"
 )
 
 // A threaded follow-up replies to the deal's last sent email: In-Reply-To names it,
@@ -83,4 +84,38 @@ func TestPipelineSenderIsUsed(t *testing.T) {
 	require.Equal(t, `"Vendor Team" <team@vendor.test>`, msg.Header.Get("From"))
 	require.Equal(t, "team@vendor.test", msg.From, "the envelope sender is the pipeline's mailbox")
 	require.Equal(t, "<ana@vendor.test>", msg.Header.Get("Reply-To"), "replies reach the owner")
+}
+
+// A retry after an ambiguous attempt (the connection dropped after the final dot: the first
+// copy may be in the prospect's inbox) sends the same message again, even if the deal sent
+// another email meanwhile: one Message-ID always names one subject and one parent.
+func TestRetryOfAThreadedEmailResendsTheSameMessage(t *testing.T) {
+	t.Parallel()
+	f := newFixture(t)
+	intro, err := f.send(f.input("intro", 1))
+	require.NoError(t, err)
+
+	followup := activities.SendInput{DealID: f.deal.ID, CadenceVersion: cadence.DefaultVersion, Visit: 1,
+		StepID: "value-followup", Occurrence: 1, Template: "value-followup", Thread: true}
+	f.smtp.Enqueue(smtptest.Fault{Stage: smtptest.AfterData, Drop: true})
+	_, err = f.send(followup)
+	require.Error(t, err, "ambiguous: retried")
+
+	// Another email of the deal goes out before the retry (as a migration could cause).
+	other := followup
+	other.StepID, other.Template, other.Thread = "nurture", "nurture", false
+	_, err = f.send(other)
+	require.NoError(t, err)
+
+	res, err := f.send(followup)
+	require.NoError(t, err)
+	require.Equal(t, activities.SendSent, res.Outcome)
+	// The dropped attempt reached no mailbox of the test server: intro, nurture, retry.
+	msgs := f.smtp.WaitForMessages(t, 3, 5*time.Second)
+	retry := msgs[2]
+	require.Equal(t, res.MessageID, retry.MessageID)
+	require.Equal(t, "<"+intro.MessageID+">", retry.Header.Get("In-Reply-To"), "still the reply to the intro, not to the newer email")
+	require.Equal(t, "<"+intro.MessageID+">", retry.Header.Get("References"))
+	require.Equal(t, "Re: "+msgs[0].Subject, retry.Subject)
+	require.Equal(t, 4, f.smtp.Attempts())
 }

@@ -665,9 +665,8 @@ func (d *deal) refresh(ctx workflow.Context) error {
 			if fr == nil {
 				fr = d.state.Frozen
 			}
-			if a.AfterPause, err = afterPause(d.pipeline, d.state.Visit, fr, resumeAt, cals); err != nil {
-				a.Err = err.Error()
-			}
+			// Display only: a plan that cannot be shown must not stop the deal.
+			a.AfterPause, _ = afterPause(d.pipeline, d.state.Visit, fr, resumeAt, cals)
 		}
 		return a
 	}).Get(&agenda)

@@ -133,19 +133,27 @@ func (l *loader) subject(f *templateFile) string {
 		line := 1 + strings.Count(string(f.src)[:lead+strings.Index(s, "\n")+1], "\n")
 		l.add(f.display, f.src, line, 1, "a subject is one line")
 	default:
-		l.checkTemplate(&templateFile{name: f.name, display: f.display, src: []byte(s)}, false)
+		tf := &templateFile{name: f.name, display: f.display, src: []byte(s)}
+		if l.checkTemplate(tf, false) {
+			if out, err := rendering.Execute(path.Base(f.name), s, rendering.Subject, rendering.Blank); err == nil && out == "" {
+				l.add(f.display, f.src, 1, 1, "the subject renders empty for a contact known only by email address: give it text or a fallback such as {{.Contact.Company | default \"your team\"}}")
+			}
+		}
 	}
 	return s
 }
 
 // checkTemplate parses a template as the send activity does (text/template for subjects and
-// text, html/template for HTML, missingkey=error) and renders it with the sample data.
-func (l *loader) checkTemplate(f *templateFile, html bool) {
+// text, html/template for HTML, missingkey=error) and renders it with the sample data and a
+// blank contact; it reports whether the template passed.
+func (l *loader) checkTemplate(f *templateFile, html bool) (ok bool) {
 	name := path.Base(f.name)
 	if note, err := render(name, string(f.src), html); err != nil {
 		line, col, msg := templateProblem(err, string(f.src))
 		l.add(f.display, f.src, line, col, msg+note)
+		return false
 	}
+	return true
 }
 
 // checkTitle checks a task title, a text/template in the cadence file itself.

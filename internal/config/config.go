@@ -19,6 +19,7 @@ import (
 	"go.temporal.io/sdk/client"
 	"go.temporal.io/sdk/contrib/envconfig"
 
+	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/mail"
 	"github.com/followup-engine/followup/internal/unsubscribe"
 )
@@ -413,6 +414,11 @@ func LoadWorker(env Env) (Worker, error) {
 	}
 	w.Mail.MessageIDDomain = r.str("MESSAGE_ID_DOMAIN", "followup.invalid")
 	w.Mail.DefaultFrom = r.str("MAIL_FROM", "")
+	if w.Mail.DefaultFrom != "" {
+		if err := cadence.CheckAddress(w.Mail.DefaultFrom); err != nil {
+			r.problems = append(r.problems, "MAIL_FROM: "+err.Error())
+		}
+	}
 	w.Mail.PostalAddress = r.str("MAIL_POSTAL_ADDRESS", "")
 	if signer, base := r.unsubscribe(); signer != nil && base != "" {
 		links, err := unsubscribe.NewLinks(base, signer)

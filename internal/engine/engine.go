@@ -7,6 +7,10 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
+	netmail "net/mail"
+	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -82,6 +86,7 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 		Unsubscribe: cfg.Mail.Unsubscribe,
 	}}
 	logUnsubscribeLinks(logger, cfg.Mail.Unsubscribe)
+	logDKIMAlignment(logger, cfg.SMTP, cfg.Mail.DefaultFrom)
 	if cfg.StickyCacheSize > 0 {
 		worker.SetStickyWorkflowCacheSize(cfg.StickyCacheSize)
 	}
@@ -115,6 +120,42 @@ func logUnsubscribeLinks(logger *slog.Logger, links *unsubscribe.Links) {
 	default:
 		logger.Info("nurture emails carry one-click unsubscribe (List-Unsubscribe, List-Unsubscribe-Post)", "public_base_url", links.Base())
 	}
+}
+
+// logDKIMAlignment says once, at start, whether emails are signed, and warns about sending
+// addresses outside the signing domain: their mail fails DMARC alignment, and Gmail and
+// Yahoo then ignore one-click unsubscribe and may reject bulk mail. Pipelines' and owners'
+// From addresses are data and are not known here.
+func logDKIMAlignment(logger *slog.Logger, smtp mail.Config, defaultFrom string) {
+	if smtp.DKIM == nil {
+		logger.Warn("DKIM_* not set: emails go out unsigned (Gmail and Yahoo require DKIM of bulk senders)")
+		return
+	}
+	addresses := slices.Sorted(maps.Keys(smtp.Mailboxes))
+	if defaultFrom != "" {
+		addresses = append(addresses, defaultFrom)
+	}
+	for _, a := range addresses {
+		if d := domainOf(a); d != "" && !aligned(d, smtp.DKIM.Domain) {
+			logger.Warn("sending address outside the DKIM domain: its mail fails DMARC alignment", "address", a, "dkim_domain", smtp.DKIM.Domain)
+		}
+	}
+	logger.Info("emails are DKIM-signed", "dkim_domain", smtp.DKIM.Domain, "selector", smtp.DKIM.Selector)
+}
+
+func domainOf(address string) string {
+	if a, err := netmail.ParseAddress(address); err == nil {
+		address = a.Address
+	}
+	_, domain, _ := strings.Cut(address, "@")
+	return strings.ToLower(domain)
+}
+
+// aligned is DMARC's relaxed alignment, approximated without the public-suffix list: one
+// domain is the other or a subdomain of it.
+func aligned(a, b string) bool {
+	a, b = strings.ToLower(a), strings.ToLower(b)
+	return a == b || strings.HasSuffix(a, "."+b) || strings.HasSuffix(b, "."+a)
 }
 
 // NewWorkers builds the two workers: deal workflows with their PostgreSQL activities, and

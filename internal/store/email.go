@@ -64,6 +64,16 @@ type Claim struct {
 	Ambiguous bool
 	Granted   bool // this attempt may send
 	Busy      bool // another attempt holds a live lease
+	// Envelope: what an earlier attempt of this key composed (zero before any reached SMTP).
+	// A retry sends it again, so one Message-ID always names one message.
+	Envelope Envelope
+}
+
+// Envelope is what the ledger keeps of a composed email beside its Message-ID.
+type Envelope struct {
+	Subject    string
+	InReplyTo  string // the message it answers; '' when it is not a reply
+	ThreadRoot string // the first message of its thread; '' when it is that message
 }
 
 // ClaimEmail claims the ledger row for one attempt, in its own committed transaction, with
@@ -91,9 +101,10 @@ func (s *Store) ClaimEmail(ctx context.Context, r ClaimRequest) (Claim, error) {
 		}
 		var leaseLive bool
 		err = tx.QueryRow(ctx, `
-			SELECT state, message_id, attempts, ambiguous, coalesce(lease_until > now(), false)
+			SELECT state, message_id, attempts, ambiguous, coalesce(lease_until > now(), false), subject, in_reply_to, thread_root
 			FROM email_ledger WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4 FOR UPDATE`,
-			k.DealID, k.Visit, k.StepID, k.Occurrence).Scan(&c.State, &c.MessageID, &c.Attempts, &c.Ambiguous, &leaseLive)
+			k.DealID, k.Visit, k.StepID, k.Occurrence).Scan(&c.State, &c.MessageID, &c.Attempts, &c.Ambiguous, &leaseLive,
+			&c.Envelope.Subject, &c.Envelope.InReplyTo, &c.Envelope.ThreadRoot)
 		if err != nil {
 			return fmt.Errorf("claim email %s: %w", k, err)
 		}
@@ -132,9 +143,9 @@ type SendOutcome struct {
 	Detail          string
 	Ambiguous       bool // the attempt may have been delivered
 	SuppressAddress bool // a hard bounce: suppress the address
-	// Sent emails: the subject as sent and the first message of its thread ('' : this one),
-	// for the follow-ups that reply to it.
-	Subject, ThreadRoot string
+	// Envelope: what this attempt composed, when it reached SMTP. The first one recorded
+	// stays: retries resend it.
+	Envelope Envelope
 }
 
 // SendLocked runs send while holding the contact's lock, the same lock an opt-out takes, in
@@ -207,22 +218,22 @@ func (s *Store) SendLockedSpaced(ctx context.Context, key LedgerKey, contactID, 
 	// From here the outcome is known: record it whatever happens to ctx.
 	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 30*time.Second)
 	defer cancel()
-	var sentAt *time.Time
-	if out.State == EmailSent {
-		now := time.Now()
-		sentAt = &now
-	}
 	var code *int
 	if out.Code != 0 {
 		code = &out.Code
 	}
 	_, err = tx.Exec(rctx, `
 		UPDATE email_ledger SET state = $5, smtp_code = $6, smtp_enhanced = $7, detail = $8,
-			ambiguous = ambiguous OR $9, sent_at = coalesce($10, sent_at), lease_until = NULL, updated_at = now(),
-			subject = $11, thread_root = $12
+			ambiguous = ambiguous OR $9, lease_until = NULL, updated_at = now(),
+			-- The database's clock orders a deal's sends (threads reply to the last), not
+			-- the clocks of the workers that sent them.
+			sent_at = CASE WHEN $5 = 'sent' THEN coalesce(sent_at, clock_timestamp()) ELSE sent_at END,
+			subject = CASE WHEN subject = '' THEN $10 ELSE subject END,
+			in_reply_to = CASE WHEN subject = '' THEN $11 ELSE in_reply_to END,
+			thread_root = CASE WHEN subject = '' THEN $12 ELSE thread_root END
 		WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4`,
-		key.DealID, key.Visit, key.StepID, key.Occurrence, out.State, code, out.Enhanced, out.Detail, out.Ambiguous, sentAt,
-		out.Subject, out.ThreadRoot)
+		key.DealID, key.Visit, key.StepID, key.Occurrence, out.State, code, out.Enhanced, out.Detail, out.Ambiguous,
+		out.Envelope.Subject, out.Envelope.InReplyTo, out.Envelope.ThreadRoot)
 	if err != nil {
 		return out, fmt.Errorf("record send outcome: %w", err)
 	}
@@ -416,7 +427,7 @@ func (s *Store) LastSentEmail(ctx context.Context, dealID string) (SentEmail, er
 	var e SentEmail
 	err := s.pool.QueryRow(ctx, `
 		SELECT message_id, subject, thread_root FROM email_ledger
-		WHERE deal_id = $1 AND state = 'sent' ORDER BY sent_at DESC LIMIT 1`, dealID).Scan(&e.MessageID, &e.Subject, &e.ThreadRoot)
+		WHERE deal_id = $1 AND state = 'sent' ORDER BY sent_at DESC, claimed_at DESC LIMIT 1`, dealID).Scan(&e.MessageID, &e.Subject, &e.ThreadRoot)
 	if errors.Is(err, pgx.ErrNoRows) {
 		return SentEmail{}, fmt.Errorf("no email sent for deal %s: %w", dealID, ErrNotFound)
 	}
