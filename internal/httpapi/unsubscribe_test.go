@@ -195,7 +195,6 @@ func requireSecurePage(t *testing.T, r response) {
 	require.NotContains(t, r.raw, "https://", "no external assets")
 }
 
-
 // TestEmailCarriesSignedOneClickLinkThatUnsubscribes follows a sent email's own
 // List-Unsubscribe URL: the RFC 8058 POST suppresses the contact, the deal's workflow hears
 // of it, and the next planned email is skipped.
