@@ -29,9 +29,15 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 15m -p 2
 WORKFLOWCHECK_CONFIG := .ci/workflowcheck.yaml
 WORKFLOWCHECK_FLAGS  ?= $(if $(wildcard $(WORKFLOWCHECK_CONFIG)),-config $(WORKFLOWCHECK_CONFIG))
 
-.PHONY: test test-go vet workflowcheck build tools stop-postgres run demo
+.PHONY: test test-go fmt-check vet workflowcheck build tools stop-postgres run demo
 
-test: vet workflowcheck test-go
+test: fmt-check vet workflowcheck test-go
+
+# Every Go file as gofmt writes it (the list of files that are not, else nothing).
+fmt-check:
+	@unformatted="$$(gofmt -l $$(git ls-files '*.go' 2>/dev/null || find . -name '*.go' -not -path './.local/*'))"
+	if [ -n "$$unformatted" ]; then echo "gofmt: these files need gofmt -w:"; echo "$$unformatted"; exit 1; fi
+	echo "gofmt: all files formatted"
 
 build:
 	$(GO) build ./...
