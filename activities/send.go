@@ -216,7 +216,7 @@ func (a *Activities) compose(in SendInput, p cadence.Pipeline, parties store.Sen
 		if msg.ThreadRoot == "" {
 			msg.ThreadRoot = parent.MessageID
 		}
-		subject = replySubject(parent.Subject, subject)
+		subject = render.ReplySubject(parent.Subject, subject)
 	}
 	msg.Subject = subject
 	// The signed unsubscribe link: in the List-Unsubscribe header (RFC 8058) and in the
@@ -235,24 +235,6 @@ func (a *Activities) compose(in SendInput, p cadence.Pipeline, parties store.Sen
 		msg.To = fmt.Sprintf("%s <%s>", quoteName(name), parties.Contact.Email)
 	}
 	return msg, nil
-}
-
-// replySubject is the subject of a reply in a thread whose last email had subject parent:
-// "Re: " once, whatever the parent carried. own stands in when the parent's subject is
-// unknown (sent before subjects were kept).
-func replySubject(parent, own string) string {
-	base := strings.TrimSpace(parent)
-	if base == "" {
-		base = own
-	}
-	for {
-		head, rest, ok := strings.Cut(base, ":")
-		if !ok || !strings.EqualFold(strings.TrimSpace(head), "re") {
-			break
-		}
-		base = strings.TrimSpace(rest)
-	}
-	return "Re: " + base
 }
 
 // withFooter appends the postal address and the unsubscribe link to both parts.

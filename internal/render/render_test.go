@@ -78,3 +78,21 @@ func TestCleanKeepsOrdinaryText(t *testing.T) {
 		require.Equal(t, s, render.Clean(s))
 	}
 }
+
+// A reply's subject is "Re: " once and the thread's subject, whatever prefixes the parent
+// carried; the reply's own subject stands in for a parent whose subject is unknown.
+func TestReplySubject(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ parent, own, want string }{
+		{"A quick idea for Prospect Inc", "Following up", "Re: A quick idea for Prospect Inc"},
+		{"Re: A quick idea", "Following up", "Re: A quick idea"},
+		{"RE: re:Re :  A quick idea", "Following up", "Re: A quick idea"},
+		{"  A quick idea  ", "Following up", "Re: A quick idea"},
+		{"Ana from Vendor: an idea", "Following up", "Re: Ana from Vendor: an idea"},
+		{"", "Following up", "Re: Following up"},
+		{"   ", "Re: Following up", "Re: Following up"},
+		{"Regarding: budget", "x", "Re: Regarding: budget"},
+	} {
+		require.Equal(t, c.want, render.ReplySubject(c.parent, c.own), "%q, %q", c.parent, c.own)
+	}
+}
