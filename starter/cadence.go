@@ -93,7 +93,8 @@ func cadencePublish(ctx context.Context, args []string, env config.Env, stdout, 
 }
 
 // cadencePreview prints the exact timeline a sample deal would get, in local and UTC times,
-// with the reason for each instant and every shift (weekend, holiday, window).
+// with the reason for each instant and every shift (weekend, holiday, window), and the
+// subject of each email; --emails adds each email as the prospect would receive it.
 func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("cadence preview", stderr)
 	var (
@@ -109,13 +110,14 @@ func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, 
 	fs.StringVar(&r.Contact.Zone, "contact-zone", "", "contact's IANA zone (default: the cadence's)")
 	fs.StringVar(&r.Contact.Country, "contact-country", "", "contact's holiday country (default: the cadence's)")
 	fs.IntVar(&r.Days, "days", 90, "how many days to show")
+	fs.BoolVar(&r.Emails, "emails", false, "also print each email as the prospect would get it: sender, subject, thread, text")
 	fs.BoolVar(&asJSON, "json", false, "print JSON")
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if (len(rest) == 1) == (version >= 0) {
-		return usageError("usage: starter cadence preview (FILE | --version N) [--start TIME] [--contact-zone Z] [--contact-country C] [--owner-zone Z] [--owner-country C] [--days N]")
+		return usageError("usage: starter cadence preview (FILE | --version N) [--start TIME] [--contact-zone Z] [--contact-country C] [--owner-zone Z] [--owner-country C] [--days N] [--emails]")
 	}
 	var p cadence.Pipeline
 	if version >= 0 {
@@ -144,7 +146,11 @@ func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, 
 		return writeJSON(stdout, touches)
 	}
 	fmt.Fprintf(stdout, "pipeline %s from %s, nobody answering, %d days\n\n", p.ID, r.Start.Format(time.RFC3339), r.Days)
-	return preview.WriteTable(stdout, touches)
+	if err := preview.WriteTable(stdout, touches); err != nil || !r.Emails {
+		return err
+	}
+	fmt.Fprintln(stdout)
+	return preview.WriteEmails(stdout, touches)
 }
 
 // parseStart reads RFC 3339, or a local date-time in the owner's (else the cadence's) zone.

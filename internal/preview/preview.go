@@ -20,6 +20,9 @@ type Request struct {
 	// DealID seeds the small deterministic jitter that spreads emails inside the window,
 	// exactly as the workflow does for that deal; default "preview".
 	DealID string `json:"deal_id,omitempty"`
+	// Emails adds to each email touch what the prospect would receive (Touch.Email): sender,
+	// text part, and what a contact known only by address would see where it differs.
+	Emails bool `json:"emails,omitempty"`
 }
 
 // Touch is one entry of the timeline.
@@ -33,6 +36,12 @@ type Touch struct {
 	Local  string    `json:"local"` // in the zone of whoever it is for: the contact for emails, the owner otherwise
 	DueAt  time.Time `json:"due_at,omitzero"`
 	Reason string    `json:"reason"`
+	// Email touches: the subject the prospect sees, rendered with sample data ("Re: " and the
+	// thread's subject for a threaded step), and the email a threaded step replies to
+	// ("prospecting/intro#1"): the previous email of the timeline, which the preview assumes sent.
+	Subject   string `json:"subject,omitempty"`
+	InReplyTo string `json:"in_reply_to,omitempty"`
+	Email     *Email `json:"email,omitempty"` // with Request.Emails
 }
 
 // MaxDays bounds a preview's horizon.
@@ -65,16 +74,25 @@ func Timeline(p cadence.Pipeline, r Request) ([]Touch, error) {
 	}
 	ownerLoc, contactLoc := location(cals.Owner), location(cals.Contact)
 	out := make([]Touch, 0, len(entries))
+	var last *sent // the deal's last email: what a threaded step replies to
 	for _, e := range entries {
 		loc := ownerLoc
 		if e.Item.Kind == cadence.ItemEmail {
 			loc = contactLoc
 		}
-		out = append(out, Touch{
+		t := Touch{
 			Stage: e.Stage, Visit: e.Visit, Item: e.Item.ID, Kind: string(e.Item.Kind), What: Label(e.Item.Kind),
 			At: e.Item.At.UTC(), Local: e.Item.At.In(loc).Format("Mon 2006-01-02 15:04 MST"),
 			DueAt: e.Item.DueAt.UTC(), Reason: e.Item.Reason,
-		})
+		}
+		if e.Item.Kind == cadence.ItemEmail {
+			s, err := compose(p, &t, e.Item.StepID, last, r.Emails)
+			if err != nil {
+				return nil, err
+			}
+			last = &s
+		}
+		out = append(out, t)
 	}
 	return out, nil
 }
