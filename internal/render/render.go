@@ -38,7 +38,8 @@ var Sample = Data{
 
 // Blank is the other extreme templates are checked with: a contact we know nothing about
 // but the address, as CRMs often send. A template must render for it too (with fallbacks).
-var Blank = Data{Contact: Contact{Email: "someone@example.com"}, Owner: Owner{Email: "rep@example.com"}}
+// The owner and the deal are the team's own data, as in Sample.
+var Blank = Data{Contact: Contact{Email: "someone@example.com"}, Owner: Sample.Owner, Deal: Sample.Deal}
 
 // Kind says how a template's output is used.
 type Kind int
