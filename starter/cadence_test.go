@@ -35,7 +35,7 @@ func TestCadencePreviewShowsTheEmails(t *testing.T) {
 			"  Reply-To:      the owner's reply-to or address\n" +
 			"  Subject:       Re: Grace from Followup GmbH: a quick idea for Analytical Engines Ltd\n" +
 			"  In-Reply-To:   reply to prospecting/intro#1\n" +
-			"  Blank contact: subject \"Re: from : a quick idea for your team\", greeting \"Hi there,\"\n" +
+			"  Blank contact: subject \"Re: Grace from Followup GmbH: a quick idea for your team\", greeting \"Hi there,\"\n" +
 			"\n" +
 			"    Hi Ada,\n" +
 			"\n" +

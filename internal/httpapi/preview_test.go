@@ -54,7 +54,7 @@ func TestPreviewCadenceEmails(t *testing.T) {
 	require.Equal(t, "Vendor Team <team@vendor.test>", email["from"])
 	require.Equal(t, "the owner's reply-to or address", email["reply_to"])
 	require.Contains(t, email["text"], "Hi Ada,\n\nFollowing up on my note")
-	require.Equal(t, "Re: from : a quick idea for your team", email["blank_subject"])
+	require.Equal(t, "Re: Grace from Followup GmbH: a quick idea for your team", email["blank_subject"])
 	require.Equal(t, "Hi there,", email["blank_greeting"])
 
 	// A stored version whose template does not render (stored before loading checked

@@ -119,7 +119,7 @@ func WriteEmails(out io.Writer, touches []Touch) error {
 	w := &stickyWriter{w: out}
 	c := render.Sample.Contact
 	fmt.Fprintf(w, "EMAILS to %s <%s>, sample data; the worker ends each with MAIL_POSTAL_ADDRESS and an unsubscribe link.\n", c.Name, c.Email)
-	fmt.Fprintln(w, "Blank contact: what a contact known only by address gets (and an owner without name or company), where it differs.")
+	fmt.Fprintln(w, "Blank contact: what a contact known only by address gets, where it differs.")
 	for _, t := range touches {
 		e := t.Email
 		if e == nil {
