@@ -1,6 +1,7 @@
 // Command starter is the engine's front door: it migrates the database; creates, moves,
 // pauses, reopens and shows deals; reports engagements, closes and snoozes tasks; pauses
-// owners and pipelines; holds and releases all sends; and serves the same as a JSON HTTP API.
+// owners and pipelines; holds and releases all sends; re-signals inbound events stuck in
+// received; and serves the same as a JSON HTTP API.
 package main
 
 import (
@@ -51,7 +52,9 @@ commands:
   cadence publish FILE            store a cadence file as a new immutable version
   cadence migrate --from V --to W [--deal DEAL] [--dry-run]
                                   move in-flight deals to another cadence version
-  serve                           serve the JSON HTTP API (HTTP_ADDR, API_TOKEN)
+  events sweep [--older-than 1m]  re-signal inbound events stuck in received (a request whose signal
+                                  failed and was never retried); starter serve does it every SWEEP_INTERVAL
+  serve                           serve the JSON HTTP API (HTTP_ADDR, API_TOKEN, SWEEP_INTERVAL)
 
 DEAL is a deal id or source:external-id. Run "starter deal create -h" for flags. T is RFC 3339
 (2026-12-01T09:00:00+01:00) or a date (2026-12-01: the start of that day in the owner's zone).
@@ -91,6 +94,11 @@ func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.W
 			return usageError(usage)
 		}
 		return runSends(ctx, args[1], args[2:], env, stdout, stderr)
+	case "events":
+		if len(args) < 2 {
+			return usageError(usage)
+		}
+		return runEvents(ctx, args[1], args[2:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil

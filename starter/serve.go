@@ -23,7 +23,7 @@ import (
 // runServe serves the HTTP API until ctx ends, then drains in-flight requests.
 func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	if len(args) > 0 {
-		return usageError("usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, DATABASE_URL, TEMPORAL_ADDRESS)")
+		return usageError("usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, SWEEP_INTERVAL, DATABASE_URL, TEMPORAL_ADDRESS)")
 	}
 	cfg, err := config.LoadServer(env)
 	if err != nil {
@@ -44,8 +44,22 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 		return fmt.Errorf("Temporal client for %s: %w", engine.HostPort(opts), err)
 	}
 	defer c.Close()
+	svc := &deals.Service{Store: st, Temporal: c}
+	if cfg.SweepInterval > 0 {
+		// Re-signals inbound events left in received; stopped and waited for before the
+		// client and the pool close (deferred after them, so it runs first).
+		sweepCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			svc.SweepEvery(sweepCtx, cfg.SweepInterval, deals.DefaultSweepAge, logger)
+		}()
+		defer func() { cancel(); <-done }()
+	} else {
+		logger.Warn("SWEEP_INTERVAL=0: inbound events left in received are not re-signalled (run starter events sweep)")
+	}
 	api := &httpapi.Server{
-		Deals:       &deals.Service{Store: st, Temporal: c},
+		Deals:       svc,
 		Token:       cfg.APIToken,
 		Logger:      logger,
 		Unsubscribe: cfg.Unsubscribe,

@@ -100,7 +100,13 @@ type Server struct {
 	// UNSUBSCRIBE_SECRET is not set, and those pages then answer 404.
 	Unsubscribe   *unsubscribe.Signer
 	PublicBaseURL string // PUBLIC_BASE_URL, for messages
+	// SweepInterval (SWEEP_INTERVAL) is how often the server re-signals inbound events stuck
+	// in received; 0 turns the sweeper off.
+	SweepInterval time.Duration
 }
+
+// DefaultSweepInterval is SWEEP_INTERVAL's default.
+const DefaultSweepInterval = 30 * time.Second
 
 type reader struct {
 	env      Env
@@ -135,6 +141,23 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 	d, err := time.ParseDuration(s)
 	if err != nil || d <= 0 {
 		r.problems = append(r.problems, fmt.Sprintf("%s=%q: want a positive duration like 15s", key, s))
+		return def
+	}
+	return d
+}
+
+// interval reads a duration where 0 means off.
+func (r *reader) interval(key string, def time.Duration) time.Duration {
+	s := r.str(key, "")
+	if s == "" {
+		return def
+	}
+	if s == "0" {
+		return 0
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		r.problems = append(r.problems, fmt.Sprintf("%s=%q: want a duration like 30s, or 0 for off", key, s))
 		return def
 	}
 	return d
@@ -442,6 +465,7 @@ func LoadServer(env Env) (Server, error) {
 		r.problems = append(r.problems, "API_TOKEN is required: 16+ characters that API clients send as `Authorization: Bearer …`; generate one with `openssl rand -hex 24`")
 	}
 	s.Unsubscribe, s.PublicBaseURL = r.unsubscribe()
+	s.SweepInterval = r.interval("SWEEP_INTERVAL", DefaultSweepInterval)
 	return s, r.err("server")
 }
 

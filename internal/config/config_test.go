@@ -323,3 +323,21 @@ func TestLoadWorkerListsMailProblemsTogether(t *testing.T) {
 		require.ErrorContains(t, err, want)
 	}
 }
+
+func TestSweepInterval(t *testing.T) {
+	t.Parallel()
+	base := config.MapEnv{"API_TOKEN": "0123456789abcdef"}
+	s, err := config.LoadServer(base)
+	require.NoError(t, err)
+	require.Equal(t, config.DefaultSweepInterval, s.SweepInterval)
+	for v, want := range map[string]time.Duration{"0": 0, "0s": 0, "2m": 2 * time.Minute, "5s": 5 * time.Second} {
+		env := config.MapEnv{"API_TOKEN": "0123456789abcdef", "SWEEP_INTERVAL": v}
+		s, err := config.LoadServer(env)
+		require.NoError(t, err, v)
+		require.Equal(t, want, s.SweepInterval, v)
+	}
+	for _, v := range []string{"-1s", "often", "30"} {
+		_, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "SWEEP_INTERVAL": v})
+		require.ErrorContains(t, err, "SWEEP_INTERVAL", v)
+	}
+}

@@ -200,7 +200,8 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	d := created.Deal
 	resp := CreateResponse{DealID: d.ID, WorkflowID: workflows.WorkflowID(d.ID), Created: created.Created, Stage: d.Stage}
 	if d.Closed() {
-		if created.Event.Inserted {
+		if created.Event.State == "received" {
+			// New, or a retry of one never signalled: refused, as other events of a closed deal are.
 			_ = s.Store.SetEventOutcome(ctx, created.Event.ID, "refused", "deal is closed; reopen it to continue")
 		}
 		return resp, fmt.Errorf("deal %s (%s:%s) is closed in %s: %w", d.ID, r.Source, r.ExternalID, d.Stage, ErrDealClosed)

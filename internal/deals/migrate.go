@@ -162,6 +162,12 @@ func (s *Service) signalMigration(ctx context.Context, d store.Deal, to store.Ca
 		return "", err
 	}
 	eventID := fmt.Sprintf("migrate:%s:%d:%d:%d", d.ID, d.CadenceVersion, to.Version, applied+1)
+	return s.sendMigration(ctx, d, to, eventID, at)
+}
+
+// sendMigration records the migration event of a deal on its current version (or finds it,
+// recorded earlier under eventID) and signals it unless it was signalled or decided already.
+func (s *Service) sendMigration(ctx context.Context, d store.Deal, to store.CadenceVersion, eventID string, at time.Time) (string, error) {
 	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "migration", EventID: eventID, SourceTime: at,
 		Kind: "migrate", Payload: []byte(fmt.Sprintf(`{"from":%d,"to":%d}`, d.CadenceVersion, to.Version))})
 	if err != nil {

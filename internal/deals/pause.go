@@ -408,13 +408,8 @@ func (s *Service) pauseScope(ctx context.Context, resp ScopeResponse, r ScopePau
 	if err != nil {
 		return resp, err
 	}
-	ev := workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventPaused, Source: SourceOps,
-		Scope: resp.Scope, Reason: pause.Reason}
-	if pause.Until != nil {
-		ev.Until = pause.Until.UTC()
-	}
 	payload := scopePayload{Scope: resp.Scope, Key: resp.Key, PauseID: pause.ID, Revision: pause.Revision, Until: resp.Until, Reason: pause.Reason}
-	return s.fanOut(ctx, resp, ds, ev, fmt.Sprintf("%s%d/", prefix, pause.Revision), payload)
+	return s.fanOut(ctx, resp, ds, payload.event(workflows.EventPaused), fmt.Sprintf("%s%d/", prefix, pause.Revision), payload)
 }
 
 func (s *Service) resumeScope(ctx context.Context, resp ScopeResponse, source string, list func() ([]store.Deal, error)) (ScopeResponse, error) {
@@ -445,10 +440,8 @@ func (s *Service) resumeScope(ctx context.Context, resp ScopeResponse, source st
 	if err != nil {
 		return resp, err
 	}
-	ev := workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventResumed, Source: SourceOps, Scope: resp.Scope,
-		Reason: fmt.Sprintf("the %s pause is lifted", resp.Scope)}
 	payload := scopePayload{Scope: resp.Scope, Key: resp.Key, PauseID: pause.ID}
-	return s.fanOut(ctx, resp, ds, ev, fmt.Sprintf("%s-resume-%d/", resp.Scope, pause.ID), payload)
+	return s.fanOut(ctx, resp, ds, payload.event(workflows.EventResumed), fmt.Sprintf("%s-resume-%d/", resp.Scope, pause.ID), payload)
 }
 
 // scopePayload is what each deal's inbound event records of an owner or pipeline pause.
@@ -459,6 +452,23 @@ type scopePayload struct {
 	Revision int        `json:"revision,omitempty"`
 	Until    *time.Time `json:"until,omitempty"`
 	Reason   string     `json:"reason,omitempty"`
+}
+
+// event is the deal event an owner or pipeline pause (kind paused) or its lift (resumed)
+// sends each deal, but for the per-deal event id and source time: fanOut and the sweeper
+// build it from the same payload the deal's row records.
+func (p scopePayload) event(kind workflows.EventKind) workflows.Event {
+	ev := workflows.Event{Version: workflows.EventVersion, Kind: kind, Source: SourceOps, Scope: p.Scope}
+	switch kind {
+	case workflows.EventPaused:
+		ev.Reason = p.Reason
+		if p.Until != nil {
+			ev.Until = p.Until.UTC()
+		}
+	case workflows.EventResumed:
+		ev.Reason = fmt.Sprintf("the %s pause is lifted", p.Scope)
+	}
+	return ev
 }
 
 func utcPtr(t *time.Time) *time.Time {
