@@ -658,7 +658,9 @@ func (d *deal) refresh(ctx workflow.Context) error {
 			a.Err = err.Error()
 		}
 		if !freezeAt.IsZero() {
-			a.Frozen = freeze(d.state.Visit.Number, freezeAt, items, a.Deadline, cals)
+			// Escalations of open tasks freeze too: the owner's first day back is no burst
+			// of escalations that fell due while they were away.
+			a.Frozen = freeze(d.state.Visit.Number, freezeAt, d.withEscalations(items), a.Deadline, cals)
 		}
 		if resumeAt := d.pausedUntil(); d.paused() && !resumeAt.IsZero() {
 			fr := a.Frozen

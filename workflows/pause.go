@@ -3,6 +3,8 @@ package workflows
 import (
 	"fmt"
 	"slices"
+	"strconv"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/workflow"
@@ -160,6 +162,13 @@ func (d *deal) thawIfFree(ctx workflow.Context) error {
 		return err
 	}
 	d.state.Visit.Deferrals = append(d.state.Visit.Deferrals, th.Deferrals...)
+	for _, e := range th.Escalations {
+		for i := range d.state.OpenTasks {
+			if t := &d.state.OpenTasks[i]; escalateItemPrefix+strconv.FormatInt(t.ID, 10) == e.ItemID && !t.Escalated {
+				t.EscalateAt = e.Until
+			}
+		}
+	}
 	if !th.Deadline.IsZero() {
 		d.state.Visit.Deadline = th.Deadline
 	}
@@ -169,8 +178,9 @@ func (d *deal) thawIfFree(ctx workflow.Context) error {
 
 // thawed is a frozen visit given back its time from a resume instant.
 type thawed struct {
-	Deferrals []cadence.Deferral `json:"deferrals,omitempty"`
-	Deadline  time.Time          `json:"deadline,omitzero"`
+	Deferrals   []cadence.Deferral `json:"deferrals,omitempty"`
+	Deadline    time.Time          `json:"deadline,omitzero"`
+	Escalations []cadence.Deferral `json:"escalations,omitempty"` // open tasks' new escalation instants
 }
 
 // thaw gives every frozen item, and the stage deadline, the business time it had left,
@@ -187,7 +197,12 @@ func thaw(fr *Frozen, at time.Time, cals cadence.Calendars) thawed {
 		if it.Contact {
 			cal = cals.Contact
 		}
-		out.Deferrals = append(out.Deferrals, cadence.Deferral{ItemID: it.ID, Until: cadence.AddRemaining(cal, at, it.Remaining), Why: why})
+		moved := cadence.Deferral{ItemID: it.ID, Until: cadence.AddRemaining(cal, at, it.Remaining), Why: why}
+		if strings.HasPrefix(it.ID, escalateItemPrefix) {
+			out.Escalations = append(out.Escalations, moved)
+			continue
+		}
+		out.Deferrals = append(out.Deferrals, moved)
 	}
 	if fr.Deadline != nil {
 		out.Deadline = cadence.AddRemaining(cals.Owner, at, *fr.Deadline)

@@ -91,3 +91,17 @@ func TestSnoozeMovesDueDateAndEscalation(t *testing.T) {
 		require.Equal(t, "ignored", state)
 	})
 }
+
+// An escalation that would fall due during the owner's holiday keeps the time it had left:
+// paused on day 6 (one day before the escalation), back on day 10, escalated on day 11, not
+// in a burst on the first morning back.
+func TestEscalationWaitsOutTheOwnersPause(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, escalatingPipeline())
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, pauseEvent("holiday", workflows.ScopeOwner, day(6), day(10), 60))
+	}, 6*24*time.Hour)
+	runFor(env, 20*24*time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
+	require.Equal(t, []string{"call#1@96h0m0s", "escalate-call#1@264h0m0s"}, rec.taskLog())
+}
