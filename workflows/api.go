@@ -186,6 +186,10 @@ type Carried struct {
 	// Pauses hold the cadence while any is present; Frozen is the visit's remaining time.
 	Pauses []Pause `json:"pauses,omitempty"`
 	Frozen *Frozen `json:"frozen,omitempty"`
+	// Handled are the inbound event ids this deal handled most recently (at most
+	// handledWindow): a signal delivered twice (a client retry racing the sweeper, a crash
+	// between the signal and its record) is handled once.
+	Handled []int64 `json:"handled,omitempty"`
 	// Pending are events delivered to the previous run after it decided to continue as new;
 	// the next run handles them first, in order, so none is lost and histories stay short.
 	Pending []Event `json:"pending,omitempty"`

@@ -3,6 +3,7 @@ package workflows
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -481,7 +482,32 @@ func (d *deal) classify(ev Event) verdict {
 	}
 }
 
+// handledWindow bounds the inbound event ids a deal remembers. Redeliveries come within
+// minutes (a retry, the sweeper), long before this many events.
+const handledWindow = 256
+
+// firstDelivery reports whether the deal sees this inbound event for the first time, and
+// remembers it. Events without an inbound id (internal ones) are always new.
+func (d *deal) firstDelivery(ev Event) bool {
+	if ev.InboundEventID == 0 {
+		return true
+	}
+	if slices.Contains(d.state.Handled, ev.InboundEventID) {
+		return false
+	}
+	d.state.Handled = append(d.state.Handled, ev.InboundEventID)
+	if n := len(d.state.Handled); n > handledWindow {
+		d.state.Handled = slices.Clone(d.state.Handled[n-handledWindow:])
+	}
+	return true
+}
+
 func (d *deal) handle(ctx workflow.Context, ev Event) error {
+	if !d.firstDelivery(ev) {
+		// Its outcome is recorded already (or will be, by the delivery being handled).
+		d.logger.Info("Inbound event delivered again: handled once", "InboundEventID", ev.InboundEventID, "Kind", ev.Kind)
+		return nil
+	}
 	switch ev.Kind {
 	case EventMigrate:
 		return d.migrate(ctx, ev)

@@ -337,3 +337,28 @@ func TestStaleLadderWarnsAtEightyPercentThenMoves(t *testing.T) {
 	require.Equal(t, time.Date(2026, 12, 4, 9, 0, 0, 0, time.UTC), rec.tasks[1].DueAt.UTC(), "due one business day later")
 	require.Len(t, rec.cancels, 1, "the rungs' tasks are cancelled when the deal moves")
 }
+
+// A signal delivered twice (a client retry racing the sweeper, or a crash between the signal
+// and its record) is handled once: one reply task, one snooze, one pause.
+func TestAnInboundEventDeliveredTwiceIsHandledOnce(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, rulesPipeline())
+	reply := engagement("r-1", cadence.EngagedReply, day(4).Add(-time.Hour), 7)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, reply) }, 4*24*time.Hour-time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, reply) }, 4*24*time.Hour-time.Hour+2*time.Minute)
+	hold := pauseEvent("hold", workflows.ScopeDeal, day(5), time.Time{}, 8)
+	release := resumeEvent("release", workflows.ScopeDeal, day(6), 9)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, hold) }, 5*24*time.Hour)
+	env.RegisterDelayedCallback(func() { env.SignalWorkflow(workflows.EventSignal, release) }, 6*24*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, hold) // the pause, redelivered after its resume
+	}, 6*24*time.Hour+time.Hour)
+	env.RegisterDelayedCallback(func() {
+		require.False(t, query(t, env).Paused, "a stale redelivery does not pause the deal again")
+	}, 6*24*time.Hour+2*time.Hour)
+	runFor(env, 8*24*time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
+	require.Equal(t, []string{"exit-reply#1@95h0m0s", "call#1@96h0m0s"}, rec.taskLog(), "one reply task")
+	state, _ := rec.outcome(7)
+	require.Equal(t, "applied", state)
+}

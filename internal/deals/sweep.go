@@ -301,6 +301,17 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 		if row.Source == SourceOps && json.Unmarshal(row.Payload, &scope) == nil && scope.PauseID > 0 {
 			return s.resendScope(ctx, row, workflows.EventKind(row.Kind), scope)
 		}
+		// A deal's own pause or resume swept after a later one of either was recorded would
+		// undo it (a pause re-sent after its resume holds the deal for good). Owner and
+		// pipeline pauses (source ops) are other scopes.
+		later, found, err := s.Store.LaterEvent(ctx, row.DealID, row.ID,
+			[]string{string(workflows.EventPaused), string(workflows.EventResumed)}, SourceOps)
+		if err != nil {
+			return "", err
+		}
+		if found {
+			return "", ignore("superseded: a later pause or resume of the deal (event %d) was recorded after it", later)
+		}
 		if row.Kind == string(workflows.EventPaused) {
 			var r PauseRequest
 			if err := decode(&r); err != nil {

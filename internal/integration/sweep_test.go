@@ -147,6 +147,16 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	_, err = down.PauseDeal(dctx(), deals.PauseRequest{Deal: held.DealID, Source: "cli", EventID: "p-1", Reason: "budget freeze"})
 	require.Error(t, err)
 
+	// A deal pause stuck, then resumed by the rep while Temporal is back: the resume is
+	// ignored (not paused), and the sweep must not pause the deal afterwards for good.
+	unheld := e.create("sweep-unheld")
+	entered(unheld.DealID)
+	_, err = down.PauseDeal(dctx(), deals.PauseRequest{Deal: unheld.DealID, Source: "cli", EventID: "p-stale"})
+	require.Error(t, err)
+	_, err = e.svc.ResumeDeal(ctx, deals.ResumeRequest{Deal: unheld.DealID, Source: "cli", EventID: "r-after"})
+	require.NoError(t, err)
+	e.eventuallyRow("ignored", 20*time.Second, `source_event_id = 'r-after'`)
+
 	// paused (an owner's pause, told deal by deal).
 	olga, err := e.svc.Create(ctx, deals.CreateRequest{Source: "crm", ExternalID: "sweep-olga", CadenceVersion: &v1,
 		Owner: store.OwnerInput{Email: "olga@vendor.test"}, Contact: store.ContactInput{Email: "sweep-olga@prospect.test"}})
@@ -190,7 +200,7 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	e.moveTo(closing.DealID, "lost", "lost-1", time.Now())
 	e.eventually("the deal closed", 20*time.Second, func(tl store.Timeline) bool { return tl.Deal.Closed() }, closing.DealID)
 
-	require.Equal(t, 12, e.countReceived(), "every event recorded while Temporal was down waits in received")
+	require.Equal(t, 13, e.countReceived(), "every event recorded while Temporal was down waits in received")
 
 	// Nothing has waited an hour yet.
 	none, err := e.svc.SweepReceived(ctx, time.Hour, 100)
@@ -199,9 +209,9 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 
 	swept, err := e.svc.SweepReceived(ctx, 0, 100)
 	require.NoError(t, err)
-	require.Equal(t, 12, swept.Found)
+	require.Equal(t, 13, swept.Found)
 	require.Equal(t, 8, swept.Signalled, "%+v", swept.Events)
-	require.Equal(t, 4, swept.Settled, "%+v", swept.Events)
+	require.Equal(t, 5, swept.Settled, "%+v", swept.Events)
 	require.Zero(t, swept.Failed+swept.Skipped+swept.Left, "%+v", swept.Events)
 	require.Equal(t, "garbled", swept.Events[0].SourceEventID, "oldest first")
 	require.Zero(t, e.countReceived())
@@ -228,8 +238,15 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	e.eventuallyRow("applied", 20*time.Second, `source = 'migration' AND deal_id = $1`, migrating.DealID)
 	require.Equal(t, v2.Version, e.view(migrating.DealID).CadenceVersion)
 
+	// The stale pause is settled, never sent: the deal runs on.
+	state, reason := e.eventRow(`source_event_id = 'p-stale'`)
+	require.Equal(t, "ignored", state)
+	require.Contains(t, reason, "superseded: a later pause or resume of the deal")
+	require.Zero(t, e.signalsWith(unheld.DealID, "p-stale"))
+	require.False(t, e.view(unheld.DealID).Paused)
+
 	// A closed deal's event is refused, as the request sent now would be.
-	state, reason := e.eventRow(`source_event_id = 'late-1'`)
+	state, reason = e.eventRow(`source_event_id = 'late-1'`)
 	require.Equal(t, "refused", state)
 	require.Equal(t, "deal is closed; reopen it to continue", reason)
 	require.Zero(t, e.signalsWith(closing.DealID, "late-1"))

@@ -254,7 +254,12 @@ func (s *Store) RecordStageEvent(ctx context.Context, ev StageEvent) (InboundEve
 }
 
 // MarkEventSignalled moves an event from received to signalled once Temporal accepted it.
+//
+// It runs once Temporal accepted the signal, so the caller's cancellation (a client gone, a
+// server stopping) does not stop it: a row left 'received' would be signalled again.
 func (s *Store) MarkEventSignalled(ctx context.Context, id int64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
 	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = 'signalled', updated_at = now()
 		WHERE id = $1 AND state = 'received'`, id)
 	return err

@@ -92,3 +92,18 @@ func (s *Store) PauseByID(ctx context.Context, id int64) (Pause, error) {
 	}
 	return p, err
 }
+
+// LaterEvent returns the id of the deal's first inbound event of one of kinds, from any
+// source but notSource, recorded after event afterID, and whether there is one. A pause
+// swept late must not undo the resume that came after it.
+func (s *Store) LaterEvent(ctx context.Context, dealID string, afterID int64, kinds []string, notSource string) (int64, bool, error) {
+	var id int64
+	err := s.pool.QueryRow(ctx, `
+		SELECT id FROM inbound_events WHERE deal_id = $1 AND id > $2 AND kind = ANY($3) AND source <> $4
+		ORDER BY id LIMIT 1`,
+		dealID, afterID, kinds, notSource).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
