@@ -156,8 +156,11 @@ func (r *reader) interval(key string, def time.Duration) time.Duration {
 		return 0
 	}
 	d, err := time.ParseDuration(s)
-	if err != nil || d < 0 {
-		r.problems = append(r.problems, fmt.Sprintf("%s=%q: want a duration like 30s, or 0 for off", key, s))
+	if err == nil && d == 0 {
+		return 0
+	}
+	if err != nil || d < time.Second {
+		r.problems = append(r.problems, fmt.Sprintf("%s=%q: want a duration of 1s or more like 30s, or 0 for off", key, s))
 		return def
 	}
 	return d

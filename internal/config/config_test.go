@@ -336,7 +336,7 @@ func TestSweepInterval(t *testing.T) {
 		require.NoError(t, err, v)
 		require.Equal(t, want, s.SweepInterval, v)
 	}
-	for _, v := range []string{"-1s", "often", "30"} {
+	for _, v := range []string{"-1s", "often", "30", "1ms"} {
 		_, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "SWEEP_INTERVAL": v})
 		require.ErrorContains(t, err, "SWEEP_INTERVAL", v)
 	}
