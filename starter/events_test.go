@@ -87,7 +87,7 @@ func TestEventsSweepVerbAndServeSweeper(t *testing.T) {
 
 	// serve sweeps on its own, every SWEEP_INTERVAL, and stops with its context.
 	create("s-2")
-	env := config.MapEnv{"API_TOKEN": "0123456789abcdef", "HTTP_ADDR": "127.0.0.1:0", "SWEEP_INTERVAL": "200ms"}
+	env := config.MapEnv{"API_TOKEN": "0123456789abcdef", "HTTP_ADDR": "127.0.0.1:0", "SWEEP_INTERVAL": "1s"}
 	for k, v := range live {
 		env[k] = v
 	}
