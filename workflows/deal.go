@@ -715,7 +715,7 @@ func (d *deal) refresh(ctx workflow.Context) error {
 	d.state.Revision++
 	err = workflow.ExecuteActivity(dbOptions(ctx), a.ProjectDeal, activities.ProjectionInput{
 		DealID: d.in.DealID, Revision: d.state.Revision, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,
-		EnteredAt: d.state.Visit.EnteredAt, Deadline: agenda.Deadline, Next: d.outlook(),
+		EnteredAt: d.state.Visit.EnteredAt, Deadline: d.shownDeadline(), Next: d.outlook(),
 	}).Get(ctx, nil)
 	if err != nil {
 		return err
@@ -813,7 +813,7 @@ func (d *deal) view() (View, error) {
 	}
 	v := View{
 		DealID: d.in.DealID, Stage: d.state.Visit.Stage, Visit: d.state.Visit.Number,
-		EnteredAt: d.state.Visit.EnteredAt, Deadline: d.plan.Deadline, Next: next, OpenTasks: tasks,
+		EnteredAt: d.state.Visit.EnteredAt, Deadline: d.shownDeadline(), Next: next, OpenTasks: tasks,
 		CadenceVersion: d.in.Cadence.Version, Closed: d.closable(), EmailsStopped: d.state.Visit.EmailsStopped,
 		Paused: d.paused(), Pauses: d.state.Pauses,
 	}

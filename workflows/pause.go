@@ -53,6 +53,19 @@ func (d *deal) outlook() []cadence.Item {
 	return append(slices.Clip(agenda), d.plan.AfterPause...)
 }
 
+// shownDeadline is the stage deadline pages show: while paused with a known end, where the
+// resume will put it (the plan's own deadline is frozen).
+func (d *deal) shownDeadline() time.Time {
+	if d.paused() {
+		for _, it := range d.plan.AfterPause {
+			if it.ID == cadence.StaleItemID {
+				return it.At
+			}
+		}
+	}
+	return d.plan.Deadline
+}
+
 // freeze records what each pending item of a visit still had to wait at `at`.
 func freeze(visit int, at time.Time, items []cadence.Item, deadline time.Time, cals cadence.Calendars) *Frozen {
 	f := &Frozen{Visit: visit, At: at}

@@ -156,13 +156,14 @@ func TestPauseWithAnEndShowsWhereEveryTouchMoves(t *testing.T) {
 	t.Parallel()
 	env, rec := newEnv(t, rulesPipeline())
 	var shown []cadence.Item
+	var deadline time.Time
 	env.RegisterDelayedCallback(func() {
 		env.SignalWorkflow(workflows.EventSignal, pauseEvent("holiday", workflows.ScopeOwner, day(1), day(8), 50))
 	}, 24*time.Hour)
 	env.RegisterDelayedCallback(func() {
 		v := query(t, env)
 		require.True(t, v.Paused)
-		shown = v.Next
+		shown, deadline = v.Next, v.Deadline
 	}, 2*24*time.Hour)
 	runFor(env, 30*24*time.Hour)
 	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
@@ -172,6 +173,7 @@ func TestPauseWithAnEndShowsWhereEveryTouchMoves(t *testing.T) {
 	require.Equal(t, []string{"resume@192h0m0s", "followup#1@240h0m0s", "call#1@264h0m0s", "last#1@336h0m0s", "stale@648h0m0s"}, itemsAt(shown))
 	require.Equal(t, cadence.ItemResume, shown[0].Kind)
 	require.Contains(t, shown[1].Reason, "paused from")
+	require.Equal(t, day(27), deadline, "the deadline shown is where the resume puts it")
 	require.Equal(t, []string{"intro#1@0s", "followup#1@240h0m0s", "last#1@336h0m0s"}, rec.sent(), "sent where shown")
 	require.Equal(t, []string{"call#1@264h0m0s"}, rec.taskLog(), "the task came where shown")
 }
