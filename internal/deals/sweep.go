@@ -352,6 +352,18 @@ func (s *Service) resendScope(ctx context.Context, row store.ReceivedEvent, kind
 	if p.Scope != store.PauseScopeOwner && p.Scope != store.PauseScopePipeline {
 		return "", ignore("cannot be sent again: pause scope %q", p.Scope)
 	}
+	// Checked and signalled under the scope's lock, which starting, changing and lifting
+	// its pauses take too: a lift waits for this signal, or this sees the lift.
+	var state string
+	err := s.Store.WithPauseScopeLock(ctx, p.Scope, p.Key, func(ctx context.Context) error {
+		var err error
+		state, err = s.resendScopeLocked(ctx, row, kind, p)
+		return err
+	})
+	return state, err
+}
+
+func (s *Service) resendScopeLocked(ctx context.Context, row store.ReceivedEvent, kind workflows.EventKind, p scopePayload) (string, error) {
 	pause, err := s.Store.PauseByID(ctx, p.PauseID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", ignore("cannot be sent again: %s pause %d is not recorded", p.Scope, p.PauseID)

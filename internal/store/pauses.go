@@ -58,7 +58,31 @@ func checkPauseScope(scope string) error {
 }
 
 // expirePause marks lifted a pause of the key whose end has come, so a new one may start.
+// lockPauseScope serialises the changes to one owner's or pipeline's pause with the
+// sweeper's re-sending of that pause to a deal (WithPauseScopeLock): a pause swept late can
+// then never reach a deal after the resume that lifted it.
+func lockPauseScope(ctx context.Context, tx pgx.Tx, scope, key string) error {
+	_, err := tx.Exec(ctx, `SELECT pg_advisory_xact_lock(hashtextextended('pause:' || $1 || ':' || $2, 0))`, scope, key)
+	if err != nil {
+		return fmt.Errorf("lock %s %s pauses: %w", scope, key, err)
+	}
+	return nil
+}
+
+// WithPauseScopeLock runs fn while no pause of scope and key can start, change or lift.
+func (s *Store) WithPauseScopeLock(ctx context.Context, scope, key string, fn func(context.Context) error) error {
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if err := lockPauseScope(ctx, tx, scope, key); err != nil {
+			return err
+		}
+		return fn(ctx)
+	})
+}
+
 func expirePause(ctx context.Context, tx pgx.Tx, scope, key string) error {
+	if err := lockPauseScope(ctx, tx, scope, key); err != nil {
+		return err
+	}
 	_, err := tx.Exec(ctx, `UPDATE pauses SET lifted_at = until, lifted_by = 'until', updated_at = now()
 		WHERE scope = $1 AND key = $2 AND lifted_at IS NULL AND until <= now()`, scope, key)
 	if err != nil {

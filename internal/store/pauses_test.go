@@ -232,3 +232,46 @@ func TestSendSwitchHoldsAndReleasesIdempotently(t *testing.T) {
 	require.NoError(t, err)
 	require.False(t, state.Held)
 }
+
+// A pause's lift waits while the sweeper holds the scope's lock to re-send that pause to a
+// deal, so the resume always reaches the deal after the pause.
+func TestPauseScopeLockHoldsOffALift(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "lock-1").Deal
+	_, _, err := st.StartPause(ctx, store.PauseScopeOwner, d.OwnerID, nil, "holiday", "cli")
+	require.NoError(t, err)
+
+	inside, release := make(chan struct{}), make(chan struct{})
+	locked := make(chan error, 1)
+	go func() {
+		locked <- st.WithPauseScopeLock(ctx, store.PauseScopeOwner, d.OwnerID, func(context.Context) error {
+			close(inside)
+			<-release
+			return nil
+		})
+	}()
+	<-inside
+	lifted := make(chan error, 1)
+	go func() {
+		_, _, err := st.LiftPause(ctx, store.PauseScopeOwner, d.OwnerID, "cli")
+		lifted <- err
+	}()
+	select {
+	case err := <-lifted:
+		t.Fatalf("the lift went through while the scope was locked (err %v)", err)
+	case <-time.After(300 * time.Millisecond):
+	}
+	close(release)
+	require.NoError(t, <-locked)
+	select {
+	case err := <-lifted:
+		require.NoError(t, err)
+	case <-time.After(10 * time.Second):
+		t.Fatal("the lift never went through")
+	}
+	_, held, err := st.ActivePause(ctx, store.PauseScopeOwner, d.OwnerID)
+	require.NoError(t, err)
+	require.False(t, held)
+}
