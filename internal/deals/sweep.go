@@ -168,6 +168,9 @@ func (s *Service) sweepOne(ctx context.Context, row store.ReceivedEvent) SweptEv
 		out.Result = SweepSkipped
 		return out
 	}
+	if err := s.Store.NoteSweepAttempt(ctx, row.ID); err != nil {
+		return fail(err)
+	}
 	rctx, cancel := context.WithTimeout(ctx, sweepRowTimeout)
 	state, sendErr := s.resend(rctx, row)
 	cancel()

@@ -23,7 +23,8 @@ type ReceivedEvent struct {
 }
 
 // ReceivedEvents lists up to limit events still in received that were recorded more than
-// olderThan ago by the database's clock, oldest first.
+// olderThan ago by the database's clock: those the sweeper never tried first, oldest first,
+// then those it tried least recently.
 func (s *Store) ReceivedEvents(ctx context.Context, olderThan time.Duration, limit int) ([]ReceivedEvent, error) {
 	if olderThan < 0 {
 		olderThan = 0
@@ -31,7 +32,7 @@ func (s *Store) ReceivedEvents(ctx context.Context, olderThan time.Duration, lim
 	rows, err := s.pool.Query(ctx, `SELECT id, source, source_event_id, kind, deal_id, source_time, payload, received_at
 		FROM inbound_events
 		WHERE state = 'received' AND received_at < now() - $1 * interval '1 microsecond'
-		ORDER BY received_at, id LIMIT $2`, olderThan.Microseconds(), limit)
+		ORDER BY swept_at NULLS FIRST, received_at, id LIMIT $2`, olderThan.Microseconds(), limit)
 	if err != nil {
 		return nil, fmt.Errorf("list received events: %w", err)
 	}
@@ -73,6 +74,15 @@ func (s *Store) LockEvent(ctx context.Context, id int64) (unlock func(), ok bool
 		}
 		conn.Release()
 	}, true, nil
+}
+
+// NoteSweepAttempt records that the sweeper is trying an event now.
+func (s *Store) NoteSweepAttempt(ctx context.Context, id int64) error {
+	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET swept_at = now(), sweep_attempts = sweep_attempts + 1 WHERE id = $1`, id)
+	if err != nil {
+		return fmt.Errorf("note sweep attempt of event %d: %w", id, err)
+	}
+	return nil
 }
 
 // EventState reads an inbound event's state and outcome reason.

@@ -43,6 +43,20 @@ func TestReceivedEventsOldestFirstAndLockedOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, []int64{b.Event.ID, c.Event.ID}, []int64{rows[0].ID, rows[1].ID})
 
+	// A row the sweeper tried goes behind those it never tried, and then by its last try:
+	// rows that keep failing never hold back newer ones.
+	require.NoError(t, st.NoteSweepAttempt(ctx, b.Event.ID))
+	rows, err = st.ReceivedEvents(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, []int64{c.Event.ID, b.Event.ID}, []int64{rows[0].ID, rows[1].ID})
+	require.NoError(t, st.NoteSweepAttempt(ctx, c.Event.ID))
+	rows, err = st.ReceivedEvents(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, []int64{b.Event.ID, c.Event.ID}, []int64{rows[0].ID, rows[1].ID}, "the least recently tried first")
+	var attempts int
+	require.NoError(t, pool.QueryRow(ctx, `SELECT sweep_attempts FROM inbound_events WHERE id = $1`, b.Event.ID).Scan(&attempts))
+	require.Equal(t, 1, attempts)
+
 	unlock, ok, err := st.LockEvent(ctx, b.Event.ID)
 	require.NoError(t, err)
 	require.True(t, ok)
