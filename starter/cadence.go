@@ -61,35 +61,32 @@ func cadenceValidate(args []string, stdout, stderr io.Writer) error {
 // already holds the same model and templates).
 func cadencePublish(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("cadence publish", stderr)
-	var asJSON bool
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	files, err := parse(fs, args)
+	out := jsonOrText(fs, stdout)
+	files, err := parseExactly(fs, args, 1, "usage: starter cadence publish FILE")
 	if err != nil {
 		return err
-	}
-	if len(files) != 1 {
-		return usageError("usage: starter cadence publish FILE")
 	}
 	p, err := cadencefile.Load(files[0])
 	if err != nil {
 		fmt.Fprintf(stderr, "%s\n\n", err)
 		return usageError(files[0] + " is invalid; nothing was published")
 	}
-	svc, closeAll, err := connect(ctx, env, false)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	cv, err := svc.Store.PublishNext(ctx, p)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, map[string]any{"version": cv.Version, "pipeline": cv.Pipeline.ID, "hash": cv.Hash})
-	}
-	fmt.Fprintf(stdout, "pipeline %s is cadence version %d (hash %.12s)\nnew deals on pipeline %s now pin it; move in-flight deals with: starter cadence migrate --from OLD --to %d --dry-run\n",
-		cv.Pipeline.ID, cv.Version, cv.Hash, cv.Pipeline.ID, cv.Version)
-	return nil
+	return callService(ctx, env, false, out,
+		func(svc *deals.Service) (publishedVersion, error) {
+			cv, err := svc.Store.PublishNext(ctx, p)
+			return publishedVersion{Hash: cv.Hash, Pipeline: cv.Pipeline.ID, Version: cv.Version}, err
+		},
+		func(w io.Writer, v publishedVersion) {
+			fmt.Fprintf(w, "pipeline %s is cadence version %d (hash %.12s)\nnew deals on pipeline %s now pin it; move in-flight deals with: starter cadence migrate --from OLD --to %d --dry-run\n",
+				v.Pipeline, v.Version, v.Hash, v.Pipeline, v.Version)
+		})
+}
+
+// publishedVersion is what cadence publish answers: the version, not the whole model.
+type publishedVersion struct {
+	Hash     string `json:"hash"`
+	Pipeline string `json:"pipeline"`
+	Version  int64  `json:"version"`
 }
 
 // cadencePreview prints the exact timeline a sample deal would get, in local and UTC times,
@@ -101,7 +98,6 @@ func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, 
 		r       preview.Request
 		version int64 = -1
 		start   string
-		asJSON  bool
 	)
 	fs.Int64Var(&version, "version", -1, "preview a published cadence version instead of a file")
 	fs.StringVar(&start, "start", "", "when the deal starts: RFC 3339, or YYYY-MM-DDTHH:MM in the owner's zone (default now)")
@@ -111,7 +107,7 @@ func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, 
 	fs.StringVar(&r.Contact.Country, "contact-country", "", "contact's holiday country (default: the cadence's)")
 	fs.IntVar(&r.Days, "days", 90, "how many days to show")
 	fs.BoolVar(&r.Emails, "emails", false, "also print each email as the prospect would get it: sender, subject, thread, text")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	out := jsonOrText(fs, stdout)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -142,7 +138,7 @@ func cadencePreview(ctx context.Context, args []string, env config.Env, stdout, 
 	if err != nil {
 		return usageError("preview: " + err.Error())
 	}
-	if asJSON {
+	if out.json {
 		return writeJSON(stdout, touches)
 	}
 	fmt.Fprintf(stdout, "pipeline %s from %s, nobody answering, %d days\n\n", p.ID, r.Start.Format(time.RFC3339), r.Days)
@@ -184,12 +180,11 @@ func parseStart(s string, p cadence.Pipeline, ownerZone string) (time.Time, erro
 func cadenceMigrate(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("cadence migrate", stderr)
 	var r deals.MigrateRequest
-	var asJSON bool
 	fs.Int64Var(&r.From, "from", -1, "cadence version the deals run now (required)")
 	fs.Int64Var(&r.To, "to", -1, "cadence version to move them to (required)")
 	fs.StringVar(&r.Deal, "deal", "", "migrate one deal only (id or source:external-id)")
 	fs.BoolVar(&r.DryRun, "dry-run", false, "list what would change per deal; change nothing")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
+	out := jsonOrText(fs, stdout)
 	rest, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -197,30 +192,22 @@ func cadenceMigrate(ctx context.Context, args []string, env config.Env, stdout, 
 	if len(rest) > 0 || r.From < 0 || r.To < 0 {
 		return usageError("usage: starter cadence migrate --from VERSION --to VERSION [--deal DEAL] [--dry-run]")
 	}
-	svc, closeAll, err := connect(ctx, env, !r.DryRun)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	result, err := svc.Migrate(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, result)
-	}
-	if len(result) == 0 {
-		fmt.Fprintf(stdout, "no open deal runs cadence version %d\n", r.From)
-		return nil
-	}
-	for _, m := range result {
-		fmt.Fprintf(stdout, "deal %s (%s): %s\n", m.DealID, m.Stage, m.State)
-		fmt.Fprintf(stdout, "  %s\n", strings.Join(m.Changes, "\n  "))
-	}
-	if r.DryRun {
-		fmt.Fprintf(stdout, "dry run: nothing changed; run again without --dry-run to migrate %d deal(s)\n", len(result))
-	} else {
-		fmt.Fprintln(stdout, "each deal applies the new version at its next step boundary; steps already run are not repeated")
-	}
-	return nil
+	// A dry run only reads: it needs no Temporal.
+	return callService(ctx, env, !r.DryRun, out,
+		func(svc *deals.Service) ([]deals.DealMigration, error) { return svc.Migrate(ctx, r) },
+		func(w io.Writer, result []deals.DealMigration) {
+			if len(result) == 0 {
+				fmt.Fprintf(w, "no open deal runs cadence version %d\n", r.From)
+				return
+			}
+			for _, m := range result {
+				fmt.Fprintf(w, "deal %s (%s): %s\n", m.DealID, m.Stage, m.State)
+				fmt.Fprintf(w, "  %s\n", strings.Join(m.Changes, "\n  "))
+			}
+			if r.DryRun {
+				fmt.Fprintf(w, "dry run: nothing changed; run again without --dry-run to migrate %d deal(s)\n", len(result))
+			} else {
+				fmt.Fprintln(w, "each deal applies the new version at its next step boundary; steps already run are not repeated")
+			}
+		})
 }

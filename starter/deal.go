@@ -2,51 +2,16 @@ package main
 
 import (
 	"context"
-	"encoding/json"
-	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"strings"
 	"text/tabwriter"
 	"time"
 
-	"go.temporal.io/sdk/client"
-	tlog "go.temporal.io/sdk/log"
-
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/deals"
-	"github.com/followup-engine/followup/internal/engine"
 	"github.com/followup-engine/followup/internal/store"
 )
-
-// connect opens PostgreSQL (migrated) and, when needed, a Temporal client.
-func connect(ctx context.Context, env config.Env, withTemporal bool) (*deals.Service, func(), error) {
-	cfg, err := config.LoadStarter(env)
-	if err != nil {
-		return nil, nil, err
-	}
-	st, err := engine.OpenStore(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 4})
-	if err != nil {
-		return nil, nil, err
-	}
-	pool := st.Pool()
-	svc := &deals.Service{Store: st}
-	closeAll := pool.Close
-	if withTemporal {
-		opts := cfg.Temporal
-		opts.Logger = tlog.NewStructuredLogger(quietLogger())
-		// Lazy: bad input is refused before anything dials Temporal.
-		c, err := client.NewLazyClient(opts)
-		if err != nil {
-			pool.Close()
-			return nil, nil, fmt.Errorf("Temporal client for %s: %w", engine.HostPort(opts), err)
-		}
-		svc.Temporal = c
-		closeAll = func() { c.Close(); pool.Close() }
-	}
-	return svc, closeAll, nil
-}
 
 func runMigrate(ctx context.Context, args []string, env config.Env, stdout io.Writer) error {
 	if len(args) > 0 {
@@ -61,58 +26,31 @@ func runMigrate(ctx context.Context, args []string, env config.Env, stdout io.Wr
 	return nil
 }
 
+// dealVerbs are the commands of starter deal VERB.
+var dealVerbs = map[string]verbFunc{
+	"create": dealCreate,
+	"stage":  dealStage,
+	"engage": dealEngage,
+	"reopen": dealReopen,
+	"show":   dealShow,
+	"pause":  dealPause,
+	"resume": dealResume,
+}
+
 func runDeal(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
-	switch verb {
-	case "create":
-		return dealCreate(ctx, args, env, stdout, stderr)
-	case "stage":
-		return dealStage(ctx, args, env, stdout, stderr)
-	case "engage":
-		return dealEngage(ctx, args, env, stdout, stderr)
-	case "reopen":
-		return dealReopen(ctx, args, env, stdout, stderr)
-	case "show":
-		return dealShow(ctx, args, env, stdout, stderr)
-	case "pause":
-		return dealPause(ctx, args, env, stdout, stderr)
-	case "resume":
-		return dealResume(ctx, args, env, stdout, stderr)
-	default:
+	run, ok := dealVerbs[verb]
+	if !ok {
 		return usageError(fmt.Sprintf("unknown deal command %q\n\n%s", verb, usage))
 	}
-}
-
-func newFlags(name string, stderr io.Writer) *flag.FlagSet {
-	fs := flag.NewFlagSet(name, flag.ContinueOnError)
-	fs.SetOutput(stderr)
-	return fs
-}
-
-// parse parses flags that may follow positional arguments ("deal stage D S --reason x").
-func parse(fs *flag.FlagSet, args []string) ([]string, error) {
-	var positional []string
-	for {
-		if err := fs.Parse(args); err != nil {
-			if errors.Is(err, flag.ErrHelp) {
-				return nil, usageError("")
-			}
-			return nil, usageError(err.Error())
-		}
-		args = fs.Args()
-		if len(args) == 0 {
-			return positional, nil
-		}
-		positional = append(positional, args[0])
-		args = args[1:]
-	}
+	return run(ctx, args, env, stdout, stderr)
 }
 
 func dealCreate(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("deal create", stderr)
 	var r deals.CreateRequest
 	var version int64 = -1
-	var asJSON bool
-	fs.StringVar(&r.Source, "source", "cli", "who tells us about the deal (api, cli, hubspot, …)")
+	eventFlags(fs, &r.Source, &r.EventID, "who tells us about the deal (api, cli, hubspot, …)",
+		"the source's id of this create (default create:<external-id>)")
 	fs.StringVar(&r.ExternalID, "external-id", "", "the deal's id at the source (required)")
 	fs.StringVar(&r.Title, "title", "", "deal title")
 	fs.StringVar(&r.Owner.Email, "owner", "", "owner (rep) email (required)")
@@ -130,15 +68,10 @@ func dealCreate(ctx context.Context, args []string, env config.Env, stdout, stde
 	fs.StringVar(&r.Contact.Country, "contact-country", "", "prospect's two-letter country code")
 	fs.StringVar(&r.Pipeline, "pipeline", "", "pipeline id (default: the built-in b2b-default)")
 	fs.Int64Var(&version, "cadence-version", -1, "cadence version to pin (default: the pipeline's latest published)")
-	fs.StringVar(&r.EventID, "event-id", "", "the source's id of this create (default create:<external-id>)")
 	fs.BoolVar(&r.Import, "import", false, "an existing deal moved over from another system: its stage's clock starts now and its first email counts as sent (it is not sent)")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
-	if err != nil {
+	out := jsonOrText(fs, stdout)
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageError("deal create takes flags only; unexpected " + strings.Join(rest, " "))
 	}
 	var missing []string
 	for _, f := range []struct{ name, v string }{{"--external-id", r.ExternalID}, {"--owner", r.Owner.Email}, {"--contact", r.Contact.Email}} {
@@ -152,140 +85,76 @@ func dealCreate(ctx context.Context, args []string, env config.Env, stdout, stde
 	if version >= 0 {
 		r.CadenceVersion = &version
 	}
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	resp, err := svc.Create(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, resp)
-	}
-	verb := "created"
-	if r.Import {
-		verb = "imported (the stage's first email counts as sent)"
-	}
-	if !resp.Created {
-		verb = "already exists (converged)"
-	}
-	fmt.Fprintf(stdout, "deal %s %s\n  workflow %s run %s\n  stage    %s\nnext: starter deal show %s\n",
-		resp.DealID, verb, resp.WorkflowID, resp.RunID, resp.Stage, resp.DealID)
-	return nil
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.CreateResponse, error) { return svc.Create(ctx, r) },
+		func(w io.Writer, resp deals.CreateResponse) {
+			verb := "created"
+			if r.Import {
+				verb = "imported (the stage's first email counts as sent)"
+			}
+			if !resp.Created {
+				verb = "already exists (converged)"
+			}
+			fmt.Fprintf(w, "deal %s %s\n  workflow %s run %s\n  stage    %s\nnext: starter deal show %s\n",
+				resp.DealID, verb, resp.WorkflowID, resp.RunID, resp.Stage, resp.DealID)
+		})
 }
 
 func dealStage(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("deal stage", stderr)
 	var r deals.StageRequest
 	var at string
-	var asJSON bool
-	fs.StringVar(&r.Source, "source", "cli", "who reports the change")
-	fs.StringVar(&r.EventID, "event-id", "", "the source's id of this change; repeating it is a no-op (default: generated)")
+	eventFlags(fs, &r.Source, &r.EventID, "who reports the change",
+		"the source's id of this change; repeating it is a no-op (default: generated)")
 	fs.StringVar(&at, "at", "", "when the change happened at the source, RFC 3339 (default now)")
-	fs.StringVar(&r.Reason, "reason", "", "why")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	reasonFlag(fs, &r.Reason, "why")
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 2, "usage: starter deal stage DEAL STAGE [--reason TEXT] [--event-id ID] [--at TIME]")
 	if err != nil {
 		return err
-	}
-	if len(rest) != 2 {
-		return usageError("usage: starter deal stage DEAL STAGE [--reason TEXT] [--event-id ID] [--at TIME]")
 	}
 	r.Deal, r.Stage = rest[0], rest[1]
-	if at != "" {
-		t, err := time.Parse(time.RFC3339, at)
-		if err != nil {
-			return usageError(fmt.Sprintf("--at %q: want RFC 3339, like 2026-11-23T10:00:00Z", at))
-		}
-		r.SourceTime = t
-	}
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
+	if r.SourceTime, err = parseSourceTime(at); err != nil {
 		return err
 	}
-	defer closeAll()
-	resp, err := svc.ChangeStage(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, resp)
-	}
-	if resp.Duplicate {
-		fmt.Fprintf(stdout, "event already received (state %s); nothing sent again\n", resp.State)
-		return nil
-	}
-	fmt.Fprintf(stdout, "stage change to %s sent to deal %s (event %d); the deal applies it unless an applied change is newer\n",
-		r.Stage, resp.DealID, resp.EventID)
-	return nil
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.StageResponse, error) { return svc.ChangeStage(ctx, r) },
+		func(w io.Writer, resp deals.StageResponse) {
+			printEvent(w, resp.Duplicate, resp.State, fmt.Sprintf(
+				"stage change to %s sent to deal %s (event %d); the deal applies it unless an applied change is newer",
+				r.Stage, resp.DealID, resp.EventID))
+		})
 }
 
 func dealReopen(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("deal reopen", stderr)
 	var r deals.ReopenRequest
-	var asJSON bool
 	fs.StringVar(&r.Stage, "stage", "", "stage to reopen into (default: the pipeline's first)")
-	fs.StringVar(&r.Source, "source", "cli", "who reopens it")
-	fs.StringVar(&r.EventID, "event-id", "", "id of this reopen (default: generated)")
-	fs.StringVar(&r.Reason, "reason", "", "why")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	eventFlags(fs, &r.Source, &r.EventID, "who reopens it", "id of this reopen (default: generated)")
+	reasonFlag(fs, &r.Reason, "why")
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 1, "usage: starter deal reopen DEAL [--stage STAGE] [--reason TEXT]")
 	if err != nil {
 		return err
-	}
-	if len(rest) != 1 {
-		return usageError("usage: starter deal reopen DEAL [--stage STAGE] [--reason TEXT]")
 	}
 	r.Deal = rest[0]
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	resp, err := svc.Reopen(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, resp)
-	}
-	fmt.Fprintf(stdout, "deal %s reopened into %s (visit %d, run %s)\n", resp.DealID, resp.Stage, resp.Visit, resp.RunID)
-	return nil
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.ReopenResponse, error) { return svc.Reopen(ctx, r) },
+		func(w io.Writer, resp deals.ReopenResponse) {
+			fmt.Fprintf(w, "deal %s reopened into %s (visit %d, run %s)\n", resp.DealID, resp.Stage, resp.Visit, resp.RunID)
+		})
 }
 
 func dealShow(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("deal show", stderr)
-	var asJSON bool
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 1, "usage: starter deal show DEAL [--json]")
 	if err != nil {
 		return err
 	}
-	if len(rest) != 1 {
-		return usageError("usage: starter deal show DEAL [--json]")
-	}
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	det, err := svc.Show(ctx, rest[0], 3*time.Second)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, det)
-	}
-	printDetails(stdout, det)
-	return nil
-}
-
-func writeJSON(w io.Writer, v any) error {
-	enc := json.NewEncoder(w)
-	enc.SetIndent("", "  ")
-	return enc.Encode(v)
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.Details, error) { return svc.Show(ctx, rest[0], 3*time.Second) },
+		printDetails)
 }
 
 const showTime = "2006-01-02 15:04:05 MST"

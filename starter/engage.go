@@ -4,9 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
-	"time"
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/config"
@@ -19,29 +17,21 @@ func dealEngage(ctx context.Context, args []string, env config.Env, stdout, stde
 	fs := newFlags("deal engage", stderr)
 	var r deals.EngageRequest
 	var at, returnAt string
-	var asJSON bool
-	fs.StringVar(&r.Source, "source", "cli", "who reports it")
-	fs.StringVar(&r.EventID, "event-id", "", "the source's id of this engagement; repeating it is a no-op (default: generated)")
+	eventFlags(fs, &r.Source, &r.EventID, "who reports it",
+		"the source's id of this engagement; repeating it is a no-op (default: generated)")
 	fs.StringVar(&at, "at", "", "when it happened at the source, RFC 3339 (default now)")
 	fs.StringVar(&returnAt, "return-at", "", "out_of_office: when the prospect is back, RFC 3339, or a date YYYY-MM-DD (the start of that day in the contact's time zone)")
 	fs.StringVar(&r.Address, "address", "", "bounce: the address that bounced (default the contact's); unsubscribe: an address to suppress too")
 	fs.StringVar(&r.Detail, "detail", "", "detail kept with the event and the suppression (a bounce message, say)")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 2, "usage: starter deal engage DEAL KIND [--return-at TIME|DATE] [--at TIME] [--event-id ID] [--source NAME]\n"+
+		"KIND is one of: "+kindList())
 	if err != nil {
 		return err
 	}
-	if len(rest) != 2 {
-		return usageError("usage: starter deal engage DEAL KIND [--return-at TIME|DATE] [--at TIME] [--event-id ID] [--source NAME]\n" +
-			"KIND is one of: " + kindList())
-	}
 	r.Deal, r.Kind = rest[0], cadence.Engagement(rest[1])
-	if at != "" {
-		t, err := time.Parse(time.RFC3339, at)
-		if err != nil {
-			return usageError(fmt.Sprintf("--at %q: want RFC 3339, like 2026-11-23T10:00:00Z", at))
-		}
-		r.SourceTime = t
+	if r.SourceTime, err = parseSourceTime(at); err != nil {
+		return err
 	}
 	if returnAt != "" {
 		if r.Kind != cadence.EngagedOutOfOffice {
@@ -51,32 +41,23 @@ func dealEngage(ctx context.Context, args []string, env config.Env, stdout, stde
 			return err
 		}
 	}
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	resp, err := svc.Engage(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, resp)
-	}
-	suppressed := ""
-	if resp.Suppressed {
-		suppressed = "; suppression recorded, no more email goes to " + suppressedWhom(r.Kind)
-	}
-	switch {
-	case resp.Duplicate:
-		fmt.Fprintf(stdout, "event already received (state %s); nothing sent again%s\n", resp.State, suppressed)
-	case resp.State != "signalled":
-		fmt.Fprintf(stdout, "%s recorded for deal %s (event %d, %s: %s)%s\n", r.Kind, resp.DealID, resp.EventID, resp.State, resp.Reason, suppressed)
-	default:
-		fmt.Fprintf(stdout, "%s sent to deal %s (event %d); its exit rules apply unless an applied change is newer%s\n",
-			r.Kind, resp.DealID, resp.EventID, suppressed)
-	}
-	return nil
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.EventResponse, error) { return svc.Engage(ctx, r) },
+		func(w io.Writer, resp deals.EventResponse) {
+			suppressed := ""
+			if resp.Suppressed {
+				suppressed = "; suppression recorded, no more email goes to " + suppressedWhom(r.Kind)
+			}
+			switch {
+			case resp.Duplicate:
+				fmt.Fprintln(w, alreadyReceived(resp.State)+suppressed)
+			case resp.State != "signalled":
+				fmt.Fprintf(w, "%s recorded for deal %s (event %d, %s: %s)%s\n", r.Kind, resp.DealID, resp.EventID, resp.State, resp.Reason, suppressed)
+			default:
+				fmt.Fprintf(w, "%s sent to deal %s (event %d); its exit rules apply unless an applied change is newer%s\n",
+					r.Kind, resp.DealID, resp.EventID, suppressed)
+			}
+		})
 }
 
 func suppressedWhom(k cadence.Engagement) string {
@@ -109,53 +90,23 @@ func runTask(ctx context.Context, verb string, args []string, env config.Env, st
 	}
 	fs := newFlags("task "+verb, stderr)
 	r := deals.TaskRequest{Outcome: outcome}
-	var asJSON bool
-	fs.StringVar(&r.Source, "source", "cli", "who reports it")
-	fs.StringVar(&r.EventID, "event-id", "", "id of this request; repeating it is a no-op (default task-<id>-"+outcome+")")
+	eventFlags(fs, &r.Source, &r.EventID, "who reports it",
+		"id of this request; repeating it is a no-op (default task-<id>-"+outcome+")")
 	fs.StringVar(&r.Note, "note", "", "note kept as the task's close reason")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 2, fmt.Sprintf("usage: starter task %s DEAL TASK-ID [--note TEXT] [--event-id ID]  (deal show lists task ids)", verb))
 	if err != nil {
 		return err
-	}
-	if len(rest) != 2 {
-		return usageError(fmt.Sprintf("usage: starter task %s DEAL TASK-ID [--note TEXT] [--event-id ID]  (deal show lists task ids)", verb))
 	}
 	r.Deal = rest[0]
-	id, err := strconv.ParseInt(strings.TrimPrefix(rest[1], "#"), 10, 64)
-	if err != nil || id <= 0 {
-		return usageError(fmt.Sprintf("task id %q: want a positive number, as deal show lists it (#12)", rest[1]))
-	}
-	r.TaskID = id
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
+	if r.TaskID, err = parseTaskID(rest[1]); err != nil {
 		return err
 	}
-	defer closeAll()
-	resp, err := svc.CloseTask(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, resp)
-	}
-	if resp.Duplicate {
-		fmt.Fprintf(stdout, "event already received (state %s); nothing sent again\n", resp.State)
-		return nil
-	}
-	fmt.Fprintf(stdout, "task %d of deal %s: %s sent (event %d); the deal records it and moves on in a moment\n",
-		r.TaskID, resp.DealID, outcome, resp.EventID)
-	return nil
-}
-
-// parseWhen reads a time flag that takes RFC 3339 (an instant) or a date YYYY-MM-DD (which
-// the front door reads as the start of that day in the zone the verb names).
-func parseWhen(flag, v string) (at time.Time, date string, err error) {
-	if t, err := time.Parse(time.RFC3339, v); err == nil {
-		return t, "", nil
-	}
-	if _, err := time.Parse(time.DateOnly, v); err == nil {
-		return time.Time{}, v, nil
-	}
-	return time.Time{}, "", usageError(fmt.Sprintf("%s %q: want RFC 3339 (2026-12-01T09:00:00+01:00) or a date (2026-12-01)", flag, v))
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.EventResponse, error) { return svc.CloseTask(ctx, r) },
+		func(w io.Writer, resp deals.EventResponse) {
+			printEvent(w, resp.Duplicate, resp.State, fmt.Sprintf(
+				"task %d of deal %s: %s sent (event %d); the deal records it and moves on in a moment",
+				r.TaskID, resp.DealID, outcome, resp.EventID))
+		})
 }

@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -21,13 +20,9 @@ func runEvents(ctx context.Context, verb string, args []string, env config.Env, 
 	fs := newFlags("events sweep", stderr)
 	olderThan := fs.Duration("older-than", deals.DefaultSweepAge, "only events received longer ago than this (a request still in flight is left alone)")
 	limit := fs.Int("limit", deals.DefaultSweepLimit, "at most this many events, oldest first")
-	asJSON := fs.Bool("json", false, "print JSON")
-	rest, err := parse(fs, args)
-	if err != nil {
+	out := jsonOrText(fs, stdout)
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageError("events sweep takes flags only; unexpected " + strings.Join(rest, " "))
 	}
 	if *olderThan < 0 || *limit < 1 {
 		return usageError("events sweep: --older-than must not be negative and --limit must be at least 1")
@@ -38,12 +33,10 @@ func runEvents(ctx context.Context, verb string, args []string, env config.Env, 
 	}
 	defer closeAll()
 	res, err := svc.SweepReceived(ctx, *olderThan, *limit)
-	if *asJSON {
-		if werr := writeJSON(stdout, res); werr != nil {
-			return werr
-		}
-	} else {
-		printSweep(stdout, res, *olderThan)
+	// A sweep that stops (Temporal gone, interrupted) still says what it found and did: print
+	// that, then fail.
+	if werr := printAnswer(out, res, func(w io.Writer, res deals.SweepResult) { printSweep(w, res, *olderThan) }); werr != nil {
+		return werr
 	}
 	if err != nil {
 		return err

@@ -60,6 +60,24 @@ DEAL is a deal id or source:external-id. Run "starter deal create -h" for flags.
 (2026-12-01T09:00:00+01:00) or a date (2026-12-01: the start of that day in the owner's zone).
 Configuration comes from the environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE.`
 
+// verbFunc runs one verb of a command group with the arguments after it:
+// starter deal create ARGS.
+type verbFunc func(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error
+
+// groupFunc runs a command group, given its verb: starter GROUP VERB ARGS.
+type groupFunc func(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error
+
+// groups are the commands that take a verb.
+var groups = map[string]groupFunc{
+	"cadence":  runCadence,
+	"deal":     runDeal,
+	"task":     runTask,
+	"owner":    scopeGroup("owner"),
+	"pipeline": scopeGroup("pipeline"),
+	"sends":    runSends,
+	"events":   runEvents,
+}
+
 func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	if len(args) == 0 {
 		return usageError(usage)
@@ -67,44 +85,20 @@ func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.W
 	switch args[0] {
 	case "migrate":
 		return runMigrate(ctx, args[1:], env, stdout)
-	case "cadence":
-		if len(args) < 2 {
-			return usageError(usage)
-		}
-		return runCadence(ctx, args[1], args[2:], env, stdout, stderr)
 	case "serve":
 		return runServe(ctx, args[1:], env, stdout, stderr)
-	case "deal":
-		if len(args) < 2 {
-			return usageError(usage)
-		}
-		return runDeal(ctx, args[1], args[2:], env, stdout, stderr)
-	case "task":
-		if len(args) < 2 {
-			return usageError(usage)
-		}
-		return runTask(ctx, args[1], args[2:], env, stdout, stderr)
-	case "owner", "pipeline":
-		if len(args) < 2 {
-			return usageError(usage)
-		}
-		return runScope(ctx, args[0], args[1], args[2:], env, stdout, stderr)
-	case "sends":
-		if len(args) < 2 {
-			return usageError(usage)
-		}
-		return runSends(ctx, args[1], args[2:], env, stdout, stderr)
-	case "events":
-		if len(args) < 2 {
-			return usageError(usage)
-		}
-		return runEvents(ctx, args[1], args[2:], env, stdout, stderr)
 	case "help", "-h", "--help":
 		fmt.Fprintln(stdout, usage)
 		return nil
-	default:
+	}
+	group, ok := groups[args[0]]
+	if !ok {
 		return usageError(fmt.Sprintf("unknown command %q\n\n%s", args[0], usage))
 	}
+	if len(args) < 2 {
+		return usageError(usage)
+	}
+	return group(ctx, args[1], args[2:], env, stdout, stderr)
 }
 
 // errUsage marks command-line mistakes: exit code 2, message as is.

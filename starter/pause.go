@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strconv"
 	"strings"
 
 	"github.com/followup-engine/followup/internal/config"
@@ -18,18 +17,13 @@ func dealPause(ctx context.Context, args []string, env config.Env, stdout, stder
 	fs := newFlags("deal pause", stderr)
 	var r deals.PauseRequest
 	var until string
-	var asJSON bool
 	fs.StringVar(&until, "until", "", "lift the pause by itself then: RFC 3339, or a date YYYY-MM-DD (the start of that day in the owner's time zone); default: until resumed")
-	fs.StringVar(&r.Reason, "reason", "", "why")
-	fs.StringVar(&r.Source, "source", "cli", "who pauses it")
-	fs.StringVar(&r.EventID, "event-id", "", "id of this pause; repeating it is a no-op (default: generated)")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	reasonFlag(fs, &r.Reason, "why")
+	eventFlags(fs, &r.Source, &r.EventID, "who pauses it", "id of this pause; repeating it is a no-op (default: generated)")
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 1, "usage: starter deal pause DEAL [--until TIME|DATE] [--reason TEXT] [--event-id ID]")
 	if err != nil {
 		return err
-	}
-	if len(rest) != 1 {
-		return usageError("usage: starter deal pause DEAL [--until TIME|DATE] [--reason TEXT] [--event-id ID]")
 	}
 	r.Deal = rest[0]
 	if until != "" {
@@ -37,67 +31,45 @@ func dealPause(ctx context.Context, args []string, env config.Env, stdout, stder
 			return err
 		}
 	}
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	resp, err := svc.PauseDeal(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, resp)
-	}
-	if resp.Duplicate {
-		fmt.Fprintf(stdout, "event already received (state %s); nothing sent again\n", resp.State)
-		return nil
-	}
-	end := "until resumed (starter deal resume " + r.Deal + ")"
-	if !resp.Until.IsZero() {
-		end = "until " + resp.Until.Format(showTime)
-	}
-	fmt.Fprintf(stdout, "pause sent to deal %s (event %d): its cadence holds %s; on resume each step gets the time it had left\n",
-		resp.DealID, resp.EventID, end)
-	return nil
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.EventResponse, error) { return svc.PauseDeal(ctx, r) },
+		func(w io.Writer, resp deals.EventResponse) {
+			end := "until resumed (starter deal resume " + r.Deal + ")"
+			if !resp.Until.IsZero() {
+				end = "until " + resp.Until.Format(showTime)
+			}
+			printEvent(w, resp.Duplicate, resp.State, fmt.Sprintf(
+				"pause sent to deal %s (event %d): its cadence holds %s; on resume each step gets the time it had left",
+				resp.DealID, resp.EventID, end))
+		})
 }
 
 // dealResume lifts a deal's own pause: starter deal resume DEAL.
 func dealResume(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("deal resume", stderr)
 	var r deals.ResumeRequest
-	var asJSON bool
-	fs.StringVar(&r.Reason, "reason", "", "why")
-	fs.StringVar(&r.Source, "source", "cli", "who resumes it")
-	fs.StringVar(&r.EventID, "event-id", "", "id of this resume; repeating it is a no-op (default: generated)")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	reasonFlag(fs, &r.Reason, "why")
+	eventFlags(fs, &r.Source, &r.EventID, "who resumes it", "id of this resume; repeating it is a no-op (default: generated)")
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 1, "usage: starter deal resume DEAL [--reason TEXT] [--event-id ID]")
 	if err != nil {
 		return err
-	}
-	if len(rest) != 1 {
-		return usageError("usage: starter deal resume DEAL [--reason TEXT] [--event-id ID]")
 	}
 	r.Deal = rest[0]
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
-		return err
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.EventResponse, error) { return svc.ResumeDeal(ctx, r) },
+		func(w io.Writer, resp deals.EventResponse) {
+			printEvent(w, resp.Duplicate, resp.State, fmt.Sprintf(
+				"resume sent to deal %s (event %d); it runs again unless its owner or pipeline is paused too (deal show says)",
+				resp.DealID, resp.EventID))
+		})
+}
+
+// scopeGroup is starter owner|pipeline VERB: both scopes take the same verbs.
+func scopeGroup(what string) groupFunc {
+	return func(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
+		return runScope(ctx, what, verb, args, env, stdout, stderr)
 	}
-	defer closeAll()
-	resp, err := svc.ResumeDeal(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, resp)
-	}
-	if resp.Duplicate {
-		fmt.Fprintf(stdout, "event already received (state %s); nothing sent again\n", resp.State)
-		return nil
-	}
-	fmt.Fprintf(stdout, "resume sent to deal %s (event %d); it runs again unless its owner or pipeline is paused too (deal show says)\n",
-		resp.DealID, resp.EventID)
-	return nil
 }
 
 // runScope pauses or resumes an owner or a pipeline: starter owner|pipeline pause|resume X.
@@ -111,23 +83,18 @@ func runScope(ctx context.Context, what, verb string, args []string, env config.
 	}
 	fs := newFlags(what+" "+verb, stderr)
 	var until, reason, source string
-	var asJSON bool
+	use := fmt.Sprintf("usage: starter %s resume %s", what, arg)
 	if verb == "pause" {
 		fs.StringVar(&until, "until", "", "lift the pause by itself then: RFC 3339, or a date YYYY-MM-DD (the start of that day in the "+
 			map[string]string{"owner": "owner's", "pipeline": "pipeline calendar's"}[what]+" time zone); default: until resumed")
-		fs.StringVar(&reason, "reason", "", "why (a holiday, say)")
+		reasonFlag(fs, &reason, "why (a holiday, say)")
+		use = fmt.Sprintf("usage: starter %s pause %s [--until TIME|DATE] [--reason TEXT]", what, arg)
 	}
-	fs.StringVar(&source, "source", "cli", "who asks")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	sourceFlag(fs, &source, "who asks")
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 1, use)
 	if err != nil {
 		return err
-	}
-	if len(rest) != 1 {
-		if verb == "pause" {
-			return usageError(fmt.Sprintf("usage: starter %s pause %s [--until TIME|DATE] [--reason TEXT]", what, arg))
-		}
-		return usageError(fmt.Sprintf("usage: starter %s resume %s", what, arg))
 	}
 	pr := deals.ScopePauseRequest{Target: rest[0], Reason: reason, Source: source}
 	if until != "" {
@@ -154,12 +121,10 @@ func runScope(ctx context.Context, what, verb string, args []string, env config.
 	if resp.State == "" {
 		return err // refused before anything was recorded
 	}
-	if asJSON {
-		if werr := writeJSON(stdout, resp); werr != nil {
-			return werr
-		}
-	} else {
-		printScope(stdout, resp)
+	// A recorded pause or resume is printed even when some deals were not signalled
+	// (deals.ErrPartial): the error follows what was done.
+	if werr := printAnswer(out, resp, printScope); werr != nil {
+		return werr
 	}
 	return err
 }
@@ -203,50 +168,36 @@ func printScope(w io.Writer, resp deals.ScopeResponse) {
 
 // taskSnooze moves an open task's due date: starter task snooze DEAL TASK-ID --until T.
 func taskSnooze(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
+	const use = "usage: starter task snooze DEAL TASK-ID --until TIME|DATE  (deal show lists task ids)"
 	fs := newFlags("task snooze", stderr)
 	var r deals.SnoozeRequest
 	var until string
-	var asJSON bool
 	fs.StringVar(&until, "until", "", "the new due date: RFC 3339, or a date YYYY-MM-DD (the start of that day in the owner's time zone); "+
 		"moved to the owner's first business hour at or after it (required)")
-	fs.StringVar(&r.Source, "source", "cli", "who reports it")
-	fs.StringVar(&r.EventID, "event-id", "", "id of this request; repeating it is a no-op (default task-<id>-snooze-<until>)")
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
+	eventFlags(fs, &r.Source, &r.EventID, "who reports it",
+		"id of this request; repeating it is a no-op (default task-<id>-snooze-<until>)")
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 2, use)
 	if err != nil {
 		return err
 	}
-	if len(rest) != 2 || until == "" {
-		return usageError("usage: starter task snooze DEAL TASK-ID --until TIME|DATE  (deal show lists task ids)")
+	if until == "" {
+		return usageError(use)
 	}
 	r.Deal = rest[0]
-	id, err := strconv.ParseInt(strings.TrimPrefix(rest[1], "#"), 10, 64)
-	if err != nil || id <= 0 {
-		return usageError(fmt.Sprintf("task id %q: want a positive number, as deal show lists it (#12)", rest[1]))
+	if r.TaskID, err = parseTaskID(rest[1]); err != nil {
+		return err
 	}
-	r.TaskID = id
 	if r.Until, r.UntilOn, err = parseWhen("--until", until); err != nil {
 		return err
 	}
-	svc, closeAll, err := connect(ctx, env, true)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	resp, err := svc.SnoozeTask(ctx, r)
-	if err != nil {
-		return err
-	}
-	if asJSON {
-		return writeJSON(stdout, resp)
-	}
-	if resp.Duplicate {
-		fmt.Fprintf(stdout, "event already received (state %s); nothing sent again\n", resp.State)
-		return nil
-	}
-	fmt.Fprintf(stdout, "task %d of deal %s: snooze until %s sent (event %d); the deal moves it into the owner's business hours in a moment\n",
-		r.TaskID, resp.DealID, resp.Until.Format(showTime), resp.EventID)
-	return nil
+	return callService(ctx, env, true, out,
+		func(svc *deals.Service) (deals.EventResponse, error) { return svc.SnoozeTask(ctx, r) },
+		func(w io.Writer, resp deals.EventResponse) {
+			printEvent(w, resp.Duplicate, resp.State, fmt.Sprintf(
+				"task %d of deal %s: snooze until %s sent (event %d); the deal moves it into the owner's business hours in a moment",
+				r.TaskID, resp.DealID, resp.Until.Format(showTime), resp.EventID))
+		})
 }
 
 // runSends flips or shows the global send switch: starter sends hold|release|status.
@@ -256,9 +207,8 @@ func runSends(ctx context.Context, verb string, args []string, env config.Env, s
 	}
 	fs := newFlags("sends "+verb, stderr)
 	var reason, by string
-	var asJSON bool
 	if verb == "hold" {
-		fs.StringVar(&reason, "reason", "", "why (shown by sends status and in the send activity's log)")
+		reasonFlag(fs, &reason, "why (shown by sends status and in the send activity's log)")
 	}
 	if verb != "status" {
 		who := "cli"
@@ -267,48 +217,39 @@ func runSends(ctx context.Context, verb string, args []string, env config.Env, s
 		}
 		fs.StringVar(&by, "by", who, "who flips the switch")
 	}
-	fs.BoolVar(&asJSON, "json", false, "print JSON")
-	rest, err := parse(fs, args)
-	if err != nil {
+	out := jsonOrText(fs, stdout)
+	if err := parseFlagsOnly(fs, args); err != nil {
 		return err
-	}
-	if len(rest) > 0 {
-		return usageError(fmt.Sprintf("sends %s takes flags only; unexpected %s", verb, strings.Join(rest, " ")))
 	}
 	svc, closeAll, err := connect(ctx, env, false)
 	if err != nil {
 		return err
 	}
 	defer closeAll()
-	var sw store.SendSwitch
-	changed := false
+	var resp deals.SendsResponse
 	switch verb {
 	case "hold":
-		var resp deals.SendsResponse
 		resp, err = svc.HoldSends(ctx, reason, by)
-		sw, changed = resp.SendSwitch, resp.Changed
 	case "release":
-		var resp deals.SendsResponse
 		resp, err = svc.ReleaseSends(ctx, by)
-		sw, changed = resp.SendSwitch, resp.Changed
 	default:
-		sw, err = svc.SendStatus(ctx)
+		resp.SendSwitch, err = svc.SendStatus(ctx)
 	}
 	if err != nil {
 		return err
 	}
-	if asJSON {
-		if verb == "status" {
-			return writeJSON(stdout, sw)
+	// status changes nothing: its JSON is the switch alone, without "changed".
+	var answer any = resp
+	if verb == "status" {
+		answer = resp.SendSwitch
+	}
+	return printAnswer(out, answer, func(w io.Writer, _ any) {
+		prefix := ""
+		if verb != "status" && !resp.Changed {
+			prefix = "no change: "
 		}
-		return writeJSON(stdout, deals.SendsResponse{SendSwitch: sw, Changed: changed})
-	}
-	prefix := ""
-	if verb != "status" && !changed {
-		prefix = "no change: "
-	}
-	fmt.Fprintln(stdout, prefix+describeSwitch(sw))
-	return nil
+		fmt.Fprintln(w, prefix+describeSwitch(resp.SendSwitch))
+	})
 }
 
 func describeSwitch(sw store.SendSwitch) string {

@@ -1,0 +1,105 @@
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+
+	"go.temporal.io/sdk/client"
+	tlog "go.temporal.io/sdk/log"
+
+	"github.com/followup-engine/followup/internal/config"
+	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/engine"
+	"github.com/followup-engine/followup/internal/store"
+)
+
+// connect opens PostgreSQL (migrated) and, when needed, a Temporal client.
+func connect(ctx context.Context, env config.Env, withTemporal bool) (*deals.Service, func(), error) {
+	cfg, err := config.LoadStarter(env)
+	if err != nil {
+		return nil, nil, err
+	}
+	st, err := engine.OpenStore(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 4})
+	if err != nil {
+		return nil, nil, err
+	}
+	pool := st.Pool()
+	svc := &deals.Service{Store: st}
+	closeAll := pool.Close
+	if withTemporal {
+		opts := cfg.Temporal
+		opts.Logger = tlog.NewStructuredLogger(quietLogger())
+		// Lazy: bad input is refused before anything dials Temporal.
+		c, err := client.NewLazyClient(opts)
+		if err != nil {
+			pool.Close()
+			return nil, nil, fmt.Errorf("Temporal client for %s: %w", engine.HostPort(opts), err)
+		}
+		svc.Temporal = c
+		closeAll = func() { c.Close(); pool.Close() }
+	}
+	return svc, closeAll, nil
+}
+
+// output is where a verb prints the engine's answer, and how: as JSON with --json (for
+// scripts), else as the verb's text (for people).
+type output struct {
+	w    io.Writer
+	json bool
+}
+
+// jsonOrText registers --json on a verb's flags.
+func jsonOrText(fs *flag.FlagSet, w io.Writer) *output {
+	out := &output{w: w}
+	fs.BoolVar(&out.json, "json", false, "print JSON")
+	return out
+}
+
+// printAnswer prints answer as JSON, or as text writes it.
+func printAnswer[A any](out *output, answer A, text func(io.Writer, A)) error {
+	if out.json {
+		return writeJSON(out.w, answer)
+	}
+	text(out.w, answer)
+	return nil
+}
+
+// callService connects (to Temporal too when withTemporal), makes one call and prints its
+// answer. A failed call prints nothing: exitCode reports its error.
+func callService[A any](ctx context.Context, env config.Env, withTemporal bool, out *output,
+	call func(*deals.Service) (A, error), text func(io.Writer, A)) error {
+	svc, closeAll, err := connect(ctx, env, withTemporal)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	answer, err := call(svc)
+	if err != nil {
+		return err
+	}
+	return printAnswer(out, answer, text)
+}
+
+func writeJSON(w io.Writer, v any) error {
+	enc := json.NewEncoder(w)
+	enc.SetIndent("", "  ")
+	return enc.Encode(v)
+}
+
+// alreadyReceived is what every verb that records an event says when its source sends the
+// same event id again: the engine kept the first, and the deal is not told twice.
+func alreadyReceived(state string) string {
+	return fmt.Sprintf("event already received (state %s); nothing sent again", state)
+}
+
+// printEvent prints what became of an event a verb sent a deal: the verb's own sentence for
+// a new event, alreadyReceived for a repeat.
+func printEvent(w io.Writer, duplicate bool, state, sent string) {
+	if duplicate {
+		sent = alreadyReceived(state)
+	}
+	fmt.Fprintln(w, sent)
+}
