@@ -236,7 +236,9 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	tl = e.eventually("the task done", 20*time.Second, func(tl store.Timeline) bool { return tl.Tasks[0].State == "done" }, tasked.DealID)
 	require.Equal(t, "called", tl.Tasks[0].CloseReason)
 	e.eventuallyRow("applied", 20*time.Second, `source = 'migration' AND deal_id = $1`, migrating.DealID)
-	require.Equal(t, v2.Version, e.view(migrating.DealID).CadenceVersion)
+	// The event is recorded applied inside the handler; the live view follows when it ends.
+	require.Eventually(t, func() bool { return e.view(migrating.DealID).CadenceVersion == v2.Version },
+		20*time.Second, 100*time.Millisecond, "the deal runs on version %d", v2.Version)
 
 	// The stale pause is settled, never sent: the deal runs on.
 	state, reason := e.eventRow(`source_event_id = 'p-stale'`)
