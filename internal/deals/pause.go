@@ -91,13 +91,21 @@ func (s *Service) location(ctx context.Context, zone string, version *int64) (*t
 	return loc, nil
 }
 
-// ownerLocation is the zone a date means for a deal's pause or task: its owner's.
-func (s *Service) ownerLocation(ctx context.Context, d store.Deal) (*time.Location, error) {
-	parties, err := s.Store.DealParties(ctx, d.ID)
-	if err != nil {
-		return nil, err
+// dealUntil resolves the end a deal's pause or a task's snooze gives (resolveUntil): a date
+// means the start of that day in the deal's owner's zone, which is looked up only then.
+func (s *Service) dealUntil(ctx context.Context, d store.Deal, until time.Time, on string) (time.Time, string, error) {
+	loc := time.UTC
+	if on != "" {
+		parties, err := s.Store.DealParties(ctx, d.ID)
+		if err != nil {
+			return time.Time{}, "", err
+		}
+		if loc, err = s.location(ctx, parties.Owner.Zone, &d.CadenceVersion); err != nil {
+			return time.Time{}, "", err
+		}
 	}
-	return s.location(ctx, parties.Owner.Zone, &d.CadenceVersion)
+	at, describe := resolveUntil(until, on, loc)
+	return at, describe, nil
 }
 
 // startPauses are the owner and pipeline pauses a new run of the deal starts with.
@@ -188,13 +196,10 @@ func (s *Service) PauseDeal(ctx context.Context, r PauseRequest) (EventResponse,
 	if err != nil {
 		return EventResponse{}, err
 	}
-	loc := time.UTC
-	if r.UntilOn != "" {
-		if loc, err = s.ownerLocation(ctx, d); err != nil {
-			return EventResponse{}, err
-		}
+	until, describe, err := s.dealUntil(ctx, d, r.Until, r.UntilOn)
+	if err != nil {
+		return EventResponse{}, err
 	}
-	until, describe := resolveUntil(r.Until, r.UntilOn, loc)
 	_, retry, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, string(workflows.EventPaused), func(payload []byte) bool {
 		var prev PauseRequest
 		return json.Unmarshal(payload, &prev) == nil && prev.Until.Equal(r.Until) && prev.UntilOn == r.UntilOn

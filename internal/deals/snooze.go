@@ -55,13 +55,10 @@ func (s *Service) SnoozeTask(ctx context.Context, r SnoozeRequest) (EventRespons
 	if err != nil {
 		return EventResponse{}, err
 	}
-	loc := time.UTC
-	if r.UntilOn != "" {
-		if loc, err = s.ownerLocation(ctx, d); err != nil {
-			return EventResponse{}, err
-		}
+	until, describe, err := s.dealUntil(ctx, d, r.Until, r.UntilOn)
+	if err != nil {
+		return EventResponse{}, err
 	}
-	until, describe := resolveUntil(r.Until, r.UntilOn, loc)
 	until = until.UTC()
 	if r.EventID == "" {
 		r.EventID = fmt.Sprintf("task-%d-snooze-%s", r.TaskID, until.Format(time.RFC3339))
