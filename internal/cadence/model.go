@@ -216,6 +216,16 @@ type Stage struct {
 	OnEngaged   *OnEngaged  `json:"on_engaged,omitempty"`
 }
 
+// Step finds one of the stage's steps by id.
+func (s Stage) Step(id string) (Step, bool) {
+	for _, st := range s.Steps {
+		if st.ID == id {
+			return st, true
+		}
+	}
+	return Step{}, false
+}
+
 // Template is an email template: a text/template subject and text body, an html/template body.
 type Template struct {
 	Subject string `json:"subject"`
