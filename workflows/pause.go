@@ -3,7 +3,6 @@ package workflows
 import (
 	"fmt"
 	"slices"
-	"strconv"
 	"strings"
 	"time"
 
@@ -64,6 +63,14 @@ func (d *deal) shownDeadline() time.Time {
 		}
 	}
 	return d.plan.Deadline
+}
+
+// unfreeze forgets the frozen time of an item re-planned while paused (a snoozed task's
+// escalation), so the resume keeps the new plan.
+func (d *deal) unfreeze(itemID string) {
+	if fr := d.state.Frozen; fr != nil {
+		fr.Items = slices.DeleteFunc(slices.Clone(fr.Items), func(it FrozenItem) bool { return it.ID == itemID })
+	}
 }
 
 // freeze records what each pending item of a visit still had to wait at `at`.
@@ -177,7 +184,7 @@ func (d *deal) thawIfFree(ctx workflow.Context) error {
 	d.state.Visit.Deferrals = append(d.state.Visit.Deferrals, th.Deferrals...)
 	for _, e := range th.Escalations {
 		for i := range d.state.OpenTasks {
-			if t := &d.state.OpenTasks[i]; escalateItemPrefix+strconv.FormatInt(t.ID, 10) == e.ItemID && !t.Escalated {
+			if t := &d.state.OpenTasks[i]; escalateItemID(t.ID) == e.ItemID && !t.Escalated {
 				t.EscalateAt = e.Until
 			}
 		}

@@ -15,6 +15,9 @@ import (
 
 const escalateItemPrefix = "escalate-"
 
+// escalateItemID is the agenda item of an open task's escalation.
+func escalateItemID(taskID int64) string { return escalateItemPrefix + strconv.FormatInt(taskID, 10) }
+
 // withEscalations adds, to a plan, the escalation of every open task that has one pending.
 func (d *deal) withEscalations(items []cadence.Item) []cadence.Item {
 	var extra []cadence.Item
@@ -22,7 +25,7 @@ func (d *deal) withEscalations(items []cadence.Item) []cadence.Item {
 		if t.Escalate == nil || t.Escalated || t.EscalateAt.IsZero() {
 			continue
 		}
-		extra = append(extra, cadence.Item{ID: escalateItemPrefix + strconv.FormatInt(t.ID, 10), Kind: cadence.ItemEscalate,
+		extra = append(extra, cadence.Item{ID: escalateItemID(t.ID), Kind: cadence.ItemEscalate,
 			StepID: t.StepID, Occurrence: t.Occurrence, At: t.EscalateAt,
 			Reason: fmt.Sprintf("task %d is still open %s after it fell due (%s)", t.ID, t.Escalate.After, t.DueAt.UTC().Format(time.RFC3339))})
 	}
@@ -81,6 +84,9 @@ func (d *deal) taskSnoozed(ctx workflow.Context, ev Event) error {
 	t.DueAt = due
 	if t.Escalate != nil {
 		t.EscalateAt, t.Escalated = d.inOwnerCalendar(ctx, due, t.Escalate.After), false
+		// Snoozed while paused: the resume must not put back the time the old escalation
+		// had left.
+		d.unfreeze(escalateItemID(t.ID))
 	}
 	d.dirty = true
 	reason := fmt.Sprintf("task %d due %s", t.ID, due.UTC().Format(time.RFC3339))

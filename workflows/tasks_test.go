@@ -105,3 +105,25 @@ func TestEscalationWaitsOutTheOwnersPause(t *testing.T) {
 	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
 	require.Equal(t, []string{"call#1@96h0m0s", "escalate-call#1@264h0m0s"}, rec.taskLog())
 }
+
+// A task snoozed while its owner is away keeps its new escalation when the pause lifts:
+// paused on day 6 (the escalation had a day left), snoozed to day 9 while paused, resumed on
+// day 8: the escalation comes two days after the new due date, on day 11.
+func TestSnoozeDuringAPauseSurvivesTheResume(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, escalatingPipeline())
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, pauseEvent("away", workflows.ScopeOwner, day(6), time.Time{}, 70))
+	}, 6*24*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		v := query(t, env)
+		require.Len(t, v.OpenTasks, 1)
+		env.SignalWorkflow(workflows.EventSignal, snooze("sz-away", v.OpenTasks[0].ID, day(7), day(9), 71))
+	}, 7*24*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, resumeEvent("back", workflows.ScopeOwner, day(8), 72))
+	}, 8*24*time.Hour)
+	runFor(env, 20*24*time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
+	require.Equal(t, []string{"call#1@96h0m0s", "escalate-call#1@264h0m0s"}, rec.taskLog())
+}
