@@ -39,67 +39,82 @@ const (
 type sent struct {
 	ref          string // "prospecting/intro#1"
 	subject      string // as the sample contact saw it
-	blankSubject string // as a contact known only by address saw it
+	blankSubject string // as a contact known only by address saw it; only with Request.Emails
+}
+
+// rendered is a template rendered for the sample contact and, when the emails themselves are
+// wanted, for a contact known only by address.
+type rendered struct {
+	subject, text           string // for render.Sample; text only when full
+	blankSubject, blankText string // for render.Blank; only when full
+}
+
+// renderTemplate renders tpl (named name): its subject and, when full, the rest.
+func renderTemplate(name string, tpl cadence.Template, full bool) (rendered, error) {
+	var r rendered
+	var err error
+	r.subject, err = render.Execute(name+" subject", tpl.Subject, render.Subject, render.Sample)
+	if err != nil || !full {
+		return r, err
+	}
+	if r.blankSubject, err = render.Execute(name+" subject", tpl.Subject, render.Subject, render.Blank); err != nil {
+		return r, err
+	}
+	if r.text, err = render.Execute(name+" text", tpl.Text, render.Text, render.Sample); err != nil {
+		return r, err
+	}
+	r.blankText, err = render.Execute(name+" text", tpl.Text, render.Text, render.Blank)
+	return r, err
 }
 
 // compose fills an email touch: its subject (a reply to parent, the deal's last email, for
-// a threaded step, exactly as the send activity threads) and, when full, the Email.
-func compose(p cadence.Pipeline, t *Touch, stepID string, parent *sent, full bool) (sent, error) {
-	step, ok := stepOf(p, t.Stage, stepID)
+// a threaded step, exactly as the send activity threads) and, when full, the Email. cache
+// holds the templates already rendered, by name: a template renders once per timeline
+// however often its step runs.
+func compose(p cadence.Pipeline, t *Touch, stepID string, parent *sent, full bool, cache map[string]rendered) (sent, error) {
+	stage, _ := p.Stage(t.Stage)
+	step, ok := stage.Step(stepID)
 	tpl, defined := p.Templates[step.Template]
 	if !ok || !defined {
 		return sent{}, fmt.Errorf("email %s/%s: template %q is not in the cadence", t.Stage, t.Item, step.Template)
 	}
-	fail := func(err error) (sent, error) { return sent{}, fmt.Errorf("email %s/%s: %w", t.Stage, t.Item, err) }
 	name := step.Template
-	subject, err := render.Execute(name+" subject", tpl.Subject, render.Subject, render.Sample)
-	if err != nil {
-		return fail(err)
+	r, done := cache[name]
+	if !done {
+		var err error
+		if r, err = renderTemplate(name, tpl, full); err != nil {
+			return sent{}, fmt.Errorf("email %s/%s: %w", t.Stage, t.Item, err)
+		}
+		cache[name] = r
 	}
-	blankSubject, err := render.Execute(name+" subject", tpl.Subject, render.Subject, render.Blank)
-	if err != nil {
-		return fail(err)
-	}
-	if step.Thread && parent != nil {
-		subject, blankSubject = render.ReplySubject(parent.subject, subject), render.ReplySubject(parent.blankSubject, blankSubject)
+	threaded := step.Thread && parent != nil
+	subject := r.subject
+	if threaded {
+		subject = render.ReplySubject(parent.subject, subject)
 		t.InReplyTo = parent.ref
 	}
 	t.Subject = subject
-	self := sent{ref: t.Stage + "/" + t.Item, subject: subject, blankSubject: blankSubject}
+	self := sent{ref: t.Stage + "/" + t.Item, subject: subject}
 	if !full {
 		return self, nil
 	}
-	text, err := render.Execute(name+" text", tpl.Text, render.Text, render.Sample)
-	if err != nil {
-		return fail(err)
+	blankSubject := r.blankSubject
+	if threaded {
+		blankSubject = render.ReplySubject(parent.blankSubject, blankSubject)
 	}
-	blankText, err := render.Execute(name+" text", tpl.Text, render.Text, render.Blank)
-	if err != nil {
-		return fail(err)
-	}
-	e := &Email{Template: name, Thread: step.Thread, From: ownerFrom, ReplyTo: ownerReplyTo, Text: text, HTML: tpl.HTML != ""}
+	self.blankSubject = blankSubject
+	e := &Email{Template: name, Thread: step.Thread, From: ownerFrom, ReplyTo: ownerReplyTo, Text: r.text, HTML: tpl.HTML != ""}
 	if s := p.Sender; s != nil {
 		e.From, e.ReplyTo = cmp.Or(s.From, ownerFrom), cmp.Or(s.ReplyTo, ownerReplyTo)
 	}
 	if blankSubject != subject {
 		e.BlankSubject = blankSubject
 	}
-	if g := greeting(blankText); g != greeting(text) {
+	if g := greeting(r.blankText); g != greeting(r.text) {
 		e.BlankGreeting = g
 	}
 	t.Email = e
 	return self, nil
-}
-
-// stepOf finds a step of a stage by id.
-func stepOf(p cadence.Pipeline, stage, id string) (cadence.Step, bool) {
-	s, _ := p.Stage(stage)
-	for _, st := range s.Steps {
-		if st.ID == id {
-			return st, true
-		}
-	}
-	return cadence.Step{}, false
 }
 
 // greeting is a text's first non-blank line ("Hi Ada,").

@@ -74,7 +74,8 @@ func Timeline(p cadence.Pipeline, r Request) ([]Touch, error) {
 	}
 	ownerLoc, contactLoc := location(cals.Owner), location(cals.Contact)
 	out := make([]Touch, 0, len(entries))
-	var last *sent // the deal's last email: what a threaded step replies to
+	var last *sent                   // the deal's last email: what a threaded step replies to
+	renders := map[string]rendered{} // each template renders once
 	for _, e := range entries {
 		loc := ownerLoc
 		if e.Item.Kind == cadence.ItemEmail {
@@ -86,7 +87,7 @@ func Timeline(p cadence.Pipeline, r Request) ([]Touch, error) {
 			DueAt: e.Item.DueAt.UTC(), Reason: e.Item.Reason,
 		}
 		if e.Item.Kind == cadence.ItemEmail {
-			s, err := compose(p, &t, e.Item.StepID, last, r.Emails)
+			s, err := compose(p, &t, e.Item.StepID, last, r.Emails, renders)
 			if err != nil {
 				return nil, err
 			}
