@@ -29,16 +29,12 @@ func Label(kind cadence.ItemKind) string {
 }
 
 // WriteTable writes a timeline as an aligned table: local and UTC time, stage, what happens
-// (the kind's label and the item id), the subject the prospect sees (emails) and why.
+// (Touch.What, the kind's label, and the item id), the subject the prospect sees (emails) and why.
 func WriteTable(w io.Writer, touches []Touch) error {
 	tw := tabwriter.NewWriter(w, 2, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "LOCAL\tUTC\tSTAGE\tWHAT\tSUBJECT\tWHY")
 	for _, t := range touches {
-		what := t.What
-		if what == "" {
-			what = Label(cadence.ItemKind(t.Kind))
-		}
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\t%s\n", t.Local, t.At.Format("2006-01-02 15:04Z"), t.Stage, what, t.Item, t.Subject, t.Reason)
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s %s\t%s\t%s\n", t.Local, t.At.Format("2006-01-02 15:04Z"), t.Stage, t.What, t.Item, t.Subject, t.Reason)
 	}
 	return tw.Flush()
 }

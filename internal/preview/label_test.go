@@ -27,6 +27,33 @@ func TestLabelsSayWhatHappens(t *testing.T) {
 	} {
 		require.Equal(t, want, preview.Label(kind), kind)
 	}
+
+	// Every kind the planner puts on the example cadences' timelines, whichever stage a deal
+	// enters, is on them under its label, and no two kinds read the same.
+	labels := map[string]string{} // kind → label
+	for _, name := range []string{"b2b.yaml", "demo.yaml", "short-cycle.yaml"} {
+		p, err := cadencefile.Load(example(t, name))
+		require.NoError(t, err)
+		for _, stage := range p.StageIDs() {
+			p.Initial = stage
+			touches, err := preview.Timeline(p, preview.Request{Start: time.Date(2026, 11, 23, 9, 0, 0, 0, time.UTC), Days: 200})
+			require.NoError(t, err, "%s from %s", name, stage)
+			for _, tc := range touches {
+				require.Equal(t, preview.Label(cadence.ItemKind(tc.Kind)), tc.What, "%s from %s: %s", name, stage, tc.Item)
+				labels[tc.Kind] = tc.What
+			}
+		}
+	}
+	planned := []cadence.ItemKind{cadence.ItemEmail, cadence.ItemTask, cadence.ItemStale, cadence.ItemExhausted, cadence.ItemStaleTask, cadence.ItemWait}
+	require.Len(t, labels, len(planned), "kinds on the timelines: %v", labels)
+	seen := map[string]string{} // label → kind
+	for _, kind := range planned {
+		label, ok := labels[string(kind)]
+		require.True(t, ok, "no example timeline has a %s item", kind)
+		require.NotEmpty(t, label, kind)
+		require.NotContains(t, seen, label, "%s and %s both read %q", seen[label], kind, label)
+		seen[label] = string(kind)
+	}
 }
 
 // A deal entering b2b's qualification gets the ladder's warning task at 80% of the time limit,
