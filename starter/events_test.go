@@ -1,11 +1,9 @@
 package main
 
 import (
-	"bytes"
 	"context"
 	"io"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -13,26 +11,10 @@ import (
 
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/pgtest"
+	"github.com/followup-engine/followup/internal/smtptest"
 	"github.com/followup-engine/followup/internal/temporaltest"
 	"github.com/followup-engine/followup/workflows"
 )
-
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
 
 // A create recorded while Temporal is down stays received until `events sweep` (or the
 // sweeper `serve` runs) signals it.
@@ -93,7 +75,7 @@ func TestEventsSweepVerbAndServeSweeper(t *testing.T) {
 	}
 	ctx, cancel := context.WithCancel(context.Background())
 	defer cancel()
-	logs := &lockedBuffer{}
+	logs := &smtptest.LockedBuffer{}
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env, io.Discard, logs) }()
 	// Sweeps skip rows younger than a minute: age this one.

@@ -10,7 +10,6 @@
 package browsertest
 
 import (
-	"bytes"
 	"context"
 	"fmt"
 	"os"
@@ -25,6 +24,8 @@ import (
 	"github.com/chromedp/cdproto/page"
 	"github.com/chromedp/cdproto/runtime"
 	"github.com/chromedp/chromedp"
+
+	"github.com/followup-engine/followup/internal/smtptest"
 )
 
 // DefaultPath is Debian's Chromium launcher.
@@ -79,7 +80,7 @@ func Start(t testing.TB, timeout time.Duration) *Browser {
 		t.Fatal(err)
 	}
 	var (
-		out    lockedBuffer
+		out    smtptest.LockedBuffer // Chromium's output, written by chromedp's reader goroutine
 		cmd    *exec.Cmd
 		cmdMu  sync.Mutex
 		deadln = time.Now().Add(timeout)
@@ -303,22 +304,4 @@ func withoutDBus(s string) string {
 		}
 	}
 	return strings.Join(keep, "\n")
-}
-
-// lockedBuffer collects Chromium's output, written by chromedp's reader goroutine.
-type lockedBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *lockedBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *lockedBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
 }

@@ -61,7 +61,7 @@ func withUnsubAPI(t *testing.T, st *store.Store, signer *unsubscribe.Signer, tem
 	c, err := client.NewLazyClient(client.Options{HostPort: temporalAddr, Namespace: "default", Logger: temporaltest.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
-	logs := &syncBuilder{}
+	logs := &smtptest.LockedBuffer{} // the race test's requests log concurrently
 	h := (&httpapi.Server{Deals: &deals.Service{Store: st, Temporal: c}, Token: token, Unsubscribe: signer,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))}).Handler()
 	srv := httptest.NewServer(h)
@@ -79,20 +79,6 @@ func withUnsubAPI(t *testing.T, st *store.Store, signer *unsubscribe.Signer, tem
 	a := &api{t: t, srv: srv, pool: st.Pool(), store: st}
 	return &unsubAPI{api: a, signer: signer, links: links, smtp: smtp, acts: acts}
 }
-
-// syncBuilder is a strings.Builder safe for the concurrent requests of the race test.
-type syncBuilder struct {
-	mu sync.Mutex
-	b  strings.Builder
-}
-
-func (s *syncBuilder) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuilder) String() string { s.mu.Lock(); defer s.mu.Unlock(); return s.b.String() }
 
 // newDeal creates a deal for its own contact (bob<n>@prospect.test) through the front door,
 // which starts its workflow.

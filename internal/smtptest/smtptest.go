@@ -393,3 +393,28 @@ func Bodies(t testing.TB, data []byte) (text, html string) {
 		}
 	}
 }
+
+// LockedBuffer is a bytes.Buffer that one goroutine may write (a logger, a child process's
+// output) while another reads it. Its zero value is empty and ready to use.
+//
+// It lives here, not in a package of its own, because smtptest is the project's test-helper
+// package that imports no other package of the project: every test that wants the buffer can
+// import it without an import cycle.
+type LockedBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+// Write appends p to the buffer.
+func (l *LockedBuffer) Write(p []byte) (int, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.Write(p)
+}
+
+// String returns what was written so far.
+func (l *LockedBuffer) String() string {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	return l.b.String()
+}
