@@ -284,6 +284,13 @@ func scriptOutput(ctx context.Context, root, script string, stderr io.Writer) (s
 	return strings.TrimSpace(string(out)), nil
 }
 
+// stackSecrets are the secrets loadSecrets keeps in secrets.env, in the file's order, each
+// generated (random bytes, hex-encoded) when missing.
+var stackSecrets = []struct {
+	name  string
+	bytes int
+}{{"MESSAGE_ID_SECRET", 32}, {"API_TOKEN", 24}, {"UNSUBSCRIBE_SECRET", 32}}
+
 func loadSecrets(path string) (map[string]string, error) {
 	secrets := map[string]string{}
 	if b, err := os.ReadFile(path); err == nil {
@@ -294,21 +301,20 @@ func loadSecrets(path string) (map[string]string, error) {
 		}
 	}
 	changed := false
-	keys := []string{"MESSAGE_ID_SECRET", "API_TOKEN", "UNSUBSCRIBE_SECRET"}
-	for key, n := range map[string]int{"MESSAGE_ID_SECRET": 32, "API_TOKEN": 24, "UNSUBSCRIBE_SECRET": 32} {
-		if secrets[key] == "" {
-			b := make([]byte, n)
+	for _, k := range stackSecrets {
+		if secrets[k.name] == "" {
+			b := make([]byte, k.bytes)
 			if _, err := rand.Read(b); err != nil {
 				return nil, err
 			}
-			secrets[key] = hex.EncodeToString(b)
+			secrets[k.name] = hex.EncodeToString(b)
 			changed = true
 		}
 	}
 	if changed {
 		var content strings.Builder
-		for _, k := range keys {
-			fmt.Fprintf(&content, "%s=%s\n", k, secrets[k])
+		for _, k := range stackSecrets {
+			fmt.Fprintf(&content, "%s=%s\n", k.name, secrets[k.name])
 		}
 		if err := os.WriteFile(path, []byte(content.String()), 0o600); err != nil {
 			return nil, err
