@@ -74,8 +74,7 @@ type Sink struct {
 	// DKIM keys the check knows: TXT record by lower-case name
 	// (selector._domainkey.domain); see AddDKIMKey.
 	dkimKeys map[string]string
-	dkimGen  int                           // bumped by AddDKIMKey; cached results of older generations are stale
-	unsub    map[string]*unsubscribeResult // last one-click POST per message id
+	dkimGen  int // bumped by AddDKIMKey; cached results of older generations are stale
 
 	life     sync.Mutex // guards the fields below
 	srv      *smtp.Server
@@ -103,6 +102,8 @@ type entry struct {
 
 	dkim    *dkimResult // cached DKIM check (guarded by Sink.mu); nil until first shown
 	dkimGen int         // Sink.dkimGen the cached result was computed with
+
+	unsub *unsubscribeResult // answer to the last one-click POST (guarded by Sink.mu); nil before one
 }
 
 // New opens (creating it if needed) dir and indexes the .eml files an
@@ -308,7 +309,6 @@ func (s *Sink) deleteAll() error {
 			continue
 		}
 		delete(s.byID, e.ID)
-		delete(s.unsub, e.ID)
 	}
 	clear(s.index[len(kept):])
 	s.index = kept

@@ -255,7 +255,7 @@ func (s *Sink) handleMessage(w http.ResponseWriter, r *http.Request) {
 	if p.OneClick != nil {
 		p.OneClickUnsigned = !p.DKIM.passingSignatureCovers("List-Unsubscribe", "List-Unsubscribe-Post")
 		s.mu.RLock()
-		p.Unsubscribe = s.unsub[e.ID]
+		p.Unsubscribe = e.unsub
 		s.mu.RUnlock()
 	}
 	if l := pm.Text; l != nil {
@@ -386,12 +386,7 @@ func (s *Sink) handleUnsubscribe(w http.ResponseWriter, r *http.Request) {
 	}
 	res := postOneClick(r.Context(), oc.URL)
 	s.mu.Lock()
-	if _, still := s.byID[e.ID]; still {
-		if s.unsub == nil {
-			s.unsub = map[string]*unsubscribeResult{}
-		}
-		s.unsub[e.ID] = res
-	}
+	e.unsub = res // a message deleted meanwhile keeps it with its entry, which nothing shows any more
 	s.mu.Unlock()
 	http.Redirect(w, r, "/messages/"+url.PathEscape(e.ID)+"#unsubscribe", http.StatusSeeOther)
 }
