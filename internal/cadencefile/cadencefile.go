@@ -260,10 +260,18 @@ func (l *loader) percent(rungPath string, text percentText) (int, bool) {
 	return n, true
 }
 
-// reEngagers are the engagements on_engaged takes, in the order messages name them.
-var reEngagers = []string{string(cadence.EngagedReply), string(cadence.EngagedMeetingBooked), string(cadence.EngagedClick)}
+// reEngagers are the engagements on_engaged takes, in the order messages name them: the
+// model's default list, which is all of them.
+var reEngagers = func() []string {
+	names := make([]string, len(cadence.DefaultEngagedOn))
+	for i, e := range cadence.DefaultEngagedOn {
+		names[i] = string(e)
+	}
+	return names
+}()
 
-const wantEngagers = "reply, meeting_booked or click"
+// wantEngagers names them in prose: "reply, meeting_booked or click".
+var wantEngagers = strings.Join(reEngagers[:len(reEngagers)-1], ", ") + " or " + reEngagers[len(reEngagers)-1]
 
 // onEngaged converts a stage's on_engaged. Engagements it cannot take are reported and left
 // out of the model.

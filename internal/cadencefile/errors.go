@@ -252,7 +252,7 @@ func describeType(t reflect.Type) string {
 	case percentType:
 		return `a share of the time limit like "80%"`
 	case engagementType:
-		return "reply, meeting_booked or click"
+		return wantEngagers
 	}
 	for t.Kind() == reflect.Pointer {
 		t = t.Elem()

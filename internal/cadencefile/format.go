@@ -181,8 +181,12 @@ type engagementText string
 
 // JSONSchema lists the engagements on_engaged takes.
 func (engagementText) JSONSchema() *jsonschema.Schema {
-	return &jsonschema.Schema{Type: "string", Enum: []any{"reply", "meeting_booked", "click"},
-		Description: "reply, meeting_booked or click. Bounces and unsubscribes never re-engage a deal."}
+	enum := make([]any, len(reEngagers))
+	for i, e := range reEngagers {
+		enum[i] = e
+	}
+	return &jsonschema.Schema{Type: "string", Enum: enum,
+		Description: wantEngagers + ". Bounces and unsubscribes never re-engage a deal."}
 }
 
 // fileExits maps onto cadence.Exits.
