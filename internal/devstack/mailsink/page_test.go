@@ -274,19 +274,59 @@ func (u *unsubscribeTarget) snapshot() ([]*http.Request, []string) {
 	return append([]*http.Request(nil), u.calls...), append([]string(nil), u.body...)
 }
 
-func TestOneClickUnsubscribe(t *testing.T) {
-	t.Parallel()
+// oneClickSetup is a sink that knows the DKIM key its test signs with, and the unsubscribe
+// target its messages' one-click links point at.
+type oneClickSetup struct {
+	addr   *net.TCPAddr
+	web    *httptest.Server
+	key    *rsa.PrivateKey
+	target *unsubscribeTarget
+	link   string // the one-click URL: the target's /u/tok.en-123
+}
+
+func newOneClickSetup(t *testing.T) *oneClickSetup {
+	t.Helper()
 	sink, addr, web := startSink(t, t.TempDir())
 	key := rsaKey(t)
 	require.NoError(t, sink.AddDKIMKey(testDomain, testSelector, key.Public()))
 	target := &unsubscribeTarget{}
 	api := httptest.NewServer(target)
 	t.Cleanup(api.Close)
-	link := api.URL + "/u/tok.en-123"
+	return &oneClickSetup{addr: addr, web: web, key: key, target: target, link: api.URL + "/u/tok.en-123"}
+}
 
-	oneClick := []string{"List-Unsubscribe: <" + link + ">", "List-Unsubscribe-Post: List-Unsubscribe=One-Click"}
-	signedID := deliver(t, addr, web, sign(t, key, testSelector, rawMail("uc@followup.local", "nurture", oneClick...)))
-	unsignedID := deliver(t, addr, web, rawMail("uc2@followup.local", "nurture unsigned", oneClick...))
+// headers are the header lines that offer one-click unsubscribe at the setup's link.
+func (o *oneClickSetup) headers() []string {
+	return []string{"List-Unsubscribe: <" + o.link + ">", "List-Unsubscribe-Post: List-Unsubscribe=One-Click"}
+}
+
+// deliverSigned sends a message offering one-click unsubscribe, signed with the key the sink
+// knows, and returns its id in the sink.
+func (o *oneClickSetup) deliverSigned(t *testing.T, messageID, subject string) string {
+	t.Helper()
+	return deliver(t, o.addr, o.web, sign(t, o.key, testSelector, rawMail(messageID, subject, o.headers()...)))
+}
+
+// requireOneClickPost checks that r (with body) is exactly the POST RFC 8058 §3.2 has a
+// mailbox provider send to the setup's link.
+func requireOneClickPost(t *testing.T, r *http.Request, body string) {
+	t.Helper()
+	require.Equal(t, http.MethodPost, r.Method)
+	require.Equal(t, "/u/tok.en-123", r.URL.Path)
+	require.Equal(t, "application/x-www-form-urlencoded", r.Header.Get("Content-Type"))
+	require.Equal(t, "List-Unsubscribe=One-Click", body)
+	require.Empty(t, r.Header.Get("Cookie"), "no cookies")
+	require.Empty(t, r.Header.Get("Authorization"))
+	require.Empty(t, r.Header.Get("Origin"), "the sink posts, not the browser")
+}
+
+func TestOneClickUnsubscribe(t *testing.T) {
+	t.Parallel()
+	o := newOneClickSetup(t)
+	addr, web, target, link := o.addr, o.web, o.target, o.link
+
+	signedID := o.deliverSigned(t, "uc@followup.local", "nurture")
+	unsignedID := deliver(t, addr, web, rawMail("uc2@followup.local", "nurture unsigned", o.headers()...))
 	// List-Unsubscribe alone (no -Post) is not one-click: a mailto: or a link to open.
 	plainID := deliver(t, addr, web, rawMail("uc3@followup.local", "footer only", "List-Unsubscribe: <mailto:u@followup.local>, <"+link+">"))
 
@@ -324,14 +364,7 @@ func TestOneClickUnsubscribe(t *testing.T) {
 	// Exactly what RFC 8058 §3.2 has a mailbox provider send.
 	calls, bodies := target.snapshot()
 	require.Len(t, calls, 1)
-	r := calls[0]
-	require.Equal(t, http.MethodPost, r.Method)
-	require.Equal(t, "/u/tok.en-123", r.URL.Path)
-	require.Equal(t, "application/x-www-form-urlencoded", r.Header.Get("Content-Type"))
-	require.Equal(t, "List-Unsubscribe=One-Click", bodies[0])
-	require.Empty(t, r.Header.Get("Cookie"), "no cookies")
-	require.Empty(t, r.Header.Get("Authorization"))
-	require.Empty(t, r.Header.Get("Origin"))
+	requireOneClickPost(t, calls[0], bodies[0])
 
 	u = section(get(t, web, "/messages/"+signedID).Body, "unsubscribe")
 	require.Contains(t, u, `<span class="badge pass">200 OK</span>`)

@@ -2,7 +2,6 @@ package mailsink_test
 
 import (
 	"net/http"
-	"net/http/httptest"
 	"testing"
 	"time"
 
@@ -20,16 +19,10 @@ import (
 // without running the answer's script.
 func TestOneClickUnsubscribeInChromium(t *testing.T) {
 	t.Parallel()
-	sink, addr, web := startSink(t, t.TempDir())
-	key := rsaKey(t)
-	require.NoError(t, sink.AddDKIMKey(testDomain, testSelector, key.Public()))
-	target := &unsubscribeTarget{}
-	api := httptest.NewServer(target)
-	t.Cleanup(api.Close)
-	link := api.URL + "/u/tok.en-123"
-	id := deliver(t, addr, web, sign(t, key, testSelector, rawMail("chromium@followup.local", "nurture",
-		"List-Unsubscribe: <"+link+">", "List-Unsubscribe-Post: List-Unsubscribe=One-Click")))
-	page := web.URL + "/messages/" + id
+	o := newOneClickSetup(t)
+	target, link := o.target, o.link
+	id := o.deliverSigned(t, "chromium@followup.local", "nurture")
+	page := o.web.URL + "/messages/" + id
 
 	b := browsertest.Start(t, 90*time.Second)
 	start := time.Now()
@@ -62,15 +55,8 @@ func TestOneClickUnsubscribeInChromium(t *testing.T) {
 	// Exactly what RFC 8058 §3.2 has a mailbox provider send, once.
 	calls, bodies := target.snapshot()
 	require.Len(t, calls, 1)
-	r := calls[0]
-	require.Equal(t, http.MethodPost, r.Method)
-	require.Equal(t, "/u/tok.en-123", r.URL.Path)
-	require.Equal(t, "application/x-www-form-urlencoded", r.Header.Get("Content-Type"))
-	require.Equal(t, "List-Unsubscribe=One-Click", bodies[0])
-	require.Empty(t, r.Header.Get("Cookie"), "no cookies")
-	require.Empty(t, r.Header.Get("Authorization"))
-	require.Empty(t, r.Header.Get("Origin"), "the sink posts, not the browser")
-	require.Empty(t, r.Header.Get("Sec-Fetch-Site"), "the sink posts, not the browser")
+	requireOneClickPost(t, calls[0], bodies[0])
+	require.Empty(t, calls[0].Header.Get("Sec-Fetch-Site"), "the sink posts, not the browser")
 
 	// The page shows the answer: its status, and its HTML in a sandboxed frame whose script
 	// does not run.
