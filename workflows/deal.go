@@ -401,8 +401,7 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 			if earliest := workflow.Now(ctx).Add(time.Minute); until.Before(earliest) {
 				until = earliest // never spin on a limit that has no future instant
 			}
-			d.state.Visit.Deferrals = append(d.state.Visit.Deferrals, cadence.Deferral{
-				ItemID: item.ID, Until: until, Why: res.DeferReason})
+			d.state.Visit.Defer(cadence.Deferral{ItemID: item.ID, Until: until, Why: res.DeferReason})
 			d.dirty = true
 		case res.Outcome == activities.SendSuppressed:
 			// A step skipped by suppression counts at its planned instant.

@@ -117,7 +117,7 @@ func (d *deal) outOfOffice(ctx workflow.Context, ev Event) error {
 			return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("the next email (%s) is already planned after the return date", item.ID))
 		}
 		why := "out of office until " + ev.ReturnAt.UTC().Format(time.RFC3339)
-		d.state.Visit.Deferrals = append(d.state.Visit.Deferrals, cadence.Deferral{ItemID: item.ID, Until: ev.ReturnAt, Why: why})
+		d.state.Visit.Defer(cadence.Deferral{ItemID: item.ID, Until: ev.ReturnAt, Why: why})
 		d.dirty = true
 		return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("%s deferred: %s", item.ID, why))
 	}

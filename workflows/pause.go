@@ -181,7 +181,7 @@ func (d *deal) thawIfFree(ctx workflow.Context) error {
 	if err != nil {
 		return err
 	}
-	d.state.Visit.Deferrals = append(d.state.Visit.Deferrals, th.Deferrals...)
+	d.state.Visit.Defer(th.Deferrals...)
 	for _, e := range th.Escalations {
 		for i := range d.state.OpenTasks {
 			if t := &d.state.OpenTasks[i]; escalateItemID(t.ID) == e.ItemID && !t.Escalated {
@@ -251,7 +251,7 @@ func afterPause(p cadence.Pipeline, visit cadence.Visit, fr *Frozen, at time.Tim
 		return nil, nil
 	}
 	th := thaw(fr, at, cals)
-	visit.Deferrals = append(slices.Clip(visit.Deferrals), th.Deferrals...)
+	visit.Defer(th.Deferrals...) // a new slice: the deal's own visit is not touched
 	if !th.Deadline.IsZero() {
 		visit.Deadline = th.Deadline
 	}

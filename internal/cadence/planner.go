@@ -2,6 +2,7 @@ package cadence
 
 import (
 	"fmt"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -127,6 +128,20 @@ func (v Visit) deferred(id string, at time.Time, reason string) (time.Time, stri
 		return def.Until, fmt.Sprintf("deferred to %s: %s", def.Until.UTC().Format(timeLayout), def.Why)
 	}
 	return at, reason
+}
+
+// Defer records deferrals. The latest deferral of an item wins (deferral), so entries of
+// the same item that end before a new one are dropped: a send limit asking again every few
+// minutes keeps one entry, not hundreds carried across continue-as-new. The slice is built
+// anew, never changed in place, so a copied Visit never alters the one it came from.
+func (v *Visit) Defer(ds ...Deferral) {
+	kept := make([]Deferral, 0, len(v.Deferrals)+len(ds))
+	for _, old := range v.Deferrals {
+		if !slices.ContainsFunc(ds, func(d Deferral) bool { return d.ItemID == old.ItemID && old.Until.Before(d.Until) }) {
+			kept = append(kept, old)
+		}
+	}
+	v.Deferrals = append(kept, ds...)
 }
 
 func (v Visit) deferral(id string) (Deferral, bool) {
