@@ -265,7 +265,7 @@ func (d *deal) act(ctx workflow.Context, item cadence.Item) error {
 	case cadence.ItemEmail:
 		return d.sendEmail(ctx, stage, item)
 	case cadence.ItemTask:
-		step := stepOf(stage, item.StepID)
+		step, _ := stage.Step(item.StepID)
 		ref, err := d.createTask(ctx, item.StepID, item.Occurrence, step.Task, item.DueAt)
 		if err != nil {
 			return err
@@ -316,20 +316,11 @@ func staleRung(stage cadence.Stage, stepID string) (cadence.StaleTask, bool) {
 	return cadence.StaleTask{}, false
 }
 
-func stepOf(stage cadence.Stage, id string) cadence.Step {
-	for _, s := range stage.Steps {
-		if s.ID == id {
-			return s
-		}
-	}
-	return cadence.Step{}
-}
-
 // sendEmail runs the send activity while still listening for events: a stage change that
 // applies cancels the send (the ledger stays the truth of what went out); anything else is
 // handled on the spot.
 func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence.Item) error {
-	step := stepOf(stage, item.StepID)
+	step, _ := stage.Step(item.StepID)
 	sendCtx, cancelSend := workflow.WithCancel(ctx)
 	defer cancelSend()
 	d.sending = item.ID

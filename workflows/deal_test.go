@@ -61,6 +61,7 @@ type recorder struct {
 	projections []activities.ProjectionInput
 	migrations  []activities.MigrationInput
 	closedTasks []activities.CloseTaskInput
+	snoozes     []activities.SnoozeTaskInput
 	// sendResult, when set, may answer a send instead of "sent" (a limit deferring it).
 	sendResult func(in activities.SendInput, now time.Time) (activities.SendResult, bool)
 	attempts   []string
@@ -130,7 +131,12 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 			rec.nextTaskID++
 			return activities.TaskRef{ID: rec.nextTaskID, StepID: in.StepID, Occurrence: in.Occurrence, Kind: in.Kind, DueAt: in.DueAt}, nil
 		})
-	env.OnActivity(a.SnoozeTask, mock.Anything, mock.Anything).Return(true, nil)
+	env.OnActivity(a.SnoozeTask, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SnoozeTaskInput) (bool, error) {
+			defer rec.lock()()
+			rec.snoozes = append(rec.snoozes, in)
+			return true, nil
+		})
 	env.OnActivity(a.CloseTask, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CloseTaskInput) (bool, error) {
 			defer rec.lock()()

@@ -78,6 +78,9 @@ func TestSnoozeMovesDueDateAndEscalation(t *testing.T) {
 		env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
 		_, reason := rec.outcome(51)
 		require.Contains(t, reason, "first business hour")
+		defer rec.lock()()
+		require.Len(t, rec.snoozes, 1)
+		require.Equal(t, time.Date(2026, 11, 30, 8, 0, 0, 0, time.UTC), rec.snoozes[0].DueAt.UTC(), "the database gets the due date the deal shows")
 	})
 	t.Run("not open", func(t *testing.T) {
 		t.Parallel()
