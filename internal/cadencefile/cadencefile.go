@@ -102,10 +102,7 @@ func (l *loader) add(file string, src []byte, line, col int, msg string) {
 
 // addAt records a problem at a YAML path of the cadence file.
 func (l *loader) addAt(path, format string, args ...any) {
-	if l.reported == nil {
-		l.reported = map[string]bool{}
-	}
-	l.reported[path] = true
+	l.cover(path)
 	line, col := l.loc.locate(path)
 	l.add(l.filename, l.src, line, col, fmt.Sprintf(format, args...))
 }
@@ -114,8 +111,9 @@ func stagePath(i int) string          { return fmt.Sprintf("$.stages[%d]", i) }
 func stepPath(i, j int) string        { return fmt.Sprintf("$.stages[%d].steps[%d]", i, j) }
 func rulePath(i int, r string) string { return fmt.Sprintf("$.stages[%d].%s", i, r) }
 
-// cover marks a YAML path as reported without a message of its own: a problem reported
-// elsewhere already explains what the model's checks would say there.
+// cover marks a YAML path as reported, so the model's checks add nothing there: addAt does
+// it with its message; alone, it covers a path where a problem reported elsewhere already
+// explains what the model's checks would say.
 func (l *loader) cover(path string) {
 	if l.reported == nil {
 		l.reported = map[string]bool{}
@@ -241,19 +239,29 @@ func (l *loader) ladder(i int, s fileStage, st *cadence.Stage) {
 
 var percentPattern = regexp.MustCompile(`^\s*([0-9]+)\s*%?\s*$`)
 
+// parsePercent reads a share written as a whole number with an optional %, "80%" or "80";
+// false when it is not one. A number too large for an int reads as the largest int.
+func parsePercent(text percentText) (int, bool) {
+	m := percentPattern.FindStringSubmatch(string(text))
+	if m == nil {
+		return 0, false
+	}
+	n, _ := strconv.Atoi(m[1]) // only digits: the one error is a range error, with n clamped
+	return n, true
+}
+
 // percent reads a rung's at; a missing, malformed or out-of-range share is reported.
 func (l *loader) percent(rungPath string, text percentText) (int, bool) {
 	if strings.TrimSpace(string(text)) == "" {
 		l.addAt(rungPath+".at", "on_stale: a rung needs at: <share of the time limit>, e.g. at: 80%%")
 		return 0, false
 	}
-	m := percentPattern.FindStringSubmatch(string(text))
-	if m == nil {
+	n, ok := parsePercent(text)
+	if !ok {
 		l.addAt(rungPath+".at", "at: want a whole share of the time limit like \"80%%\", got %q", string(text))
 		return 0, false
 	}
-	n, err := strconv.Atoi(m[1])
-	if err != nil || n < 1 || n > 100 {
+	if n < 1 || n > 100 {
 		l.addAt(rungPath+".at", "at: %s is out of range: a warning rung is at 1%% to 99%% of the time limit, the move at 100%%", strings.TrimSpace(string(text)))
 		return 0, false
 	}

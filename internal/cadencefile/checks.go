@@ -355,10 +355,8 @@ func isLadder(s fileStage) bool { return s.OnStale != nil && s.OnStale.Move == n
 // it, as the loader leaves later ones out.
 func rungIndex(s fileStage, at int) (int, bool) {
 	for k, r := range s.OnStale.Ladder {
-		if m := percentPattern.FindStringSubmatch(string(r.At)); m != nil {
-			if n, err := strconv.Atoi(m[1]); err == nil && n == at {
-				return k, true
-			}
+		if n, ok := parsePercent(r.At); ok && n == at {
+			return k, true
 		}
 	}
 	return 0, false

@@ -1,6 +1,7 @@
 package cadencefile
 
 import (
+	"math"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -24,4 +25,22 @@ func TestWrongTypeOfEngagementNamesTheEngagements(t *testing.T) {
 	t.Parallel()
 	_, err := Parse("x.yaml", []byte("pipeline: x\nstages:\n  - id: a\n    on_engaged: {on: [[reply]], move_to: a, reason: r}\n"), nil)
 	require.ErrorContains(t, err, "x.yaml:4:23: want reply, meeting_booked or click, got a list\n")
+}
+
+// A rung's share is a whole number with an optional %; one too large for an int is out of
+// range, not malformed.
+func TestRungSharesAreWholePercentages(t *testing.T) {
+	t.Parallel()
+	for text, want := range map[percentText]int{"80%": 80, " 80 ": 80, "100": 100, "0 %": 0, "99999999999999999999%": math.MaxInt} {
+		n, ok := parsePercent(text)
+		require.True(t, ok, text)
+		require.Equal(t, want, n, text)
+	}
+	for _, text := range []percentText{"", "eighty", "80.5%", "-5%", "80%%"} {
+		_, ok := parsePercent(text)
+		require.False(t, ok, text)
+	}
+	src := "pipeline: x\nstages:\n  - id: a\n    time_limit: 3 days\n    on_stale:\n      - {at: 99999999999999999999%, task: {kind: todo, title: t}}\n      - {at: 100%, move_to: a, reason: r}\n"
+	_, err := Parse("x.yaml", []byte(src), nil)
+	require.ErrorContains(t, err, "x.yaml:6:14: at: 99999999999999999999% is out of range")
 }
