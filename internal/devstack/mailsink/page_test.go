@@ -250,7 +250,9 @@ func TestThreadsAreShown(t *testing.T) {
 	require.Empty(t, section(get(t, web, "/messages/"+aloneID).Body, "thread"), "no thread section for a message alone")
 }
 
-// unsubscribeTarget stands in for the API's /u/{token}: it records what the sink posts.
+// unsubscribeTarget stands in for the API's /u/{token}: it records what the sink posts. Its
+// answer sets a tracking cookie (a client with a cookie jar would send it back) and carries a
+// script that, if it ran, would mark the answer's body with data-ran="1" and open an alert.
 type unsubscribeTarget struct {
 	mu    sync.Mutex
 	calls []*http.Request
@@ -265,7 +267,7 @@ func (u *unsubscribeTarget) ServeHTTP(w http.ResponseWriter, r *http.Request) {
 	u.mu.Unlock()
 	w.Header().Set("Content-Type", "text/html; charset=utf-8")
 	http.SetCookie(w, &http.Cookie{Name: "tracking", Value: "1"})
-	_, _ = io.WriteString(w, `<h1>You are unsubscribed</h1><script>alert("answer")</script>`)
+	_, _ = io.WriteString(w, `<h1>You are unsubscribed</h1><script>document.body.dataset.ran=1;alert("answer")</script>`)
 }
 
 func (u *unsubscribeTarget) snapshot() ([]*http.Request, []string) {
@@ -368,10 +370,17 @@ func TestOneClickUnsubscribe(t *testing.T) {
 
 	u = section(get(t, web, "/messages/"+signedID).Body, "unsubscribe")
 	require.Contains(t, u, `<span class="badge pass">200 OK</span>`)
-	require.Contains(t, u, `srcdoc="&lt;h1&gt;You are unsubscribed&lt;/h1&gt;&lt;script&gt;alert(&#34;answer&#34;)&lt;/script&gt;"`)
+	require.Contains(t, u, `srcdoc="&lt;h1&gt;You are unsubscribed&lt;/h1&gt;&lt;script&gt;document.body.dataset.ran=1;alert(&#34;answer&#34;)&lt;/script&gt;"`)
 	require.NotContains(t, u, "<script")
 	// The other message has no answer yet.
 	require.NotContains(t, section(get(t, web, "/messages/"+unsignedID).Body, "unsubscribe"), "Last answer")
+
+	// No cookie jar: the second POST does not send back the cookie the first answer set.
+	require.Equal(t, http.StatusSeeOther, post(signedID, map[string]string{"Sec-Fetch-Site": "same-origin"}).Status)
+	calls, bodies = target.snapshot()
+	require.Len(t, calls, 2)
+	requireOneClickPost(t, calls[1], bodies[1])
+	require.Empty(t, calls[1].Header.Get("Cookie"), "the tracking cookie of the first answer is not sent back")
 }
 
 func TestHostileHeadersAreEscaped(t *testing.T) {
