@@ -759,6 +759,29 @@ func envValue(p *types.Project, service, key string) string {
 	return *v
 }
 
+// serviceEnv is a service's environment as the configuration loaders read it (variables
+// without a value left out).
+func serviceEnv(p *types.Project, service string) config.MapEnv {
+	env := config.MapEnv{}
+	for k, v := range p.Services[service].Environment {
+		if v != nil {
+			env[k] = *v
+		}
+	}
+	return env
+}
+
+// publishes lists the host ports a service publishes its container port target on.
+func publishes(s types.ServiceConfig, target string) []string {
+	var hostPorts []string
+	for _, pc := range s.Ports {
+		if fmt.Sprint(pc.Target) == target && pc.Published != "" {
+			hostPorts = append(hostPorts, pc.Published)
+		}
+	}
+	return hostPorts
+}
+
 func setEnv(p *types.Project, service, key, value string) {
 	p.Services[service].Environment[key] = &value
 }
@@ -782,12 +805,7 @@ func setDep(p *types.Project, service, dep, condition string) {
 // loader accepts it (so the dev MESSAGE_ID_SECRET default is valid hex of the right size).
 func checkWorkerEnv(p *types.Project, _ string) []string {
 	var problems []string
-	env := config.MapEnv{}
-	for k, v := range p.Services["worker"].Environment {
-		if v != nil {
-			env[k] = *v
-		}
-	}
+	env := serviceEnv(p, "worker")
 	for _, k := range workerEnv {
 		if strings.TrimSpace(env[k]) == "" {
 			problems = append(problems, "worker: "+k+" is not set")
@@ -832,12 +850,7 @@ func exposes(s types.ServiceConfig, port int) bool {
 func checkStarterEnv(p *types.Project, _ string) []string {
 	var problems []string
 	for _, name := range []string{"migrate", "starter"} {
-		env := config.MapEnv{}
-		for k, v := range p.Services[name].Environment {
-			if v != nil {
-				env[k] = *v
-			}
-		}
+		env := serviceEnv(p, name)
 		if _, err := config.LoadStarter(env); err != nil {
 			problems = append(problems, name+": "+err.Error())
 		}
@@ -849,13 +862,7 @@ func checkStarterEnv(p *types.Project, _ string) []string {
 	if !slices.Equal([]string(s.Command), []string{"serve"}) {
 		problems = append(problems, fmt.Sprintf("starter: command %v, want [serve]", s.Command))
 	}
-	env := config.MapEnv{}
-	for k, v := range s.Environment {
-		if v != nil {
-			env[k] = *v
-		}
-	}
-	srv, err := config.LoadServer(env) // API_TOKEN present and long enough, among others
+	srv, err := config.LoadServer(serviceEnv(p, "starter")) // API_TOKEN present and long enough, among others
 	if err != nil {
 		return append(problems, "starter: "+err.Error())
 	}
@@ -866,13 +873,7 @@ func checkStarterEnv(p *types.Project, _ string) []string {
 	if host != "" && host != "0.0.0.0" && host != "::" {
 		problems = append(problems, fmt.Sprintf("starter: HTTP_ADDR host %q is unreachable from a published port", host))
 	}
-	published := false
-	for _, pc := range s.Ports {
-		if fmt.Sprint(pc.Target) == port && pc.Published != "" {
-			published = true
-		}
-	}
-	if !published {
+	if len(publishes(s, port)) == 0 {
 		problems = append(problems, "starter: HTTP_ADDR port "+port+" is not published")
 	}
 	if !hasHealthcheck(s) || !strings.Contains(strings.Join(s.HealthCheck.Test, " "), ":"+port+"/healthz") {
@@ -887,17 +888,7 @@ func checkStarterEnv(p *types.Project, _ string) []string {
 // the host, where a mail reader (Mailpit's page included) follows it.
 func checkUnsubscribeEnv(p *types.Project, _ string) []string {
 	var problems []string
-	wEnv, sEnv := config.MapEnv{}, config.MapEnv{}
-	for k, v := range p.Services["worker"].Environment {
-		if v != nil {
-			wEnv[k] = *v
-		}
-	}
-	for k, v := range p.Services["starter"].Environment {
-		if v != nil {
-			sEnv[k] = *v
-		}
-	}
+	wEnv, sEnv := serviceEnv(p, "worker"), serviceEnv(p, "starter")
 	for _, k := range []string{"PUBLIC_BASE_URL", "UNSUBSCRIBE_SECRET"} {
 		if strings.TrimSpace(wEnv[k]) == "" {
 			problems = append(problems, "worker: "+k+" is not set")
@@ -941,15 +932,9 @@ func checkUnsubscribeEnv(p *types.Project, _ string) []string {
 	if port == "" {
 		port = map[string]string{"http": "80", "https": "443"}[u.Scheme]
 	}
-	published := false
 	if host := u.Hostname(); host == "localhost" || host == "127.0.0.1" || host == "::1" {
 		_, apiPort, _ := net.SplitHostPort(srv.Addr)
-		for _, pc := range p.Services["starter"].Ports {
-			if pc.Published == port && fmt.Sprint(pc.Target) == apiPort {
-				published = true
-			}
-		}
-		if !published {
+		if !slices.Contains(publishes(p.Services["starter"], apiPort), port) {
 			problems = append(problems, fmt.Sprintf("PUBLIC_BASE_URL %s: port %s is not where the starter's API is published", wEnv["PUBLIC_BASE_URL"], port))
 		}
 	}
