@@ -165,7 +165,8 @@ func (l *loader) checkModel(p cadence.Pipeline, f fileCadence) {
 		if l.reported[path] {
 			continue // the file-level problem there says it better (a bad duration, a template)
 		}
-		// Exit rules belong to no stage; the model names them after an empty one.
+		// A stage without an id, reported as such, is named "" in the model's messages:
+		// they are placed at that stage and drop the name.
 		msg = strings.TrimPrefix(msg, `stage "" `)
 		if strings.Contains(path, ".on_stale[") {
 			// In a ladder the model's on_stale move is the rung at 100%: say so.
@@ -192,7 +193,7 @@ var (
 	ruleMsg       = regexp.MustCompile(`^stage "([^"]*)" (on_stale|on_exhausted|on_engaged)(.*)$`)
 	rungMsg       = regexp.MustCompile(`^ at ([0-9]+)%(.*)$`)
 	ladderMoveMsg = regexp.MustCompile(`^(stage "[^"]*" on_stale)(:| due_in)`)
-	exitMsg       = regexp.MustCompile(`^(?:stage "" )?exits\.([a-z_]+)(.*)$`)
+	exitMsg       = regexp.MustCompile(`^exits\.([a-z_]+)(.*)$`)
 	unknownStage  = regexp.MustCompile(`move_to "([^"]*)" names no stage`)
 )
 
@@ -260,12 +261,12 @@ func stepMessagePath(f fileCadence, stage, step, rest string) (string, string) {
 		return stepIndexPath(f, stage, step, 1) + ".times", ""
 	case strings.HasPrefix(rest, " after:"):
 		return stepIndexPath(f, stage, step, 1) + ".after", ""
+	// The loader reports a wait step's bad wait and times itself; placing the model's
+	// messages at those keys lets checkModel drop them as repeats.
 	case strings.Contains(rest, "a wait step needs a duration"):
 		return stepIndexPath(f, stage, step, 1) + ".wait", ""
 	case strings.Contains(rest, "does not repeat"):
 		return stepIndexPath(f, stage, step, 1) + ".times", ""
-	case strings.Contains(rest, "can block"):
-		return stepIndexPath(f, stage, step, 1) + ".blocking", ""
 	}
 	return stepIndexPath(f, stage, step, 1), ""
 }
