@@ -190,8 +190,11 @@ func TestComposeChecksCatchBrokenStacks(t *testing.T) {
 		{"unsubscribe secrets differ", checkUnsubscribeEnv, func(p *types.Project) {
 			setEnv(p, "starter", "UNSUBSCRIBE_SECRET", strings.Repeat("ab", 32))
 		}},
-		{"public base URL on an unpublished port", checkUnsubscribeEnv, func(p *types.Project) {
+		// On both services, so that only the port is wrong (not that the two differ), and only
+		// the port objection counts.
+		{"public base URL on an unpublished port", objectionsWith(checkUnsubscribeEnv, "port 9999 is not where the starter's API is published"), func(p *types.Project) {
 			setEnv(p, "worker", "PUBLIC_BASE_URL", "http://localhost:9999")
+			setEnv(p, "starter", "PUBLIC_BASE_URL", "http://localhost:9999")
 		}},
 		{"public base URLs differ", checkUnsubscribeEnv, func(p *types.Project) {
 			setEnv(p, "starter", "PUBLIC_BASE_URL", "http://127.0.0.1:8088")
@@ -213,6 +216,20 @@ func TestComposeChecksCatchBrokenStacks(t *testing.T) {
 				t.Logf("objection: %s", strings.Join(problems, "; "))
 			}
 		})
+	}
+}
+
+// objectionsWith narrows check to its objections that contain text, for a broken stack that
+// the check must object to for one reason in particular.
+func objectionsWith(check func(*types.Project, string) []string, text string) func(*types.Project, string) []string {
+	return func(p *types.Project, root string) []string {
+		var matching []string
+		for _, problem := range check(p, root) {
+			if strings.Contains(problem, text) {
+				matching = append(matching, problem)
+			}
+		}
+		return matching
 	}
 }
 
