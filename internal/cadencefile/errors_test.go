@@ -5,6 +5,8 @@ import (
 	"testing"
 
 	"github.com/stretchr/testify/require"
+
+	rendering "github.com/followup-engine/followup/internal/render"
 )
 
 func TestExcerptKeepsTabsUnderTheCaret(t *testing.T) {
@@ -43,4 +45,21 @@ func TestRungSharesAreWholePercentages(t *testing.T) {
 	src := "pipeline: x\nstages:\n  - id: a\n    time_limit: 3 days\n    on_stale:\n      - {at: 99999999999999999999%, task: {kind: todo, title: t}}\n      - {at: 100%, move_to: a, reason: r}\n"
 	_, err := Parse("x.yaml", []byte(src), nil)
 	require.ErrorContains(t, err, "x.yaml:6:14: at: 99999999999999999999% is out of range")
+}
+
+// render renders as the given kind and returns what the blank contact got: a subject or a
+// task title folded onto one line, as the send and task activities render them.
+func TestRenderReturnsTheBlankContactsOutput(t *testing.T) {
+	t.Parallel()
+	src := "Hi {{.Contact.FirstName | default \"there\"}},\n  {{.Contact.Company}}\n"
+	blank, note, err := render("s", src, rendering.Subject)
+	require.NoError(t, err)
+	require.Empty(t, note)
+	require.Equal(t, "Hi there,", blank)
+	blank, _, err = render("t", src, rendering.Text)
+	require.NoError(t, err)
+	require.Equal(t, "Hi there,\n  \n", blank)
+	_, note, err = render("t", "{{index .Contact.FirstName 0}}", rendering.Subject)
+	require.Error(t, err)
+	require.Contains(t, note, "with a contact known only by email address")
 }

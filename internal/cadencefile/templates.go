@@ -67,12 +67,12 @@ func (l *loader) template(name, refPath string) cadence.Template {
 		return cadence.Template{}
 	}
 	t := cadence.Template{Subject: l.subject(subject), Text: string(text.src)}
-	l.checkTemplate(text, false)
+	l.checkTemplate(text, rendering.Text)
 	if !html.missing {
 		// Trailing newlines mean nothing in HTML; dropping them keeps an editor's habit
 		// from making a new version.
 		t.HTML = strings.TrimRight(string(html.src), "\r\n")
-		l.checkTemplate(html, true)
+		l.checkTemplate(html, rendering.HTML)
 	}
 	return t
 }
@@ -134,54 +134,51 @@ func (l *loader) subject(f *templateFile) string {
 		l.add(f.display, f.src, line, 1, "a subject is one line")
 	default:
 		tf := &templateFile{name: f.name, display: f.display, src: []byte(s)}
-		if l.checkTemplate(tf, false) {
-			if out, err := rendering.Execute(path.Base(f.name), s, rendering.Subject, rendering.Blank); err == nil && out == "" {
-				l.add(f.display, f.src, 1, 1, "the subject renders empty for a contact known only by email address: give it text or a fallback such as {{.Contact.Company | default \"your team\"}}")
-			}
+		if blank, ok := l.checkTemplate(tf, rendering.Subject); ok && blank == "" {
+			l.add(f.display, f.src, 1, 1, "the subject renders empty for a contact known only by email address: give it text or a fallback such as {{.Contact.Company | default \"your team\"}}")
 		}
 	}
 	return s
 }
 
-// checkTemplate parses a template as the send activity does (text/template for subjects and
-// text, html/template for HTML, missingkey=error) and renders it with the sample data and a
-// blank contact; it reports whether the template passed.
-func (l *loader) checkTemplate(f *templateFile, html bool) (ok bool) {
+// checkTemplate parses a template of the given kind as the send activity does (text/template
+// for subjects and text, html/template for HTML, missingkey=error) and renders it with the
+// sample data and a blank contact; it reports whether the template passed, and what the
+// blank contact got.
+func (l *loader) checkTemplate(f *templateFile, kind rendering.Kind) (blank string, ok bool) {
 	name := path.Base(f.name)
-	if note, err := render(name, string(f.src), html); err != nil {
+	blank, note, err := render(name, string(f.src), kind)
+	if err != nil {
 		line, col, msg := templateProblem(err, string(f.src))
 		l.add(f.display, f.src, line, col, msg+note)
-		return false
+		return "", false
 	}
-	return true
+	return blank, true
 }
 
-// checkTitle checks a task title, a text/template in the cadence file itself.
+// checkTitle checks a task title, a text/template in the cadence file itself, as the task
+// activity renders it: a subject, folded onto one line.
 func (l *loader) checkTitle(yamlPath, title string) {
 	if title == "" {
 		return // the model's checks say a task needs a title
 	}
-	if note, err := render("title", title, false); err != nil {
+	if _, note, err := render("title", title, rendering.Subject); err != nil {
 		_, _, msg := templateProblem(err, title)
 		l.addAt(yamlPath, "title: %s%s", msg, note)
 	}
 }
 
 // render checks a template as the send activity renders it (render.Execute): with the
-// sample data, then with a contact known only by address. A failure only the second shows
-// comes with a note saying so.
-func render(name, src string, html bool) (note string, err error) {
-	kind := rendering.Text
-	if html {
-		kind = rendering.HTML
-	}
+// sample data, then with a contact known only by address, whose output it returns. A
+// failure only the second shows comes with a note saying so.
+func render(name, src string, kind rendering.Kind) (blank, note string, err error) {
 	if _, err := rendering.Execute(name, src, kind, rendering.Sample); err != nil {
-		return "", err
+		return "", "", err
 	}
-	if _, err := rendering.Execute(name, src, kind, rendering.Blank); err != nil {
-		return " (with a contact known only by email address; give blank values a fallback such as {{.Contact.FirstName | default \"there\"}})", err
+	if blank, err = rendering.Execute(name, src, kind, rendering.Blank); err != nil {
+		return "", " (with a contact known only by email address; give blank values a fallback such as {{.Contact.FirstName | default \"there\"}})", err
 	}
-	return "", nil
+	return blank, "", nil
 }
 
 var (
