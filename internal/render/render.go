@@ -45,9 +45,9 @@ var Blank = Data{Contact: Contact{Email: "someone@example.com"}, Owner: Sample.O
 type Kind int
 
 const (
-	Text    Kind = iota // plain text: the text part, task titles
+	Text    Kind = iota // plain text: the text part
 	HTML                // the HTML part: data is escaped for its context
-	Subject             // a header: rendered as text, folded onto one line
+	Subject             // a header or a task title: rendered as text, folded onto one line
 )
 
 // Funcs are the functions templates may call, beside text/template's built-ins.
