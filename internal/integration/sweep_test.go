@@ -270,6 +270,28 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	require.Equal(t, 1, e.signalsWith(away.DealID, "ooo-1"))
 }
 
+// barrierClient is a sweeper's Temporal client that holds the sweeper at its first health
+// check until every sweeper sharing all got there. SweepReceived checks Temporal's health once
+// it has read the rows to sweep and before it handles the first, so the sweepers held this
+// way all sweep the same rows, at the same time. A sweeper kept waiting beyond the health
+// check's own timeout (10s) gets an error instead of hanging the test.
+type barrierClient struct {
+	client.Client
+	once    sync.Once
+	arrived func()
+	all     <-chan struct{} // closed when every sweeper arrived
+}
+
+func (c *barrierClient) CheckHealth(ctx context.Context, req *client.CheckHealthRequest) (*client.CheckHealthResponse, error) {
+	c.once.Do(c.arrived)
+	select {
+	case <-c.all:
+	case <-ctx.Done():
+		return nil, fmt.Errorf("the other sweepers did not reach the barrier: %w", ctx.Err())
+	}
+	return c.Client.CheckHealth(ctx, req)
+}
+
 // Two sweepers (two processes: two pools) sweeping the same rows at once signal each event
 // once; the server's loop sweeps on its own and stops with its context.
 func TestConcurrentSweepersSignalEachEventOnce(t *testing.T) {
@@ -291,7 +313,14 @@ func TestConcurrentSweepersSignalEachEventOnce(t *testing.T) {
 	other, err := store.Open(ctx, e.dbURL, store.PoolOptions{Other: 4})
 	require.NoError(t, err)
 	t.Cleanup(other.Close)
-	sweepers := []*deals.Service{e.svc, {Store: store.New(other), Temporal: e.client}}
+	// Both sweepers read the rows before either handles one (a barrier, not a timing guess):
+	// they overlap on every row.
+	var arrived sync.WaitGroup
+	arrived.Add(2)
+	all := make(chan struct{})
+	go func() { arrived.Wait(); close(all) }()
+	held := func() client.Client { return &barrierClient{Client: e.client, arrived: arrived.Done, all: all} }
+	sweepers := []*deals.Service{{Store: e.store, Temporal: held()}, {Store: store.New(other), Temporal: held()}}
 	results := make([]deals.SweepResult, len(sweepers))
 	errs := make([]error, len(sweepers))
 	var wg sync.WaitGroup
@@ -307,6 +336,11 @@ func TestConcurrentSweepersSignalEachEventOnce(t *testing.T) {
 	require.NoError(t, errs[1])
 	require.Equal(t, n, results[0].Signalled+results[1].Signalled, "%+v", results)
 	require.Zero(t, results[0].Failed+results[1].Failed)
+	// They did overlap: each found every row, and skipped each row the other signalled (held
+	// by it, or no longer received). Run one after the other, the second would find none.
+	require.Equal(t, n, results[0].Found, "%+v", results[0])
+	require.Equal(t, n, results[1].Found, "%+v", results[1])
+	require.Equal(t, n, results[0].Skipped+results[1].Skipped, "%+v", results)
 	t.Logf("sweeper A: %d signalled, %d skipped; sweeper B: %d signalled, %d skipped",
 		results[0].Signalled, results[0].Skipped, results[1].Signalled, results[1].Skipped)
 	for i, id := range ids {
