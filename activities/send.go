@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"html"
-	netmail "net/mail"
 	"strings"
 	"time"
 
@@ -89,7 +88,7 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 		msg.Subject, msg.InReplyTo, msg.ThreadRoot = env.Subject, env.InReplyTo, env.ThreadRoot
 	}
 	if renderErr == nil && a.Mail.DailyCap > 0 {
-		slot, err := a.Store.ReserveMailboxSlot(ctx, key, mailboxOf(msg.From), a.Mail.DailyCap)
+		slot, err := a.Store.ReserveMailboxSlot(ctx, key, mail.Mailbox(msg.From), a.Mail.DailyCap)
 		if err != nil {
 			return SendResult{}, fmt.Errorf("reserve a mailbox slot for %s: %w", key, err)
 		}
@@ -140,14 +139,6 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	}
 	result.Outcome = outcomeOf(out.State)
 	return result, nil
-}
-
-// mailboxOf is the lower-cased address of a From header value ("Ana <ana@x.com>" → ana@x.com).
-func mailboxOf(from string) string {
-	if addr, err := netmail.ParseAddress(from); err == nil {
-		return strings.ToLower(addr.Address)
-	}
-	return strings.ToLower(strings.TrimSpace(from))
 }
 
 // AbandonEmail records in the ledger that a key's retries ran out (Schedule-To-Close).

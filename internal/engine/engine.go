@@ -8,7 +8,6 @@ import (
 	"fmt"
 	"log/slog"
 	"maps"
-	netmail "net/mail"
 	"slices"
 	"strings"
 	"time"
@@ -143,12 +142,10 @@ func logDKIMAlignment(logger *slog.Logger, smtp mail.Config, defaultFrom string)
 	logger.Info("emails are DKIM-signed", "dkim_domain", smtp.DKIM.Domain, "selector", smtp.DKIM.Selector)
 }
 
+// domainOf is the domain of a sending address: what follows the @ of its mail.Mailbox.
 func domainOf(address string) string {
-	if a, err := netmail.ParseAddress(address); err == nil {
-		address = a.Address
-	}
-	_, domain, _ := strings.Cut(address, "@")
-	return strings.ToLower(domain)
+	_, domain, _ := strings.Cut(mail.Mailbox(address), "@")
+	return domain
 }
 
 // aligned is DMARC's relaxed alignment, approximated without the public-suffix list: one

@@ -218,3 +218,18 @@ func TestNewSenderValidatesMailboxes(t *testing.T) {
 	require.NotContains(t, fmt.Sprintf("%v %+v", okRelay, map[string]mail.Relay{"a@x": okRelay}), password)
 	require.True(t, strings.Contains(okRelay.String(), "smtp.example.com:587"))
 }
+
+// Mailbox is the one key of a sending mailbox: relays are picked and the daily cap counts
+// by it, whatever the display name or the case of the From value.
+func TestMailbox(t *testing.T) {
+	t.Parallel()
+	for from, want := range map[string]string{
+		"ana@acme.example":              "ana@acme.example",
+		"Ana Rep <Ana@Acme.Example>":    "ana@acme.example",
+		`"Rep, Ana" <ana@ACME.example>`: "ana@acme.example",
+		"  Ana@Acme.Example ":           "ana@acme.example",
+		" not an address ":              "not an address",
+	} {
+		require.Equal(t, want, mail.Mailbox(from), from)
+	}
+}

@@ -56,7 +56,7 @@ type Config struct {
 	HeloName string        // optional; go-mail defaults to os.Hostname
 
 	// Mailboxes are per-mailbox relays, keyed by the lower-cased sending address (the
-	// address of Message.From, e.g. "ana@acme.com"). Timeout and HeloName apply to them
+	// Mailbox of Message.From, e.g. "ana@acme.com"). Timeout and HeloName apply to them
 	// too. Messages from any other address go through the relay above.
 	Mailboxes map[string]Relay
 	// DKIM, when set, signs every message (see DKIMConfig).
@@ -239,13 +239,22 @@ func newRelayClient(cfg Config, r Relay) (relayClient, error) {
 	return relayClient{host: r.Host, opts: opts}, nil
 }
 
-// relayFor picks the relay of msg's From address; addresses without their own relay use
-// the default one.
-func (s *Sender) relayFor(msg *gomail.Msg) relayClient {
-	if from := msg.GetFrom(); len(from) > 0 {
-		if r, ok := s.mailboxes[strings.ToLower(from[0].Address)]; ok {
-			return r
-		}
+// Mailbox is the sending mailbox of a From value: its address, lower-cased ("Ana Rep
+// <Ana@Acme.com>" → "ana@acme.com"); a value that does not parse is only trimmed and
+// lower-cased. It is the one key of a sending mailbox: Config.Mailboxes picks relays by it
+// and the daily cap counts sends by it, so both always mean the same mailbox.
+func Mailbox(from string) string {
+	if a, err := netmail.ParseAddress(from); err == nil {
+		return strings.ToLower(a.Address)
+	}
+	return strings.ToLower(strings.TrimSpace(from))
+}
+
+// relayFor picks the relay of a From address; addresses without their own relay use the
+// default one.
+func (s *Sender) relayFor(from string) relayClient {
+	if r, ok := s.mailboxes[Mailbox(from)]; ok {
+		return r
 	}
 	return s.def
 }
@@ -307,7 +316,7 @@ func (s *Sender) Send(ctx context.Context, m Message) (serverResponse string, er
 	if err != nil {
 		return "", err
 	}
-	relay := s.relayFor(msg)
+	relay := s.relayFor(m.From) // Build parsed m.From the same way
 	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeoutBudget())
 	defer cancel()
 

@@ -9,6 +9,8 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+
+	"github.com/followup-engine/followup/internal/mail"
 )
 
 // LedgerKey identifies one email the cadence meant to send: never a run id, never a cadence
@@ -263,9 +265,10 @@ const CapWindow = 24 * time.Hour
 // ReserveMailboxSlot takes one of a sending mailbox's daily slots for a claimed ledger row,
 // under the mailbox's lock, so concurrent sends cannot overshoot the cap. A refused row is
 // marked deferred. Rows count while sending, sent or ambiguous; a row that ends otherwise
-// (suppressed, failed, deferred…) frees its slot by itself.
+// (suppressed, failed, deferred…) frees its slot by itself. The mailbox is keyed by
+// mail.Mailbox, the key relays are picked by.
 func (s *Store) ReserveMailboxSlot(ctx context.Context, key LedgerKey, mailbox string, cap int) (MailboxSlot, error) {
-	mailbox = strings.ToLower(strings.TrimSpace(mailbox))
+	mailbox = mail.Mailbox(mailbox)
 	var slot MailboxSlot
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		slot = MailboxSlot{}
