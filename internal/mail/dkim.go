@@ -57,8 +57,9 @@ type dkimKey struct {
 	key              crypto.Signer
 }
 
-// newDKIMKey parses and checks c, then signs a sample message so a key go-mail cannot
-// use fails here rather than on the first send. Errors never quote the key.
+// newDKIMKey parses and checks c, then has go-mail's signer check its configuration (the
+// key's type, the header list), so a key go-mail cannot use fails here rather than on the
+// first send. Errors never quote the key.
 func newDKIMKey(c DKIMConfig) (*dkimKey, error) {
 	var errs []error
 	if !dnsLabels.MatchString(c.Domain) {
@@ -75,9 +76,8 @@ func newDKIMKey(c DKIMConfig) (*dkimKey, error) {
 		return nil, errors.Join(errs...)
 	}
 	k := &dkimKey{domain: c.Domain, selector: c.Selector, key: key}
-	sample := "From: <a@" + c.Domain + ">\r\nSubject: key check\r\n\r\nkey check\r\n"
-	if _, err := k.sign([]byte(sample)); err != nil {
-		return nil, fmt.Errorf("the private key cannot sign: %w", err)
+	if err := k.signer().ValidateConfig(); err != nil {
+		return nil, fmt.Errorf("go-mail's DKIM signer refuses the configuration: %w", err)
 	}
 	return k, nil
 }
@@ -110,12 +110,7 @@ func parseDKIMKey(pemBytes []byte) (crypto.Signer, error) {
 // A fresh go-mail signer per message: go-mail's caches the algorithm on first use, a data
 // race when one signer serves concurrent sends.
 func (k *dkimKey) sign(rendered []byte) (string, error) {
-	signer := gomail.NewDKIMSigner(k.domain, k.selector, k.key)
-	signer.HeaderCanonicalization(gomail.CanonicalizationRelaxed)
-	signer.BodyCanonicalization(gomail.CanonicalizationRelaxed)
-	signer.SignHeaders(dkimSignedHeaders...)
-	signer.OversignHeaders(dkimOversignedHeaders...)
-
+	signer := k.signer()
 	headers, body := rendered, []byte(nil)
 	if i := bytes.Index(rendered, []byte("\r\n\r\n")); i >= 0 {
 		headers, body = rendered[:i+2], rendered[i+4:]
@@ -134,4 +129,15 @@ func (k *dkimKey) sign(rendered []byte) (string, error) {
 		return "", errors.New("mail: DKIM sign: unexpected line break in signature")
 	}
 	return value, nil
+}
+
+// signer is a go-mail signer for k: relaxed/relaxed, signing dkimSignedHeaders and
+// oversigning dkimOversignedHeaders.
+func (k *dkimKey) signer() *gomail.DKIMSigner {
+	signer := gomail.NewDKIMSigner(k.domain, k.selector, k.key)
+	signer.HeaderCanonicalization(gomail.CanonicalizationRelaxed)
+	signer.BodyCanonicalization(gomail.CanonicalizationRelaxed)
+	signer.SignHeaders(dkimSignedHeaders...)
+	signer.OversignHeaders(dkimOversignedHeaders...)
+	return signer
 }

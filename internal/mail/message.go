@@ -181,7 +181,9 @@ func CheckOneClickURL(raw string) error {
 	return errors.New("want an https URL")
 }
 
-// isLoopbackHost: localhost or a loopback IP (127.0.0.0/8, ::1).
+// isLoopbackHost: localhost (any case) or a loopback IP (127.0.0.0/8, ::1), the hosts a
+// local stack's http unsubscribe URL may name. It is deliberately broader than
+// isLoopbackName (sender.go), which must match go-mail's own rule for PLAIN auth exactly.
 func isLoopbackHost(h string) bool {
 	if strings.EqualFold(h, "localhost") {
 		return true

@@ -150,7 +150,10 @@ func validateMailbox(addr string, r Relay) error {
 }
 
 // isLoopbackName mirrors go-mail's smtp.isLocalhost, which is what decides
-// whether PLAIN auth is allowed without TLS.
+// whether PLAIN auth is allowed without TLS: these three exact strings, nothing else.
+// It must not be merged with isLoopbackHost (message.go), which is broader (any case of
+// localhost, all of 127.0.0.0/8): accepting a relay host like "127.0.0.2" or "LOCALHOST"
+// here would pass validation and then fail every send, as go-mail refuses PLAIN there.
 func isLoopbackName(h string) bool {
 	return h == "localhost" || h == "127.0.0.1" || h == "::1"
 }
@@ -159,9 +162,9 @@ func isLoopbackName(h string) bool {
 // them when configured. It is safe for concurrent use: every Send gets its own go-mail
 // client and connection.
 type Sender struct {
-	cfg       Config
+	budget    time.Duration // Config.SendTimeoutBudget, all Send needs of the Config itself
 	def       relayClient
-	mailboxes map[string]relayClient // by lower-cased From address
+	mailboxes map[string]relayClient // by Mailbox(From)
 	dkim      *dkimKey               // nil: no signing
 }
 
@@ -174,7 +177,7 @@ type relayClient struct {
 // NewSender validates cfg (the default relay, every mailbox relay and the DKIM key) and
 // prepares the go-mail client options. Every problem is reported at once.
 func NewSender(cfg Config) (*Sender, error) {
-	s := &Sender{cfg: cfg}
+	s := &Sender{budget: cfg.SendTimeoutBudget()}
 	var errs []error
 	if err := cfg.validate(); err != nil {
 		errs = append(errs, err)
@@ -317,7 +320,7 @@ func (s *Sender) Send(ctx context.Context, m Message) (serverResponse string, er
 		return "", err
 	}
 	relay := s.relayFor(m.From) // Build parsed m.From the same way
-	ctx, cancel := context.WithTimeout(ctx, s.cfg.SendTimeoutBudget())
+	ctx, cancel := context.WithTimeout(ctx, s.budget)
 	defer cancel()
 
 	guard := &connGuard{ctx: ctx}
