@@ -7,16 +7,14 @@ import (
 	"encoding/pem"
 	"errors"
 	"fmt"
-	"net/mail"
 	"os"
 	"path/filepath"
-	"strings"
 )
 
 // The local stack signs its mail with DKIM like a real sender: make run generates an
 // RSA-2048 key once into the state folder (beside secrets.env, never printed) and reuses
 // it; the worker signs with the private key and the mail page checks against the public
-// one, as if it were published at devstack._domainkey.<domain of MAIL_FROM>.
+// one, as if it were published at devstack._domainkey.<mailDomain> (the domain of MAIL_FROM).
 
 // dkimSelector is the selector (s=) of the stack's key.
 const dkimSelector = "devstack"
@@ -26,19 +24,6 @@ type dkimKey struct {
 	Domain, Selector string
 	Private, Public  string // PEM files: PKCS#8 private key (0600), PKIX public key
 	Generated        bool   // made by this run
-}
-
-// senderDomain is the domain of a From address like "Name <user@domain>".
-func senderDomain(from string) (string, error) {
-	a, err := mail.ParseAddress(from)
-	if err != nil {
-		return "", fmt.Errorf("MAIL_FROM %q: %w", from, err)
-	}
-	_, domain, ok := strings.Cut(a.Address, "@")
-	if !ok || domain == "" {
-		return "", fmt.Errorf("MAIL_FROM %q has no domain", from)
-	}
-	return strings.ToLower(domain), nil
 }
 
 // ensureDKIMKey returns the stack's DKIM key for domain, generating the private key into

@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/pem"
+	"net/mail"
 	"os"
 	"path/filepath"
 	"strings"
@@ -15,15 +16,33 @@ import (
 	"github.com/emersion/go-msgauth/dkim"
 	"github.com/stretchr/testify/require"
 
+	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/devstack/mailsink"
 )
 
-func TestSenderDomain(t *testing.T) {
-	d, err := senderDomain("Followup Demo <sales@Followup.Local>")
+// TestWorkerEnvHasOneMailDomain: the worker loads the environment make run gives it, and
+// its From address, its Message-ID domain and its DKIM signing domain are one domain (a
+// signature for another domain than From's would not align under DMARC).
+func TestWorkerEnvHasOneMailDomain(t *testing.T) {
+	dir := t.TempDir()
+	key, err := ensureDKIMKey(dir, mailDomain)
 	require.NoError(t, err)
-	require.Equal(t, "followup.local", d)
-	_, err = senderDomain("no address")
-	require.Error(t, err)
+	secrets, err := loadSecrets(filepath.Join(dir, "secrets.env"))
+	require.NoError(t, err)
+	env := stackEnv(ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088},
+		"postgres://postgres@127.0.0.1:5432/followup", secrets, key)
+	w, err := config.LoadWorker(config.MapEnv(env))
+	require.NoError(t, err)
+
+	from, err := mail.ParseAddress(w.Mail.DefaultFrom)
+	require.NoError(t, err)
+	_, fromDomain, ok := strings.Cut(from.Address, "@")
+	require.True(t, ok, from.Address)
+	require.Equal(t, "followup.local", fromDomain)
+	require.Equal(t, fromDomain, w.Mail.MessageIDDomain)
+	require.NotNil(t, w.SMTP.DKIM, "the worker signs")
+	require.Equal(t, fromDomain, w.SMTP.DKIM.Domain)
+	require.Equal(t, "devstack", w.SMTP.DKIM.Selector)
 }
 
 // TestDKIMKeyIsGeneratedOnceAndReused: the first run writes an RSA-2048 PKCS#8 key (0600)

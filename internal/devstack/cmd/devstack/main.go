@@ -90,40 +90,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err != nil {
 		return err
 	}
-	const mailFrom = "Followup Demo <sales@followup.local>"
-	domain, err := senderDomain(mailFrom)
-	if err != nil {
-		return err
-	}
-	dkim, err := ensureDKIMKey(local, domain)
+	dkim, err := ensureDKIMKey(local, mailDomain)
 	if err != nil {
 		return fmt.Errorf("DKIM key: %w", err)
 	}
 	if dkim.Generated {
-		step(stdout, "generated a DKIM key for "+domain+" (selector "+dkim.Selector+") in "+relative(root, dkim.Private))
+		step(stdout, "generated a DKIM key for "+dkim.Domain+" (selector "+dkim.Selector+") in "+relative(root, dkim.Private))
 	}
-	env := map[string]string{
-		"DATABASE_URL":       dbURL,
-		"TEMPORAL_ADDRESS":   fmt.Sprintf("127.0.0.1:%d", p.Temporal),
-		"TEMPORAL_NAMESPACE": "default",
-		"SMTP_HOST":          "127.0.0.1",
-		"SMTP_PORT":          fmt.Sprint(p.SMTP),
-		"SMTP_TLS":           "none",
-		"MESSAGE_ID_SECRET":  secrets["MESSAGE_ID_SECRET"],
-		"MESSAGE_ID_DOMAIN":  "followup.local",
-		"MAIL_FROM":          mailFrom,
-		"API_TOKEN":          secrets["API_TOKEN"],
-		"HTTP_ADDR":          fmt.Sprintf("127.0.0.1:%d", p.API),
-		// Unsubscribe links point at the local API: in the footer, and (an http loopback base
-		// is accepted for that) in List-Unsubscribe + List-Unsubscribe-Post, which the mail
-		// page turns into a one-click button.
-		"PUBLIC_BASE_URL":    fmt.Sprintf("http://127.0.0.1:%d", p.API),
-		"UNSUBSCRIBE_SECRET": secrets["UNSUBSCRIBE_SECRET"],
-		// The worker signs with the generated key; the mail page checks with its public half.
-		"DKIM_DOMAIN":           dkim.Domain,
-		"DKIM_SELECTOR":         dkim.Selector,
-		"DKIM_PRIVATE_KEY_FILE": dkim.Private,
-	}
+	env := stackEnv(p, dbURL, secrets, dkim)
 	if err := writeEnvFile(filepath.Join(local, "env.sh"), env); err != nil {
 		return err
 	}
@@ -180,6 +154,36 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case name := <-sup.exited:
 		return fmt.Errorf("%s stopped unexpectedly; see .local/logs/%s.log", name, name)
+	}
+}
+
+// mailDomain is the domain the stack's mail comes from: of MAIL_FROM, of the Message-IDs
+// (MESSAGE_ID_DOMAIN) and of the DKIM signatures (DKIM_DOMAIN).
+const mailDomain = "followup.local"
+
+// stackEnv is the environment of the worker and the API (and of starter migrate).
+func stackEnv(p ports, dbURL string, secrets map[string]string, dkim dkimKey) map[string]string {
+	return map[string]string{
+		"DATABASE_URL":       dbURL,
+		"TEMPORAL_ADDRESS":   fmt.Sprintf("127.0.0.1:%d", p.Temporal),
+		"TEMPORAL_NAMESPACE": "default",
+		"SMTP_HOST":          "127.0.0.1",
+		"SMTP_PORT":          fmt.Sprint(p.SMTP),
+		"SMTP_TLS":           "none",
+		"MESSAGE_ID_SECRET":  secrets["MESSAGE_ID_SECRET"],
+		"MESSAGE_ID_DOMAIN":  mailDomain,
+		"MAIL_FROM":          "Followup Demo <sales@" + mailDomain + ">",
+		"API_TOKEN":          secrets["API_TOKEN"],
+		"HTTP_ADDR":          fmt.Sprintf("127.0.0.1:%d", p.API),
+		// Unsubscribe links point at the local API: in the footer, and (an http loopback base
+		// is accepted for that) in List-Unsubscribe + List-Unsubscribe-Post, which the mail
+		// page turns into a one-click button.
+		"PUBLIC_BASE_URL":    fmt.Sprintf("http://127.0.0.1:%d", p.API),
+		"UNSUBSCRIBE_SECRET": secrets["UNSUBSCRIBE_SECRET"],
+		// The worker signs with the generated key; the mail page checks with its public half.
+		"DKIM_DOMAIN":           dkim.Domain,
+		"DKIM_SELECTOR":         dkim.Selector,
+		"DKIM_PRIVATE_KEY_FILE": dkim.Private,
 	}
 }
 
