@@ -116,7 +116,8 @@ func TestDKIMResults(t *testing.T) {
 	t.Parallel()
 	sink, addr, web := startSink(t, t.TempDir())
 	key := rsaKey(t)
-	// The sink gets the public key the way devstack hands it over: a PEM file's content.
+	// The sink gets the key as -dkim-key reads it, from a PEM file: here a public key (devstack
+	// hands over its private key file, which TestDKIMEd25519AndLateKey covers).
 	der, err := x509.MarshalPKIXPublicKey(&key.PublicKey)
 	require.NoError(t, err)
 	pub, err := mailsink.ParseDKIMKey(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))

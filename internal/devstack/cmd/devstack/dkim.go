@@ -13,31 +13,28 @@ import (
 
 // The local stack signs its mail with DKIM like a real sender: make run generates an
 // RSA-2048 key once into the state folder (beside secrets.env, never printed) and reuses
-// it; the worker signs with the private key and the mail page checks against the public
-// one, as if it were published at devstack._domainkey.<mailDomain> (the domain of MAIL_FROM).
+// it. The worker signs with it, and the mail page is given the same file and checks
+// against its public half, as if that were published at devstack._domainkey.<mailDomain>
+// (the domain of MAIL_FROM). No public key file is written.
 
 // dkimSelector is the selector (s=) of the stack's key.
 const dkimSelector = "devstack"
 
-// dkimKey names the key files of the stack.
+// dkimKey names the key file of the stack.
 type dkimKey struct {
 	Domain, Selector string
-	Private, Public  string // PEM files: PKCS#8 private key (0600), PKIX public key
+	Private          string // PEM file: PKCS#8 private key (0600)
 	Generated        bool   // made by this run
 }
 
 // ensureDKIMKey returns the stack's DKIM key for domain, generating the private key into
-// dir on the first run. The public key file is rewritten from the private key each run, so
-// the two always match.
+// dir on the first run; a key file there already must be an RSA key in PKCS#8 PEM.
 func ensureDKIMKey(dir, domain string) (dkimKey, error) {
-	dir, err := filepath.Abs(dir) // the worker and the sink get the paths
+	dir, err := filepath.Abs(dir) // the worker and the sink get the path
 	if err != nil {
 		return dkimKey{}, err
 	}
-	k := dkimKey{Domain: domain, Selector: dkimSelector,
-		Private: filepath.Join(dir, "dkim-"+dkimSelector+".pem"),
-		Public:  filepath.Join(dir, "dkim-"+dkimSelector+".pub.pem")}
-	var priv *rsa.PrivateKey
+	k := dkimKey{Domain: domain, Selector: dkimSelector, Private: filepath.Join(dir, "dkim-"+dkimSelector+".pem")}
 	b, err := os.ReadFile(k.Private)
 	switch {
 	case err == nil:
@@ -49,12 +46,12 @@ func ensureDKIMKey(dir, domain string) (dkimKey, error) {
 		if err != nil {
 			return k, fmt.Errorf("%s: %w; delete it and a new one is generated", k.Private, err)
 		}
-		var ok bool
-		if priv, ok = key.(*rsa.PrivateKey); !ok {
+		if _, ok := key.(*rsa.PrivateKey); !ok {
 			return k, fmt.Errorf("%s holds a %T, not an RSA key; delete it and a new one is generated", k.Private, key)
 		}
 	case errors.Is(err, os.ErrNotExist):
-		if priv, err = rsa.GenerateKey(rand.Reader, 2048); err != nil {
+		priv, err := rsa.GenerateKey(rand.Reader, 2048)
+		if err != nil {
 			return k, err
 		}
 		der, err := x509.MarshalPKCS8PrivateKey(priv)
@@ -72,13 +69,6 @@ func ensureDKIMKey(dir, domain string) (dkimKey, error) {
 		}
 		k.Generated = true
 	default:
-		return k, err
-	}
-	der, err := x509.MarshalPKIXPublicKey(&priv.PublicKey)
-	if err != nil {
-		return k, err
-	}
-	if err := os.WriteFile(k.Public, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o644); err != nil {
 		return k, err
 	}
 	return k, nil

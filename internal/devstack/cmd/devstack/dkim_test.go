@@ -45,9 +45,9 @@ func TestWorkerEnvHasOneMailDomain(t *testing.T) {
 	require.Equal(t, "devstack", w.SMTP.DKIM.Selector)
 }
 
-// TestDKIMKeyIsGeneratedOnceAndReused: the first run writes an RSA-2048 PKCS#8 key (0600)
-// and its public half; the next run reuses the key; a message signed with it verifies
-// against the public file the mail sink is given.
+// TestDKIMKeyIsGeneratedOnceAndReused: the first run writes an RSA-2048 PKCS#8 key (0600),
+// and no other file; the next run reuses the key; a message signed with it verifies against
+// the public key the mail sink derives from the same file.
 func TestDKIMKeyIsGeneratedOnceAndReused(t *testing.T) {
 	dir := t.TempDir()
 	first, err := ensureDKIMKey(dir, "followup.local")
@@ -62,6 +62,9 @@ func TestDKIMKeyIsGeneratedOnceAndReused(t *testing.T) {
 	privPEM, err := os.ReadFile(first.Private)
 	require.NoError(t, err)
 	require.True(t, bytes.HasPrefix(privPEM, []byte("-----BEGIN PRIVATE KEY-----")))
+	files, err := os.ReadDir(dir)
+	require.NoError(t, err)
+	require.Len(t, files, 1, "the key file only: no public key file beside it")
 
 	second, err := ensureDKIMKey(dir, "followup.local")
 	require.NoError(t, err)
@@ -70,21 +73,20 @@ func TestDKIMKeyIsGeneratedOnceAndReused(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, privPEM, again, "the key is reused")
 
-	// The sink derives the same public key from either file.
-	pubFromPublic := mustParseKey(t, second.Public)
-	pubFromPrivate := mustParseKey(t, second.Private)
-	require.True(t, pubFromPublic.(*rsa.PublicKey).Equal(pubFromPrivate))
-	require.Equal(t, 2048, pubFromPublic.(*rsa.PublicKey).N.BitLen())
-
-	// Sign with the private key the worker gets; verify against the public file's record.
+	// The sink, given the same file, derives the public half of the worker's key.
 	block, _ := pem.Decode(privPEM)
 	priv, err := x509.ParsePKCS8PrivateKey(block.Bytes)
 	require.NoError(t, err)
+	pubFromPrivate := mustParseKey(t, second.Private)
+	require.True(t, priv.(*rsa.PrivateKey).PublicKey.Equal(pubFromPrivate))
+	require.Equal(t, 2048, pubFromPrivate.(*rsa.PublicKey).N.BitLen())
+
+	// Sign with the private key the worker gets; verify against the record of the sink's key.
 	msg := "From: Followup Demo <sales@followup.local>\r\nTo: bob@prospect.example\r\nSubject: hi\r\n\r\nHello\r\n"
 	var signed bytes.Buffer
 	require.NoError(t, dkim.Sign(&signed, strings.NewReader(msg), &dkim.SignOptions{
 		Domain: "followup.local", Selector: "devstack", Signer: priv.(crypto.Signer)}))
-	der, err := x509.MarshalPKIXPublicKey(pubFromPublic)
+	der, err := x509.MarshalPKIXPublicKey(pubFromPrivate)
 	require.NoError(t, err)
 	verifs, err := dkim.VerifyWithOptions(&signed, &dkim.VerifyOptions{LookupTXT: func(name string) ([]string, error) {
 		require.Equal(t, "devstack._domainkey.followup.local", name)

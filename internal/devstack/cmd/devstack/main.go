@@ -120,7 +120,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	step(stdout, "starting the mail sink")
 	if err := sup.start("mailsink", filepath.Join(bin, "mailsink"), []string{"-smtp", fmt.Sprintf("127.0.0.1:%d", p.SMTP),
 		"-http", fmt.Sprintf("127.0.0.1:%d", p.MailUI), "-dir", filepath.Join(local, "mail"),
-		"-dkim-domain", dkim.Domain, "-dkim-selector", dkim.Selector, "-dkim-key", dkim.Public}, nil); err != nil {
+		"-dkim-domain", dkim.Domain, "-dkim-selector", dkim.Selector, "-dkim-key", dkim.Private}, nil); err != nil {
 		return err
 	}
 	if err := waitTCP(ctx, sup, p.MailUI, 30*time.Second); err != nil {
@@ -180,7 +180,8 @@ func stackEnv(p ports, dbURL string, secrets map[string]string, dkim dkimKey) ma
 		// page turns into a one-click button.
 		"PUBLIC_BASE_URL":    fmt.Sprintf("http://127.0.0.1:%d", p.API),
 		"UNSUBSCRIBE_SECRET": secrets["UNSUBSCRIBE_SECRET"],
-		// The worker signs with the generated key; the mail page checks with its public half.
+		// The worker signs with the generated key; the mail page, given the same file, checks
+		// with its public half.
 		"DKIM_DOMAIN":           dkim.Domain,
 		"DKIM_SELECTOR":         dkim.Selector,
 		"DKIM_PRIVATE_KEY_FILE": dkim.Private,
