@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"strings"
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/config"
@@ -25,7 +24,7 @@ func dealEngage(ctx context.Context, args []string, env config.Env, stdout, stde
 	fs.StringVar(&r.Detail, "detail", "", "detail kept with the event and the suppression (a bounce message, say)")
 	out := jsonOrText(fs, stdout)
 	rest, err := parseExactly(fs, args, 2, "usage: starter deal engage DEAL KIND [--return-at TIME|DATE] [--at TIME] [--event-id ID] [--source NAME]\n"+
-		"KIND is one of: "+kindList())
+		"KIND is one of: "+deals.EngagementKinds())
 	if err != nil {
 		return err
 	}
@@ -65,14 +64,6 @@ func suppressedWhom(k cadence.Engagement) string {
 		return "that address"
 	}
 	return "the contact"
-}
-
-func kindList() string {
-	var names []string
-	for _, k := range cadence.Engagements() {
-		names = append(names, string(k))
-	}
-	return strings.Join(names, ", ")
 }
 
 // runTask closes a deal's task: starter task done|skip DEAL TASK-ID.

@@ -49,7 +49,8 @@ type EngageRequest struct {
 	Detail string `json:"detail,omitempty"`
 }
 
-func engagementKinds() string {
+// EngagementKinds lists the engagement kinds, for messages: "reply, click, …".
+func EngagementKinds() string {
 	ks := cadence.Engagements()
 	names := make([]string, len(ks))
 	for i, k := range ks {
@@ -80,7 +81,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 	}
 	valid := r.Kind.Valid()
 	if !valid {
-		p.add("kind %q: want one of %s", r.Kind, engagementKinds())
+		p.add("kind %q: want one of %s", r.Kind, EngagementKinds())
 	}
 	checkToken(&p, "source", r.Source)
 	if r.EventID == "" && valid {
@@ -127,7 +128,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 		return EventResponse{}, err
 	}
 	if r.ReturnOn != "" {
-		loc, err := s.contactLocation(ctx, d)
+		loc, err := s.dealLocation(ctx, d, contactZone) // a date the prospect gives
 		if err != nil {
 			return EventResponse{}, err
 		}
@@ -178,16 +179,6 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 	}
 	resp.State, resp.Reason = "signalled", ""
 	return resp, nil
-}
-
-// contactLocation is the zone a date the prospect gives means: the contact's, else the
-// pipeline calendar's, else UTC.
-func (s *Service) contactLocation(ctx context.Context, d store.Deal) (*time.Location, error) {
-	parties, err := s.Store.DealParties(ctx, d.ID)
-	if err != nil {
-		return nil, err
-	}
-	return s.location(ctx, parties.Contact.Zone, &d.CadenceVersion)
 }
 
 // previousEvent looks up the event the source recorded under eventID. A retry of the same
@@ -259,48 +250,37 @@ func (s *Service) CloseTask(ctx context.Context, r TaskRequest) (EventResponse, 
 	if !retry {
 		// A retry skips this: the task it closed may be closed by now, and the retry
 		// converges on the recorded event instead.
-		if _, err := s.openTaskOf(ctx, d, r.TaskID); err != nil {
+		t, err := s.taskOf(ctx, d, r.TaskID)
+		if err == nil {
+			err = checkOpen(d, t)
+		}
+		if err != nil {
 			return EventResponse{}, err
 		}
 	}
-	now := s.now()
 	payload, _ := json.Marshal(r)
-	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{
-		Kind: string(workflows.EventTaskClosed), DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: now, Payload: payload,
-	})
-	resp := EventResponse{DealID: d.ID, EventID: ev.ID, State: ev.State, Reason: ev.Reason, Duplicate: !ev.Inserted, TaskID: r.TaskID}
-	if err != nil {
-		return resp, err
-	}
-	if ev.State != "received" {
-		return resp, nil // already signalled (or decided): a retry converges
-	}
-	_, err = s.signalWithStart(ctx, d, workflows.Event{
+	resp, err := s.deliver(ctx, d, payload, workflows.Event{
 		Version: workflows.EventVersion, Kind: workflows.EventTaskClosed, Source: r.Source, SourceEventID: r.EventID,
-		SourceTime: now, Sequence: ev.ID, InboundEventID: ev.ID, TaskID: r.TaskID, TaskOutcome: r.Outcome, Reason: r.Note,
+		SourceTime: s.now(), TaskID: r.TaskID, TaskOutcome: r.Outcome, Reason: r.Note,
 	})
-	if err != nil {
-		return resp, err
-	}
-	if err := s.Store.MarkEventSignalled(ctx, ev.ID); err != nil {
-		return resp, err
-	}
-	resp.State, resp.Reason = "signalled", ""
-	return resp, nil
+	resp.TaskID = r.TaskID
+	return resp, err
 }
 
-// openTaskOf reads a task and checks it is an open task of the deal: ErrNotFound when it is
-// not the deal's, ErrTaskNotOpen when it is done, skipped or cancelled already.
-func (s *Service) openTaskOf(ctx context.Context, d store.Deal, taskID int64) (store.Task, error) {
+// taskOf reads a task of the deal: ErrNotFound when there is none or it is another deal's
+// (task ids are global).
+func (s *Service) taskOf(ctx context.Context, d store.Deal, taskID int64) (store.Task, error) {
 	t, err := s.Store.TaskByID(ctx, taskID)
 	if errors.Is(err, store.ErrNotFound) || (err == nil && t.DealID != d.ID) {
 		return store.Task{}, fmt.Errorf("task %d of deal %s: %w", taskID, d.ID, ErrNotFound)
 	}
-	if err != nil {
-		return store.Task{}, err
-	}
+	return t, err
+}
+
+// checkOpen refuses a task that is done, skipped or cancelled already (ErrTaskNotOpen).
+func checkOpen(d store.Deal, t store.Task) error {
 	if t.State != "open" {
-		return store.Task{}, fmt.Errorf("task %d of deal %s is %s already: %w", t.ID, d.ID, t.State, ErrTaskNotOpen)
+		return fmt.Errorf("task %d of deal %s is %s already: %w", t.ID, d.ID, t.State, ErrTaskNotOpen)
 	}
-	return t, nil
+	return nil
 }

@@ -77,18 +77,44 @@ func (s *Service) location(ctx context.Context, zone string, version *int64) (*t
 		if err != nil {
 			return nil, err
 		}
-		if cv.Pipeline.Calendar != nil {
-			zone = cv.Pipeline.Calendar.Zone
-		}
+		zone = calendarZone(cv)
 	}
+	return loadZone(zone), nil
+}
+
+// calendarZone is the zone of a cadence version's pipeline calendar, if it has one.
+func calendarZone(cv store.CadenceVersion) string {
+	if cv.Pipeline.Calendar == nil {
+		return ""
+	}
+	return cv.Pipeline.Calendar.Zone
+}
+
+// loadZone loads a zone; empty is UTC.
+func loadZone(zone string) *time.Location {
 	if zone == "" {
-		return time.UTC, nil
+		return time.UTC
 	}
 	loc, err := time.LoadLocation(zone)
 	if err != nil {
-		return time.UTC, nil // zones are validated on input; an unloadable one falls back like the calendar does
+		return time.UTC // zones are validated on input; an unloadable one falls back like the calendar does
 	}
-	return loc, nil
+	return loc
+}
+
+// Which of a deal's parties a date is in: the owner's (a pause, a snooze), or the contact's
+// (the prospect's return).
+func ownerZone(p store.SendContext) string   { return p.Owner.Zone }
+func contactZone(p store.SendContext) string { return p.Contact.Zone }
+
+// dealLocation is the zone a date means for one of the deal's parties (ownerZone or
+// contactZone): that party's zone, else the deal's pipeline calendar's, else UTC.
+func (s *Service) dealLocation(ctx context.Context, d store.Deal, zoneOf func(store.SendContext) string) (*time.Location, error) {
+	parties, err := s.Store.DealParties(ctx, d.ID)
+	if err != nil {
+		return nil, err
+	}
+	return s.location(ctx, zoneOf(parties), &d.CadenceVersion)
 }
 
 // dealUntil resolves the end a deal's pause or a task's snooze gives (resolveUntil): a date
@@ -96,11 +122,8 @@ func (s *Service) location(ctx context.Context, zone string, version *int64) (*t
 func (s *Service) dealUntil(ctx context.Context, d store.Deal, until time.Time, on string) (time.Time, string, error) {
 	loc := time.UTC
 	if on != "" {
-		parties, err := s.Store.DealParties(ctx, d.ID)
-		if err != nil {
-			return time.Time{}, "", err
-		}
-		if loc, err = s.location(ctx, parties.Owner.Zone, &d.CadenceVersion); err != nil {
+		var err error
+		if loc, err = s.dealLocation(ctx, d, ownerZone); err != nil {
 			return time.Time{}, "", err
 		}
 	}
@@ -333,12 +356,8 @@ func (s *Service) PausePipeline(ctx context.Context, r ScopePauseRequest) (Scope
 	if err != nil {
 		return ScopeResponse{}, err
 	}
-	loc, err := s.location(ctx, "", &cv.Version)
-	if err != nil {
-		return ScopeResponse{}, err
-	}
 	resp := ScopeResponse{Scope: store.PauseScopePipeline, Key: r.Target}
-	return s.pauseScope(ctx, resp, r, loc, func() ([]store.Deal, error) { return s.Store.OpenDealsOfPipeline(ctx, r.Target) })
+	return s.pauseScope(ctx, resp, r, loadZone(calendarZone(cv)), func() ([]store.Deal, error) { return s.Store.OpenDealsOfPipeline(ctx, r.Target) })
 }
 
 // ResumePipeline lifts a pipeline's pause and tells every open deal on it.
@@ -346,12 +365,9 @@ func (s *Service) ResumePipeline(ctx context.Context, r ScopeResumeRequest) (Sco
 	if err := checkScopeRequest(r.Target, "pipeline", r.Source, "", time.Time{}, ""); err != nil {
 		return ScopeResponse{}, err
 	}
-	ok, err := s.Store.PipelineExists(ctx, r.Target)
-	if err != nil {
+	// ErrNotFound, naming the pipeline, when it has no published cadence.
+	if _, err := s.Store.LatestCadenceOf(ctx, r.Target); err != nil {
 		return ScopeResponse{}, err
-	}
-	if !ok {
-		return ScopeResponse{}, fmt.Errorf("pipeline %q has no published cadence: %w", r.Target, ErrNotFound)
 	}
 	resp := ScopeResponse{Scope: store.PauseScopePipeline, Key: r.Target}
 	return s.resumeScope(ctx, resp, r.Source, func() ([]store.Deal, error) { return s.Store.OpenDealsOfPipeline(ctx, r.Target) })
@@ -402,9 +418,10 @@ func (s *Service) pauseScope(ctx context.Context, resp ScopeResponse, r ScopePau
 	}
 	resp.PauseID, resp.Since, resp.Until, resp.State = pause.ID, pause.Since.UTC(), utcPtr(pause.Until), string(change)
 	prefix := fmt.Sprintf("%s-pause-%d.", resp.Scope, pause.ID)
-	for rev := 1; rev < pause.Revision; rev++ {
+	current := fmt.Sprintf("%s%d/", prefix, pause.Revision)
+	if pause.Revision > 1 {
 		// Events of an earlier end that never reached their deal: this revision supersedes them.
-		if _, err := s.Store.SupersedeReceived(ctx, SourceOps, fmt.Sprintf("%s%d/", prefix, rev),
+		if _, err := s.Store.SupersedeReceived(ctx, SourceOps, prefix, current,
 			fmt.Sprintf("superseded: the %s pause got another end before this reached the deal", resp.Scope)); err != nil {
 			return resp, err
 		}
@@ -414,7 +431,7 @@ func (s *Service) pauseScope(ctx context.Context, resp ScopeResponse, r ScopePau
 		return resp, err
 	}
 	payload := scopePayload{Scope: resp.Scope, Key: resp.Key, PauseID: pause.ID, Revision: pause.Revision, Until: resp.Until, Reason: pause.Reason}
-	return s.fanOut(ctx, resp, ds, payload.event(workflows.EventPaused), fmt.Sprintf("%s%d/", prefix, pause.Revision), payload)
+	return s.fanOut(ctx, resp, ds, payload.event(workflows.EventPaused), current, payload)
 }
 
 func (s *Service) resumeScope(ctx context.Context, resp ScopeResponse, source string, list func() ([]store.Deal, error)) (ScopeResponse, error) {
@@ -437,7 +454,7 @@ func (s *Service) resumeScope(ctx context.Context, resp ScopeResponse, source st
 	default:
 		resp.State = "already_resumed" // a retry: finish telling the deals
 	}
-	if _, err := s.Store.SupersedeReceived(ctx, SourceOps, fmt.Sprintf("%s-pause-%d.", resp.Scope, pause.ID),
+	if _, err := s.Store.SupersedeReceived(ctx, SourceOps, fmt.Sprintf("%s-pause-%d.", resp.Scope, pause.ID), "",
 		fmt.Sprintf("superseded: the %s pause was lifted before this reached the deal", resp.Scope)); err != nil {
 		return resp, err
 	}

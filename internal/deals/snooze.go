@@ -3,11 +3,9 @@ package deals
 import (
 	"context"
 	"encoding/json"
-	"errors"
 	"fmt"
 	"time"
 
-	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/workflows"
 )
 
@@ -65,10 +63,7 @@ func (s *Service) SnoozeTask(ctx context.Context, r SnoozeRequest) (EventRespons
 	}
 	// Another deal's task is not found, whatever was recorded (task ids are global, so the
 	// default event id of another deal's task may be taken).
-	t, err := s.Store.TaskByID(ctx, r.TaskID)
-	if errors.Is(err, store.ErrNotFound) || (err == nil && t.DealID != d.ID) {
-		return EventResponse{}, fmt.Errorf("task %d of deal %s: %w", r.TaskID, d.ID, ErrNotFound)
-	}
+	t, err := s.taskOf(ctx, d, r.TaskID)
 	if err != nil {
 		return EventResponse{}, err
 	}
@@ -82,8 +77,8 @@ func (s *Service) SnoozeTask(ctx context.Context, r SnoozeRequest) (EventRespons
 	now := s.now()
 	if !retry {
 		// A retry converges on the recorded event, even once the task has moved on.
-		if t.State != "open" {
-			return EventResponse{}, fmt.Errorf("task %d of deal %s is %s already: %w", t.ID, d.ID, t.State, ErrTaskNotOpen)
+		if err := checkOpen(d, t); err != nil {
+			return EventResponse{}, err
 		}
 		if err := checkFuture(until, describe, now, MaxSnooze, "skip the task, or pause the deal, instead"); err != nil {
 			return EventResponse{}, err

@@ -110,15 +110,9 @@ func (s *Store) AppliedMigrations(ctx context.Context, dealID string) (int, erro
 	return n, err
 }
 
-// OpenDealsOnVersion lists the open deals pinned to a cadence version.
+// OpenDealsOnVersion lists the open deals pinned to a cadence version, oldest first.
 func (s *Store) OpenDealsOnVersion(ctx context.Context, version int64) ([]Deal, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+dealColumns+`
-		FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version
-		WHERE d.cadence_version = $1 AND d.state = 'open' ORDER BY d.created_at`, version)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Deal, error) { return scanDeal(r) })
+	return s.openDeals(ctx, `d.cadence_version = $1`, version)
 }
 
 type publishedRow struct {

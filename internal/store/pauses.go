@@ -217,20 +217,20 @@ func (s *Store) ActivePausesOfDeal(ctx context.Context, dealID string) ([]Pause,
 
 // OpenDealsOfOwner lists an owner's open deals, oldest first.
 func (s *Store) OpenDealsOfOwner(ctx context.Context, ownerID string) ([]Deal, error) {
-	rows, err := s.pool.Query(ctx, `SELECT `+dealColumns+`
-		FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version
-		WHERE d.owner_id = $1 AND d.state = 'open' ORDER BY d.created_at, d.id`, ownerID)
-	if err != nil {
-		return nil, err
-	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (Deal, error) { return scanDeal(r) })
+	return s.openDeals(ctx, `d.owner_id = $1`, ownerID)
 }
 
 // OpenDealsOfPipeline lists the open deals on any cadence version of a pipeline, oldest first.
 func (s *Store) OpenDealsOfPipeline(ctx context.Context, pipelineID string) ([]Deal, error) {
+	return s.openDeals(ctx, `cv.pipeline_id = $1`, pipelineID)
+}
+
+// openDeals lists the open deals cond picks, oldest first: cond is a condition on the deal
+// (d) and its cadence version (cv), with arg as $1.
+func (s *Store) openDeals(ctx context.Context, cond string, arg any) ([]Deal, error) {
 	rows, err := s.pool.Query(ctx, `SELECT `+dealColumns+`
 		FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version
-		WHERE cv.pipeline_id = $1 AND d.state = 'open' ORDER BY d.created_at, d.id`, pipelineID)
+		WHERE `+cond+` AND d.state = 'open' ORDER BY d.created_at, d.id`, arg)
 	if err != nil {
 		return nil, err
 	}
@@ -272,23 +272,25 @@ func (s *Store) OwnerByID(ctx context.Context, id string) (Owner, error) {
 	return scanOwner(s.pool.QueryRow(ctx, ownerQuery+`WHERE o.id = $1::uuid`, id), id)
 }
 
-// PipelineExists says whether any cadence version of a pipeline is published.
-func (s *Store) PipelineExists(ctx context.Context, pipelineID string) (bool, error) {
-	var ok bool
-	err := s.pool.QueryRow(ctx, `SELECT exists(SELECT 1 FROM cadence_versions WHERE pipeline_id = $1)`, pipelineID).Scan(&ok)
-	return ok, err
-}
-
 // SupersedeReceived marks ignored the events of a source still waiting to be signalled
-// (state received) whose ids start with prefix: a later change made them moot, such as a
-// pause lifted, or given another end, before every deal heard of it. Nothing re-signals
-// them afterwards. It returns how many it marked.
-func (s *Store) SupersedeReceived(ctx context.Context, source, prefix, reason string) (int, error) {
-	like := strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+// (state received) whose ids start with prefix, but not with except (empty: no exception):
+// a later change made them moot, such as a pause lifted, or given another end, before every
+// deal heard of it. Nothing re-signals them afterwards. It returns how many it marked.
+func (s *Store) SupersedeReceived(ctx context.Context, source, prefix, except, reason string) (int, error) {
+	notLike := ""
+	if except != "" {
+		notLike = likePrefix(except)
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = 'ignored', outcome_reason = $3, updated_at = now()
-		WHERE source = $1 AND source_event_id LIKE $2 AND state = 'received'`, source, like, reason)
+		WHERE source = $1 AND source_event_id LIKE $2 AND ($4 = '' OR source_event_id NOT LIKE $4) AND state = 'received'`,
+		source, likePrefix(prefix), reason, notLike)
 	if err != nil {
 		return 0, fmt.Errorf("supersede events %s/%s…: %w", source, prefix, err)
 	}
 	return int(tag.RowsAffected()), nil
+}
+
+// likePrefix is the LIKE pattern of the strings that start with prefix.
+func likePrefix(prefix string) string {
+	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
 }

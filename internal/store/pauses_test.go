@@ -153,12 +153,17 @@ func TestOpenDealsOfOwnerAndPipeline(t *testing.T) {
 	require.Equal(t, "ana@vendor.test", o.Email)
 	_, err = st.OwnerByEmail(ctx, "nobody@vendor.test")
 	require.ErrorIs(t, err, store.ErrNotFound)
-	ok, err := st.PipelineExists(ctx, cadence.Default().ID)
+	// A pipeline with a published cadence is found; one without is ErrNotFound, by name.
+	cv, err := st.LatestCadenceOf(ctx, cadence.Default().ID)
 	require.NoError(t, err)
-	require.True(t, ok)
-	ok, err = st.PipelineExists(ctx, "nope")
+	require.Equal(t, cadence.Default().ID, cv.Pipeline.ID)
+	_, err = st.LatestCadenceOf(ctx, "nope")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	require.EqualError(t, err, `pipeline "nope" has no published cadence: not found`)
+
+	ds, err = st.OpenDealsOnVersion(ctx, cadence.DefaultVersion)
 	require.NoError(t, err)
-	require.False(t, ok)
+	require.Equal(t, []string{a.ID, b.ID, other.Deal.ID}, ids(ds), "open deals only, oldest first")
 }
 
 func TestSupersedeReceivedTouchesOnlyWaitingEventsWithThePrefix(t *testing.T) {
@@ -173,7 +178,7 @@ func TestSupersedeReceivedTouchesOnlyWaitingEventsWithThePrefix(t *testing.T) {
 	}
 	waiting, told, other := record("owner-pause-1.1/"+d.ID), record("owner-pause-1.2/"+d.ID), record("owner-pause-12.1/"+d.ID)
 	require.NoError(t, st.MarkEventSignalled(ctx, told))
-	n, err := st.SupersedeReceived(ctx, "ops", "owner-pause-1.", "superseded")
+	n, err := st.SupersedeReceived(ctx, "ops", "owner-pause-1.", "", "superseded")
 	require.NoError(t, err)
 	require.Equal(t, 1, n)
 	state := func(id int64) string {
@@ -184,6 +189,16 @@ func TestSupersedeReceivedTouchesOnlyWaitingEventsWithThePrefix(t *testing.T) {
 	require.Equal(t, "ignored", state(waiting))
 	require.Equal(t, "signalled", state(told))
 	require.Equal(t, "received", state(other), "pause 12 is not pause 1")
+
+	// With an exception: the earlier revisions of pause 2 in one call, not its current one.
+	rev1, rev3, rev10 := record("owner-pause-2.1/"+d.ID), record("owner-pause-2.3/"+d.ID), record("owner-pause-2.10/"+d.ID)
+	n, err = st.SupersedeReceived(ctx, "ops", "owner-pause-2.", "owner-pause-2.10/", "superseded")
+	require.NoError(t, err)
+	require.Equal(t, 2, n)
+	require.Equal(t, "ignored", state(rev1))
+	require.Equal(t, "ignored", state(rev3))
+	require.Equal(t, "received", state(rev10))
+	require.Equal(t, "received", state(other))
 }
 
 func TestSendSwitchHoldsAndReleasesIdempotently(t *testing.T) {
