@@ -111,13 +111,8 @@ func (s *Server) unsubscribeForm(w http.ResponseWriter, r *http.Request) {
 		writePage(w, http.StatusNotFound, invalidView)
 		return
 	}
-	target, err := s.Deals.Store.UnsubscribeTarget(r.Context(), claims.ContactID, claims.DealID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writePage(w, http.StatusNotFound, invalidView)
-		return
-	case err != nil:
-		s.unsubscribeFailed(w, r, claims, err)
+	target, ok := s.unsubscribeTarget(r.Context(), w, r, claims)
+	if !ok {
 		return
 	}
 	v := unsubscribeView{State: "confirm", Title: "Unsubscribe", Address: maskAddress(target.ContactEmail), Sender: senderOf(target), Token: token}
@@ -142,13 +137,8 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(r.Context()), unsubscribeTimeout)
 	defer cancel()
-	target, err := s.Deals.Store.UnsubscribeTarget(ctx, claims.ContactID, claims.DealID)
-	switch {
-	case errors.Is(err, store.ErrNotFound):
-		writePage(w, http.StatusNotFound, invalidView)
-		return
-	case err != nil:
-		s.unsubscribeFailed(w, r, claims, err)
+	target, ok := s.unsubscribeTarget(ctx, w, r, claims)
+	if !ok {
 		return
 	}
 	how := "POST"
@@ -192,6 +182,22 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 	}
 	writePage(w, http.StatusOK, unsubscribeView{State: "done", Title: "Unsubscribed",
 		Address: maskAddress(target.ContactEmail), Sender: senderOf(target)})
+}
+
+// unsubscribeTarget reads the contact and deal a verified link names. Not ok: the answer is
+// written, the invalid-link page when they are unknown, else the generic error page.
+func (s *Server) unsubscribeTarget(ctx context.Context, w http.ResponseWriter, r *http.Request,
+	claims unsubscribe.Claims) (target store.UnsubscribeTarget, ok bool) {
+	target, err := s.Deals.Store.UnsubscribeTarget(ctx, claims.ContactID, claims.DealID)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		writePage(w, http.StatusNotFound, invalidView)
+		return target, false
+	case err != nil:
+		s.unsubscribeFailed(w, r, claims, err)
+		return target, false
+	}
+	return target, true
 }
 
 // readUnsubscribeBody reads the body within MaxUnsubscribeBodyBytes and reports whether it
