@@ -12,6 +12,7 @@ import (
 	"io/fs"
 	"os"
 	"reflect"
+	"slices"
 	"strconv"
 	"strings"
 	"time"
@@ -61,7 +62,10 @@ type Worker struct {
 	DatabaseURL string
 	Temporal    client.Options
 	SMTP        mail.Config
-	Mail        MailIdentity
+	// Sender sends through SMTP: LoadWorker builds it (which validates SMTP) and RunWorker
+	// uses it. A Worker built by hand may leave it nil; RunWorker then builds it from SMTP.
+	Sender *mail.Sender
+	Mail   MailIdentity
 	// SendConcurrency bounds concurrent sends per worker; the pool is sized for it.
 	SendConcurrency int
 	// MailboxDailyCap is how many emails one sending mailbox sends in any 24 hours (0: no
@@ -98,8 +102,7 @@ type Server struct {
 	APIToken string // API_TOKEN: the bearer token API clients send
 	// Unsubscribe verifies the tokens of the public /u/{token} pages; nil when
 	// UNSUBSCRIBE_SECRET is not set, and those pages then answer 404.
-	Unsubscribe   *unsubscribe.Signer
-	PublicBaseURL string // PUBLIC_BASE_URL, for messages
+	Unsubscribe *unsubscribe.Signer
 	// SweepInterval (SWEEP_INTERVAL) is how often the server re-signals inbound events stuck
 	// in received; 0 turns the sweeper off.
 	SweepInterval time.Duration
@@ -152,10 +155,7 @@ func (r *reader) interval(key string, def time.Duration) time.Duration {
 	if s == "" {
 		return def
 	}
-	if s == "0" {
-		return 0
-	}
-	d, err := time.ParseDuration(s)
+	d, err := time.ParseDuration(s) // "0" parses too
 	if err == nil && d == 0 {
 		return 0
 	}
@@ -166,33 +166,49 @@ func (r *reader) interval(key string, def time.Duration) time.Duration {
 	return d
 }
 
-// unsubscribe reads PUBLIC_BASE_URL, UNSUBSCRIBE_SECRET and UNSUBSCRIBE_PREVIOUS_SECRETS.
-// The secret is required once a base URL is set: links would otherwise go out that no
-// process can verify. The signer is nil without a secret.
-func (r *reader) unsubscribe() (*unsubscribe.Signer, string) {
+// unsubscribe reads PUBLIC_BASE_URL, UNSUBSCRIBE_SECRET and UNSUBSCRIBE_PREVIOUS_SECRETS:
+// the signer that verifies links (nil without a secret) and the links the worker puts in
+// emails (nil without a base URL). The secret is required once a base URL is set: links
+// would otherwise go out that no process can verify.
+func (r *reader) unsubscribe() (*unsubscribe.Signer, *unsubscribe.Links) {
 	base := r.str("PUBLIC_BASE_URL", "")
-	if base != "" {
-		b, err := unsubscribe.CheckBaseURL(base)
-		if err != nil {
-			r.problems = append(r.problems, fmt.Sprintf("PUBLIC_BASE_URL=%q: %s", base, err))
-			base = ""
-		} else {
-			base = b
-		}
-	}
+	baseProblemAt := len(r.problems) // the base's problem is listed before the secrets'
 	raw := r.str("UNSUBSCRIBE_SECRET", "")
 	prevRaw := r.str("UNSUBSCRIBE_PREVIOUS_SECRETS", "")
+	var signer *unsubscribe.Signer
 	if raw == "" {
-		if base != "" {
-			r.problems = append(r.problems, "UNSUBSCRIBE_SECRET is required when PUBLIC_BASE_URL is set: 64+ hex characters (or 32+ raw bytes) "+
-				"that stay the same across restarts and are the same for the worker and the API (unsubscribe links are signed with it); "+
-				"generate one with `openssl rand -hex 32`")
-		}
 		if prevRaw != "" {
 			r.problems = append(r.problems, "UNSUBSCRIBE_PREVIOUS_SECRETS is set without UNSUBSCRIBE_SECRET")
 		}
-		return nil, base
+	} else {
+		signer = r.unsubscribeSigner(raw, prevRaw)
 	}
+	if base == "" {
+		return signer, nil
+	}
+	// The base is checked once: by NewLinks when there is a signer to make links with, else
+	// on its own, so its problem is listed all the same.
+	var links *unsubscribe.Links
+	var err error
+	if signer != nil {
+		links, err = unsubscribe.NewLinks(base, signer)
+	} else {
+		_, err = unsubscribe.CheckBaseURL(base)
+	}
+	switch {
+	case err != nil:
+		r.problems = slices.Insert(r.problems, baseProblemAt, fmt.Sprintf("PUBLIC_BASE_URL=%q: %s", base, err))
+	case raw == "":
+		r.problems = slices.Insert(r.problems, baseProblemAt, "UNSUBSCRIBE_SECRET is required when PUBLIC_BASE_URL is set: 64+ hex characters (or 32+ raw bytes) "+
+			"that stay the same across restarts and are the same for the worker and the API (unsubscribe links are signed with it); "+
+			"generate one with `openssl rand -hex 32`")
+	}
+	return signer, links
+}
+
+// unsubscribeSigner parses UNSUBSCRIBE_SECRET (raw) and UNSUBSCRIBE_PREVIOUS_SECRETS
+// (prevRaw, comma-separated); nil when the secret is unusable (a problem is listed).
+func (r *reader) unsubscribeSigner(raw, prevRaw string) *unsubscribe.Signer {
 	secret, err := unsubscribe.ParseSecret(raw)
 	if err != nil {
 		r.problems = append(r.problems, "UNSUBSCRIBE_SECRET: "+err.Error())
@@ -210,9 +226,9 @@ func (r *reader) unsubscribe() (*unsubscribe.Signer, string) {
 	}
 	signer, err := unsubscribe.NewSigner(secret, previous...)
 	if err != nil {
-		return nil, base // the problem is listed above
+		return nil // the problem is listed above
 	}
-	return signer, base
+	return signer
 }
 
 // dkim reads DKIM_DOMAIN, DKIM_SELECTOR and DKIM_PRIVATE_KEY_FILE (a PEM file): all three
@@ -424,9 +440,11 @@ func LoadWorker(env Env) (Worker, error) {
 	w.SMTP.DKIM = r.dkim()
 	mailboxesFile := r.str("SMTP_MAILBOXES_FILE", "")
 	w.SMTP.Mailboxes = r.mailboxes(mailboxesFile)
-	if _, err := mail.NewSender(w.SMTP); err != nil {
+	sender, err := mail.NewSender(w.SMTP)
+	if err != nil {
 		r.mailProblems(err, mailboxesFile)
 	}
+	w.Sender = sender
 	secret := r.str("MESSAGE_ID_SECRET", "")
 	switch {
 	case secret == "":
@@ -446,13 +464,7 @@ func LoadWorker(env Env) (Worker, error) {
 		}
 	}
 	w.Mail.PostalAddress = r.str("MAIL_POSTAL_ADDRESS", "")
-	if signer, base := r.unsubscribe(); signer != nil && base != "" {
-		links, err := unsubscribe.NewLinks(base, signer)
-		if err != nil {
-			r.problems = append(r.problems, "PUBLIC_BASE_URL: "+err.Error())
-		}
-		w.Mail.Unsubscribe = links
-	}
+	_, w.Mail.Unsubscribe = r.unsubscribe()
 	w.MailboxDailyCap = r.int("MAILBOX_DAILY_CAP", DefaultMailboxDailyCap, 0, 100000)
 	w.ContactSpacing = r.duration("CONTACT_SPACING", DefaultContactSpacing)
 	return w, r.err("worker")
@@ -467,7 +479,7 @@ func LoadServer(env Env) (Server, error) {
 	if len(s.APIToken) < 16 {
 		r.problems = append(r.problems, "API_TOKEN is required: 16+ characters that API clients send as `Authorization: Bearer …`; generate one with `openssl rand -hex 24`")
 	}
-	s.Unsubscribe, s.PublicBaseURL = r.unsubscribe()
+	s.Unsubscribe, _ = r.unsubscribe()
 	s.SweepInterval = r.interval("SWEEP_INTERVAL", DefaultSweepInterval)
 	return s, r.err("server")
 }

@@ -10,6 +10,7 @@ import (
 	"encoding/base64"
 	"encoding/pem"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"strings"
@@ -37,6 +38,7 @@ func TestLoadWorkerDefaults(t *testing.T) {
 	require.Len(t, cfg.Mail.MessageIDSecret, 16)
 	require.Equal(t, 200, cfg.MailboxDailyCap)
 	require.Equal(t, 24*time.Hour, cfg.ContactSpacing)
+	require.NotNil(t, cfg.Sender, "built once, by LoadWorker, for RunWorker")
 }
 
 func TestLoadWorkerReadsEverything(t *testing.T) {
@@ -102,7 +104,13 @@ func TestUnsubscribeLinksTheWorkerMakesTheServerVerifies(t *testing.T) {
 	require.True(t, w.Mail.Unsubscribe.OneClick())
 	s, err := config.LoadServer(env)
 	require.NoError(t, err)
-	require.Equal(t, "https://followup.example.com", s.PublicBaseURL)
+	// The server makes no links, but checks PUBLIC_BASE_URL as the worker does.
+	bad := maps.Clone(env)
+	bad["PUBLIC_BASE_URL"] = "followup.example.com"
+	_, err = config.LoadWorker(bad)
+	require.ErrorContains(t, err, `PUBLIC_BASE_URL="followup.example.com"`)
+	_, err = config.LoadServer(bad)
+	require.ErrorContains(t, err, `PUBLIC_BASE_URL="followup.example.com"`)
 
 	link, err := w.Mail.Unsubscribe.URL("0b8f3c52-7d1e-4a6b-9f00-1234567890ab", "f1e2d3c4-b5a6-4978-8a9b-0c1d2e3f4a5b", time.Now())
 	require.NoError(t, err)

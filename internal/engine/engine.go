@@ -56,9 +56,12 @@ func OpenStore(ctx context.Context, url string, opts store.PoolOptions) (*store.
 // RunWorker runs the deal and send workers until ctx ends, then stops them, letting
 // in-flight activities finish within the stop timeout.
 func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) error {
-	sender, err := mail.NewSender(cfg.SMTP)
-	if err != nil {
-		return err
+	sender := cfg.Sender
+	if sender == nil { // a Worker built by hand, not by config.LoadWorker
+		var err error
+		if sender, err = mail.NewSender(cfg.SMTP); err != nil {
+			return err
+		}
 	}
 	if budget := cfg.SMTP.SendTimeoutBudget(); budget >= activities.SendStartToClose {
 		return fmt.Errorf("SMTP_TIMEOUT %s is too long: one send may take %s, over the send activity's Start-To-Close of %s",

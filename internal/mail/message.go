@@ -149,28 +149,21 @@ func Build(m Message) (*gomail.Msg, error) {
 const maxOneClickURL = 900
 
 // CheckOneClickURL reports whether raw can be the URL of List-Unsubscribe with
-// List-Unsubscribe-Post (RFC 8058): an https URL with a host, or, for a local stack, an
-// http URL whose host is a loopback address or localhost (127.0.0.1, ::1, localhost). It
-// must be printable ASCII without spaces, quotes, commas or angle brackets (it goes into
-// the header unencoded), with no user info, and at most 900 characters. Errors do not
-// quote the URL: its token is a capability.
+// List-Unsubscribe-Post (RFC 8058): a ParseLinkURL URL without commas (they separate the
+// header's URLs), at most 900 characters, that is https, or, for a local stack, http whose
+// host is a loopback address or localhost (127.0.0.1, ::1, localhost). Errors do not quote
+// the URL: its token is a capability.
 func CheckOneClickURL(raw string) error {
 	switch {
 	case len(raw) > maxOneClickURL:
 		return fmt.Errorf("longer than %d characters", maxOneClickURL)
-	case strings.ContainsFunc(raw, func(r rune) bool {
-		return r <= ' ' || r > '~' || strings.ContainsRune(`"<>,\`, r)
-	}):
-		return errors.New("must be printable ASCII without spaces, quotes, commas, backslashes or angle brackets")
+	case strings.Contains(raw, ","):
+		return errors.New("must not hold commas (List-Unsubscribe separates URLs with them)")
 	}
-	u, err := url.Parse(raw)
+	u, err := ParseLinkURL(raw)
 	switch {
 	case err != nil:
-		return errors.New("not a URL")
-	case u.Hostname() == "":
-		return errors.New("want an absolute URL with a host")
-	case u.User != nil:
-		return errors.New("must not hold a user name or password")
+		return err
 	case u.Scheme == "https":
 		return nil
 	case u.Scheme == "http" && isLoopbackHost(u.Hostname()):
@@ -179,6 +172,25 @@ func CheckOneClickURL(raw string) error {
 		return errors.New("RFC 8058 requires https (http is allowed for loopback hosts only)")
 	}
 	return errors.New("want an https URL")
+}
+
+// ParseLinkURL parses a URL an email carries unencoded, in a header or its footer: printable
+// ASCII without spaces, quotes, backslashes or angle brackets, absolute, with a host and no
+// user info. Which schemes are fine is the caller's to say. Errors do not quote the URL.
+func ParseLinkURL(raw string) (*url.URL, error) {
+	if strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r > '~' || strings.ContainsRune(`"<>\`, r) }) {
+		return nil, errors.New("must be printable ASCII without spaces, quotes, backslashes or angle brackets")
+	}
+	u, err := url.Parse(raw)
+	switch {
+	case err != nil:
+		return nil, errors.New("not a URL")
+	case u.Hostname() == "":
+		return nil, errors.New("want an absolute URL with a host, like https://example.com/path")
+	case u.User != nil:
+		return nil, errors.New("must not hold a user name or password")
+	}
+	return u, nil
 }
 
 // isLoopbackHost: localhost (any case) or a loopback IP (127.0.0.0/8, ::1), the hosts a

@@ -20,7 +20,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"net/url"
 	"strings"
 	"time"
 
@@ -175,42 +174,41 @@ const PathPrefix = "/u/"
 
 // Links builds the public unsubscribe URLs of nurture emails.
 type Links struct {
-	base   string // without a trailing slash
-	signer *Signer
+	base     string // without a trailing slash
+	signer   *Signer
+	oneClick bool // see OneClick
 }
 
-// CheckBaseURL validates PUBLIC_BASE_URL: an absolute http or https URL with a host, and no
-// user info, query or fragment. It returns the URL without a trailing slash.
+// CheckBaseURL validates PUBLIC_BASE_URL: a URL an email can carry (mail.ParseLinkURL: an
+// absolute URL with a host, no user info, no spaces, quotes or angle brackets), http or
+// https, with no query or fragment. It returns the URL without a trailing slash.
 func CheckBaseURL(raw string) (string, error) {
-	u, err := url.Parse(raw)
-	if err != nil {
-		return "", errors.New("not a URL")
-	}
+	u, err := mail.ParseLinkURL(raw)
 	switch {
+	case err != nil:
+		return "", err
 	case u.Scheme != "http" && u.Scheme != "https":
 		return "", errors.New("want an http or https URL, like https://followup.example.com")
-	case u.Host == "" || u.Hostname() == "":
-		return "", errors.New("want a URL with a host, like https://followup.example.com")
-	case u.User != nil:
-		return "", errors.New("must not hold a user name or password")
 	case u.RawQuery != "" || u.ForceQuery || u.Fragment != "" || strings.ContainsAny(raw, "?#"):
 		return "", errors.New("must not hold a query or a fragment")
-	case strings.ContainsFunc(raw, func(r rune) bool { return r <= ' ' || r > '~' || r == '"' || r == '<' || r == '>' || r == '\\' }):
-		return "", errors.New("must be printable ASCII without spaces, quotes or angle brackets")
 	}
 	return strings.TrimRight(raw, "/"), nil
 }
 
-// NewLinks returns the link builder for the public base URL (see CheckBaseURL).
+// NewLinks returns the link builder for the public base URL; a base CheckBaseURL refuses
+// fails with CheckBaseURL's error.
 func NewLinks(baseURL string, signer *Signer) (*Links, error) {
 	if signer == nil {
 		return nil, errors.New("unsubscribe links need a signer")
 	}
 	base, err := CheckBaseURL(baseURL)
 	if err != nil {
-		return nil, fmt.Errorf("public base URL %q: %w", baseURL, err)
+		return nil, err
 	}
-	return &Links{base: base, signer: signer}, nil
+	// Every link has this shape (the token is base64url of a fixed length), so one check
+	// answers for all of them.
+	oneClick := mail.CheckOneClickURL(base+PathPrefix+strings.Repeat("A", tokenLength)) == nil
+	return &Links{base: base, signer: signer, oneClick: oneClick}, nil
 }
 
 // Base is the public base URL, without a trailing slash ("" for nil Links).
@@ -226,8 +224,7 @@ func (l *Links) Base() string {
 // requires https, and an http base whose host is loopback (a local stack, as `make run`
 // starts) is allowed too. Any other http base still gets links in the email's footer.
 func (l *Links) OneClick() bool {
-	// A link's shape: the token is base64url of a fixed length.
-	return l != nil && mail.CheckOneClickURL(l.base+PathPrefix+strings.Repeat("A", tokenLength)) == nil
+	return l != nil && l.oneClick
 }
 
 // URL is the unsubscribe link of an email of deal to contact: base + "/u/" + token. Nil Links
