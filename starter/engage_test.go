@@ -8,8 +8,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/followup-engine/followup/internal/cadence"
@@ -24,20 +22,7 @@ import (
 // lastSignal is the last deal event the deal's workflow received (no worker runs here).
 func lastSignal(t *testing.T, srv *testsuite.DevServer, dealID string) workflows.Event {
 	t.Helper()
-	iter := srv.Client().GetWorkflowHistory(context.Background(), workflows.WorkflowID(dealID), "", false,
-		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var last *workflows.Event
-	for iter.HasNext() {
-		he, err := iter.Next()
-		require.NoError(t, err)
-		if attrs := he.GetWorkflowExecutionSignaledEventAttributes(); attrs != nil && attrs.GetSignalName() == workflows.EventSignal {
-			var ev workflows.Event
-			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &ev))
-			last = &ev
-		}
-	}
-	require.NotNil(t, last)
-	return *last
+	return temporaltest.ReadDealRun(t, srv.Client(), dealID).LastSignal(t)
 }
 
 func TestEngageAndTaskVerbs(t *testing.T) {

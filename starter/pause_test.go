@@ -9,8 +9,6 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/followup-engine/followup/internal/config"
@@ -24,13 +22,7 @@ import (
 // startInput is the input the deal's run started with, from its history.
 func startInput(t *testing.T, srv *testsuite.DevServer, dealID string) workflows.DealInput {
 	t.Helper()
-	iter := srv.Client().GetWorkflowHistory(context.Background(), workflows.WorkflowID(dealID), "", false,
-		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	he, err := iter.Next()
-	require.NoError(t, err)
-	var in workflows.DealInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(he.GetWorkflowExecutionStartedEventAttributes().GetInput(), &in))
-	return in
+	return temporaltest.ReadDealRun(t, srv.Client(), dealID).Input
 }
 
 func TestPauseVerbsRefuseBadInputAndWriteNothing(t *testing.T) {

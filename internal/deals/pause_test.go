@@ -4,13 +4,12 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"testing"
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 	"go.temporal.io/sdk/testsuite"
 
 	"github.com/followup-engine/followup/internal/deals"
@@ -51,26 +50,70 @@ func create(t *testing.T, svc *deals.Service, ext, owner string) string {
 	return resp.DealID
 }
 
-// history lists the deal's start input and the kinds and scopes of the events it received.
-func history(t *testing.T, dealID string) (workflows.DealInput, []string) {
+// told lists the kind and scope of each deal event the deal's run received.
+func told(t *testing.T, dealID string) []string {
 	t.Helper()
-	iter := devServer.Client().GetWorkflowHistory(context.Background(), workflows.WorkflowID(dealID), "", false,
-		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var in workflows.DealInput
-	var got []string
-	for iter.HasNext() {
-		he, err := iter.Next()
-		require.NoError(t, err)
-		if a := he.GetWorkflowExecutionStartedEventAttributes(); a != nil {
-			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &in))
-		}
-		if a := he.GetWorkflowExecutionSignaledEventAttributes(); a != nil {
-			var ev workflows.Event
-			require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(a.GetInput(), &ev))
-			got = append(got, string(ev.Kind)+"/"+ev.Scope)
-		}
+	var out []string
+	for _, ev := range temporaltest.ReadDealRun(t, devServer.Client(), dealID).Signals {
+		out = append(out, string(ev.Kind)+"/"+ev.Scope)
 	}
-	return in, got
+	return out
+}
+
+// inFlight is a Temporal client that counts the deal signals under way at once (max). Each
+// signal waits, up to a second, for the bound's worth of signals to be under way together,
+// so a fan-out that may send that many at once is seen to.
+type inFlight struct {
+	client.Client
+	bound int
+	mu    sync.Mutex
+	cond  *sync.Cond
+	now   int
+	max   int
+}
+
+func newInFlight(c client.Client, bound int) *inFlight {
+	f := &inFlight{Client: c, bound: bound}
+	f.cond = sync.NewCond(&f.mu)
+	return f
+}
+
+func (f *inFlight) count(signal func() error) error {
+	f.mu.Lock()
+	f.now++
+	f.max = max(f.max, f.now)
+	f.cond.Broadcast()
+	deadline := time.AfterFunc(time.Second, func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.cond.Broadcast()
+	})
+	start := time.Now()
+	for f.now < f.bound && time.Since(start) < time.Second {
+		f.cond.Wait()
+	}
+	deadline.Stop()
+	f.mu.Unlock()
+	defer func() {
+		f.mu.Lock()
+		defer f.mu.Unlock()
+		f.now--
+	}()
+	return signal()
+}
+
+func (f *inFlight) SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error {
+	return f.count(func() error { return f.Client.SignalWorkflow(ctx, workflowID, runID, signalName, arg) })
+}
+
+func (f *inFlight) SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
+	options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error) {
+	var run client.WorkflowRun
+	err := f.count(func() (err error) {
+		run, err = f.Client.SignalWithStartWorkflow(ctx, workflowID, signalName, signalArg, options, workflow, workflowArgs...)
+		return err
+	})
+	return run, err
 }
 
 func TestOwnerPauseReachesMoreDealsThanItSignalsAtOnce(t *testing.T) {
@@ -81,13 +124,23 @@ func TestOwnerPauseReachesMoreDealsThanItSignalsAtOnce(t *testing.T) {
 	for i := range 20 {
 		ids = append(ids, create(t, svc, fmt.Sprintf("d-%d", i), "ana@vendor.test"))
 	}
-	resp, err := svc.PauseOwner(ctx, deals.ScopePauseRequest{Target: "ana@vendor.test", Source: "cli"})
+	owner, err := svc.Store.OwnerByEmail(ctx, "ana@vendor.test")
 	require.NoError(t, err)
-	require.Equal(t, deals.ScopeResponse{Scope: "owner", Key: resp.Key, Owner: "ana@vendor.test", PauseID: resp.PauseID, Since: resp.Since,
+	live := svc.Temporal
+	counted := newInFlight(live, deals.FanOutConcurrency)
+	svc.Temporal = counted
+	resp, err := svc.PauseOwner(ctx, deals.ScopePauseRequest{Target: "ana@vendor.test", Source: "cli"})
+	svc.Temporal = live
+	require.NoError(t, err)
+	require.Equal(t, deals.FanOutConcurrency, counted.max, "the deals are signalled %d at a time", deals.FanOutConcurrency)
+	pause, held, err := svc.Store.ActivePause(ctx, store.PauseScopeOwner, owner.ID)
+	require.NoError(t, err)
+	require.True(t, held)
+	require.Equal(t, deals.ScopeResponse{Scope: "owner", Key: owner.ID, Owner: "ana@vendor.test", PauseID: pause.ID, Since: pause.Since.UTC(),
 		State: "paused", Deals: 20, Signalled: 20}, resp)
+	require.WithinDuration(t, time.Now(), resp.Since, time.Minute)
 	for _, id := range ids {
-		_, evs := history(t, id)
-		require.Equal(t, []string{"created/", "paused/owner"}, evs, id)
+		require.Equal(t, []string{"created/", "paused/owner"}, told(t, id), id)
 	}
 	resp, err = svc.ResumeOwner(ctx, deals.ScopeResumeRequest{Target: resp.Key, Source: "cli"})
 	require.NoError(t, err)
@@ -112,7 +165,7 @@ func TestReopenedDealStartsPausedWhileItsPipelineIs(t *testing.T) {
 
 	_, err = svc.Reopen(ctx, deals.ReopenRequest{Deal: id, Stage: "qualification", Source: "cli", EventID: "re-1"})
 	require.NoError(t, err)
-	in, _ := history(t, id)
+	in := temporaltest.ReadDealRun(t, devServer.Client(), id).Input
 	require.Len(t, in.Pauses, 1)
 	require.Equal(t, workflows.ScopePipeline, in.Pauses[0].Scope)
 	require.True(t, in.Pauses[0].Until.Equal(until))

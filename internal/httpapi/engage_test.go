@@ -11,9 +11,7 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/deals"
@@ -27,28 +25,12 @@ import (
 // that a request reached it, since no worker runs here.
 func signals(t *testing.T, dealID string) []workflows.Event {
 	t.Helper()
-	iter := devServer.Client().GetWorkflowHistory(context.Background(), workflows.WorkflowID(dealID), "", false,
-		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	var out []workflows.Event
-	for iter.HasNext() {
-		he, err := iter.Next()
-		require.NoError(t, err)
-		attrs := he.GetWorkflowExecutionSignaledEventAttributes()
-		if attrs == nil || attrs.GetSignalName() != workflows.EventSignal {
-			continue
-		}
-		var ev workflows.Event
-		require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &ev))
-		out = append(out, ev)
-	}
-	return out
+	return temporaltest.ReadDealRun(t, devServer.Client(), dealID).Signals
 }
 
 func lastSignal(t *testing.T, dealID string) workflows.Event {
 	t.Helper()
-	evs := signals(t, dealID)
-	require.NotEmpty(t, evs)
-	return evs[len(evs)-1]
+	return temporaltest.ReadDealRun(t, devServer.Client(), dealID).LastSignal(t)
 }
 
 func (a *api) eventState(id any) string {

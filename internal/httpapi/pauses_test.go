@@ -13,28 +13,18 @@ import (
 	"time"
 
 	"github.com/stretchr/testify/require"
-	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/converter"
 
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/httpapi"
+	"github.com/followup-engine/followup/internal/temporaltest"
 	"github.com/followup-engine/followup/workflows"
 )
 
 // startInput is the input the deal's current run started with, read from its history.
 func startInput(t *testing.T, dealID string) workflows.DealInput {
 	t.Helper()
-	iter := devServer.Client().GetWorkflowHistory(context.Background(), workflows.WorkflowID(dealID), "", false,
-		enumspb.HISTORY_EVENT_FILTER_TYPE_ALL_EVENT)
-	require.True(t, iter.HasNext())
-	he, err := iter.Next()
-	require.NoError(t, err)
-	attrs := he.GetWorkflowExecutionStartedEventAttributes()
-	require.NotNil(t, attrs)
-	var in workflows.DealInput
-	require.NoError(t, converter.GetDefaultDataConverter().FromPayloads(attrs.GetInput(), &in))
-	return in
+	return temporaltest.ReadDealRun(t, devServer.Client(), dealID).Input
 }
 
 // createFor creates a deal of the given owner: "hs-<n>" for owner ana@vendor.test unless
