@@ -137,7 +137,9 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 			return EventResponse{}, &ValidationError{Problems: []string{fmt.Sprintf("return_on %s (%s in %s) is not after the source time %s",
 				r.ReturnOn, at.Format(time.RFC3339), loc, r.SourceTime.Format(time.RFC3339))}}
 		}
-		r.ReturnAt = at
+		// Recorded resolved, as an instant alone: sent again (the sweeper), the request means
+		// the same instant and gives one form, not both.
+		r.ReturnAt, r.ReturnOn = at, ""
 	}
 	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, "engaged", func(payload []byte) bool {
 		var prev EngageRequest

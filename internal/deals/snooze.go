@@ -84,8 +84,10 @@ func (s *Service) SnoozeTask(ctx context.Context, r SnoozeRequest) (EventRespons
 			return EventResponse{}, err
 		}
 	}
+	// Recorded resolved, as an instant alone: sent again (the sweeper), the request means the
+	// same instant and gives one form, not both.
 	rec := r
-	rec.Until = until
+	rec.Until, rec.UntilOn = until, ""
 	payload, _ := json.Marshal(rec)
 	resp, err := s.deliver(ctx, d, payload, workflows.Event{
 		Version: workflows.EventVersion, Kind: workflows.EventTaskSnoozed, Source: r.Source, SourceEventID: r.EventID,

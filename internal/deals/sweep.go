@@ -195,6 +195,9 @@ func (s *Service) sweepOne(ctx context.Context, row store.ReceivedEvent) SweptEv
 	case errors.Is(sendErr, ErrDealClosed):
 		st = &settle{"refused", reasonClosed}
 	case isRefusal(sendErr):
+		// Such as an engagement or a snooze recorded by an earlier version with both a date
+		// and the instant it meant (return_on and return_at, until_on and until): "…refused:
+		// invalid request: give return_at or return_on, not both".
 		st = &settle{"refused", "sent again by the sweeper and refused: " + sendErr.Error()}
 		if d, err := s.Store.DealByID(ctx, row.DealID); err == nil && d.Closed() {
 			st.reason = reasonClosed
@@ -269,9 +272,6 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 			return "", err
 		}
 		r.Deal = row.DealID
-		if r.ReturnOn != "" {
-			r.ReturnAt = time.Time{} // recorded resolved; Engage resolves the date again
-		}
 		resp, err := s.Engage(ctx, r)
 		return resp.State, err
 	case string(workflows.EventTaskClosed):
@@ -294,9 +294,6 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 			return "", err
 		}
 		r.Deal = row.DealID
-		if !r.Until.IsZero() {
-			r.UntilOn = "" // recorded resolved: Until is the instant the date meant
-		}
 		resp, err := s.SnoozeTask(ctx, r)
 		return resp.State, err
 	case string(workflows.EventPaused), string(workflows.EventResumed):
