@@ -6,7 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"strings"
+	"sync"
 	"time"
 
 	"go.temporal.io/sdk/activity"
@@ -43,6 +43,8 @@ type Activities struct {
 	Store  *store.Store
 	Sender *mail.Sender
 	Mail   MailSettings
+
+	cadences sync.Map // cadence version → *published, filled on first use
 }
 
 // MailSettings are the sender-wide settings of nurture emails.
@@ -67,7 +69,7 @@ type CadenceInput struct {
 
 // LoadCadence returns the pinned cadence, refusing one whose hash changed under the deal.
 func (a *Activities) LoadCadence(ctx context.Context, in CadenceInput) (cadence.Pipeline, error) {
-	cv, err := a.Store.Cadence(ctx, in.Version)
+	cv, err := a.cadence(ctx, in.Version)
 	if errors.Is(err, store.ErrNotFound) {
 		return cadence.Pipeline{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
 	}
@@ -189,15 +191,14 @@ func (a *Activities) MarkClosed(ctx context.Context, in CloseInput) error {
 	return a.Store.MarkClosed(ctx, in.DealID, in.Stage, in.Visit, in.At)
 }
 
-// renderData is what the deal's templates and task titles see; every value is cleaned
+// renderData is what the deal's templates and task titles see, as store.DealParties
+// derives it (the contact's full name, the owner's first name); every value is cleaned
 // (invalid UTF-8, control characters) before it reaches a template.
 func renderData(sc store.SendContext) render.Data {
-	owner := strings.TrimSpace(sc.Owner.Name)
-	ownerFirst, _, _ := strings.Cut(owner, " ")
 	return render.Data{
 		Contact: render.Contact{FirstName: sc.Contact.FirstName, LastName: sc.Contact.LastName, Name: sc.Contact.Name,
 			Company: sc.Contact.Company, Email: sc.Contact.Email},
-		Owner: render.Owner{FirstName: ownerFirst, Name: owner, Company: sc.Owner.Company, Email: sc.Owner.Email},
+		Owner: render.Owner{FirstName: sc.Owner.FirstName, Name: sc.Owner.Name, Company: sc.Owner.Company, Email: sc.Owner.Email},
 		Deal:  render.Deal{Title: sc.Title},
 	}.Cleaned()
 }

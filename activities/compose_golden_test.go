@@ -70,7 +70,7 @@ func goldenActivities(t *testing.T) (*Activities, ed25519.PublicKey) {
 func goldenParties() store.SendContext {
 	return store.SendContext{
 		DealID: "7d9f6c1e-0000-4000-8000-000000000001", ContactID: "7d9f6c1e-0000-4000-8000-0000000000c1", Title: "Pilot for 50 seats",
-		Owner:   store.Party{Email: "ana@vendor.test", Name: "Ana Rep", Company: "Vendor", SenderFrom: "Ana Rep <ana@vendor.test>"},
+		Owner:   store.Party{Email: "ana@vendor.test", Name: "Ana Rep", FirstName: "Ana", Company: "Vendor", SenderFrom: "Ana Rep <ana@vendor.test>"},
 		Contact: store.Party{Email: "bob@prospect.test", FirstName: "Bob", LastName: "Buyer", Name: "Bob Buyer", Company: "Prospect Inc"},
 	}
 }
@@ -111,7 +111,7 @@ func TestRenderedMessagesGolden(t *testing.T) {
 		t.Run(c.name, func(t *testing.T) {
 			t.Parallel()
 			in := SendInput{DealID: c.parties.DealID, CadenceVersion: 1, Visit: 1, StepID: c.step, Occurrence: 1, Template: c.template, Thread: c.parent != nil}
-			msg, err := acts.compose(in, c.pipeline, c.parties, key(c.step), c.parent, goldenNow)
+			msg, err := acts.compose(in, publishedOf(1, c.pipeline), c.parties, key(c.step), threading{Parent: c.parent}, goldenNow)
 			require.NoError(t, err)
 			raw, err := acts.Sender.Encode(msg)
 			require.NoError(t, err)
@@ -133,7 +133,7 @@ func TestHostileDataNeitherBreaksAHeaderNorExecutes(t *testing.T) {
 		LastName: "Buyer\r\nBcc: victim@evil.test", Company: "Evil\r\nX-Injected: yes {{template \"x\"}}"}
 	parties.Contact.Name = parties.Contact.FirstName + " " + parties.Contact.LastName
 	in := SendInput{DealID: parties.DealID, CadenceVersion: 1, Visit: 1, StepID: "intro", Occurrence: 1, Template: "intro"}
-	msg, err := acts.compose(in, goldenPipeline(), parties, "hostile@vendor.test", nil, goldenNow)
+	msg, err := acts.compose(in, publishedOf(1, goldenPipeline()), parties, "hostile@vendor.test", threading{}, goldenNow)
 	require.NoError(t, err)
 	raw, err := acts.Sender.Encode(msg)
 	require.NoError(t, err)

@@ -16,11 +16,12 @@ import (
 	"github.com/followup-engine/followup/internal/store"
 )
 
-// partiesOf is a deal whose render data is d, as the store would hand it to the send.
+// partiesOf is a deal whose render data is d, as the store would hand it to the send
+// (store.DealParties derives the names).
 func partiesOf(d render.Data) store.SendContext {
 	return store.SendContext{
 		DealID: "7d9f6c1e-0000-4000-8000-0000000000a1", ContactID: "7d9f6c1e-0000-4000-8000-0000000000a2", Title: d.Deal.Title,
-		Owner: store.Party{Email: d.Owner.Email, Name: d.Owner.Name, Company: d.Owner.Company},
+		Owner: store.Party{Email: d.Owner.Email, Name: d.Owner.Name, FirstName: d.Owner.FirstName, Company: d.Owner.Company},
 		Contact: store.Party{Email: d.Contact.Email, FirstName: d.Contact.FirstName, LastName: d.Contact.LastName,
 			Name: d.Contact.Name, Company: d.Contact.Company},
 	}
@@ -58,7 +59,7 @@ func TestPreviewShowsWhatComposeSends(t *testing.T) {
 				if in.Thread {
 					replyTo = parent // what SendEmail looks up: the deal's last sent email
 				}
-				msg, err := acts.compose(in, p, parties, id, replyTo, goldenNow)
+				msg, err := acts.compose(in, publishedOf(0, p), parties, id, threading{Parent: replyTo}, goldenNow)
 				require.NoError(t, err)
 
 				subject, inReplyTo := tc.Subject, ""

@@ -45,7 +45,7 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	if err != nil {
 		return SendResult{}, err
 	}
-	cv, err := a.Store.Cadence(ctx, in.CadenceVersion)
+	cv, err := a.cadence(ctx, in.CadenceVersion)
 	if err != nil {
 		return SendResult{}, err
 	}
@@ -81,12 +81,11 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	// Tell the server this attempt is alive; a cancellation requested meanwhile (the deal
 	// left the stage) arrives with the answer and stops the send before SMTP.
 	activity.RecordHeartbeat(ctx, key.String())
-	msg, renderErr := a.compose(in, cv.Pipeline, parties, claim.MessageID, parent, time.Now())
-	if env := claim.Envelope; renderErr == nil && env.Subject != "" {
-		// An earlier attempt reached SMTP with this Message-ID (it may have been delivered):
-		// send that message again, whatever changed since (a newer parent, a new subject).
-		msg.Subject, msg.InReplyTo, msg.ThreadRoot = env.Subject, env.InReplyTo, env.ThreadRoot
+	th := threading{Parent: parent}
+	if claim.Envelope.Subject != "" {
+		th.Resend = &claim.Envelope
 	}
+	msg, renderErr := a.compose(in, cv, parties, claim.MessageID, th, time.Now())
 	if renderErr == nil && a.Mail.DailyCap > 0 {
 		slot, err := a.Store.ReserveMailboxSlot(ctx, key, mail.Mailbox(msg.From), a.Mail.DailyCap)
 		if err != nil {
@@ -179,40 +178,54 @@ func outcomeOfFailure(f mail.Failure) store.SendOutcome {
 	return out
 }
 
-// compose renders the step's template for the deal's contact. A threaded step replies to
-// parent, the deal's last sent email, when there is one.
-func (a *Activities) compose(in SendInput, p cadence.Pipeline, parties store.SendContext, messageID string, parent *store.SentEmail, now time.Time) (mail.Message, error) {
-	tpl, ok := p.Templates[in.Template]
+// threading is where compose puts an email in its deal's thread.
+type threading struct {
+	// Resend: the envelope an earlier attempt of the key recorded (that message may have
+	// been delivered). When set, the email goes out with it again, whatever changed since (a
+	// newer parent, a new subject): one Message-ID always names one message.
+	Resend *store.Envelope
+	// Parent: the deal's last sent email, which a threaded step replies to; nil for a new
+	// thread.
+	Parent *store.SentEmail
+}
+
+// compose renders the step's template for the deal's contact, threaded as th says. The
+// unsubscribe link is issued at issuedAt.
+func (a *Activities) compose(in SendInput, c *published, parties store.SendContext, messageID string, th threading, issuedAt time.Time) (mail.Message, error) {
+	tpl, ok := c.template(in.Template)
 	if !ok {
 		return mail.Message{}, fmt.Errorf("template %q is not in cadence version %d", in.Template, in.CadenceVersion)
 	}
 	data := renderData(parties)
-	subject, err := renderAs(in.Template+" subject", tpl.Subject, render.Subject, data)
+	subject, err := tpl.subject.render(data)
 	if err != nil {
 		return mail.Message{}, err
 	}
-	text, err := renderAs(in.Template+" text", tpl.Text, render.Text, data)
+	text, err := tpl.text.render(data)
 	if err != nil {
 		return mail.Message{}, err
 	}
 	var htmlBody string
-	if tpl.HTML != "" {
-		if htmlBody, err = renderAs(in.Template+" html", tpl.HTML, render.HTML, data); err != nil {
+	if tpl.html.set() {
+		if htmlBody, err = tpl.html.render(data); err != nil {
 			return mail.Message{}, err
 		}
 	}
 	msg := mail.Message{MessageID: messageID, Headers: map[string]string{"X-Followup-Step": in.StepID}}
-	if parent != nil {
-		msg.InReplyTo, msg.ThreadRoot = parent.MessageID, parent.ThreadRoot
+	switch {
+	case th.Resend != nil:
+		subject, msg.InReplyTo, msg.ThreadRoot = th.Resend.Subject, th.Resend.InReplyTo, th.Resend.ThreadRoot
+	case th.Parent != nil:
+		msg.InReplyTo, msg.ThreadRoot = th.Parent.MessageID, th.Parent.ThreadRoot
 		if msg.ThreadRoot == "" {
-			msg.ThreadRoot = parent.MessageID
+			msg.ThreadRoot = th.Parent.MessageID
 		}
-		subject = render.ReplySubject(parent.Subject, subject)
+		subject = render.ReplySubject(th.Parent.Subject, subject)
 	}
 	msg.Subject = subject
 	// The signed unsubscribe link: in the List-Unsubscribe header (RFC 8058) and in the
 	// footer beside the postal address, for readers and for bases the header cannot use.
-	unsubscribeURL, err := a.Mail.Unsubscribe.URL(parties.ContactID, parties.DealID, now)
+	unsubscribeURL, err := a.Mail.Unsubscribe.URL(parties.ContactID, parties.DealID, issuedAt)
 	if err != nil {
 		return mail.Message{}, err
 	}
@@ -220,9 +233,9 @@ func (a *Activities) compose(in SendInput, p cadence.Pipeline, parties store.Sen
 	if a.Mail.Unsubscribe.OneClick() {
 		msg.ListUnsubscribeURL = unsubscribeURL
 	}
-	msg.From, msg.ReplyTo = senderOf(p.Sender, parties.Owner, a.Mail.DefaultFrom)
+	msg.From, msg.ReplyTo = senderOf(c.Pipeline.Sender, parties.Owner, a.Mail.DefaultFrom)
 	msg.To = parties.Contact.Email
-	if name := render.Clean(parties.Contact.Name); name != "" {
+	if name := data.Contact.Name; name != "" {
 		msg.To = fmt.Sprintf("%s <%s>", quoteName(name), parties.Contact.Email)
 	}
 	return msg, nil

@@ -50,10 +50,10 @@ const (
 	Subject             // a header or a task title: rendered as text, folded onto one line
 )
 
-// Funcs are the functions templates may call, beside text/template's built-ins.
+// funcs are the functions templates may call, beside text/template's built-ins.
 //
 //	{{.Contact.FirstName | default "there"}}  the value, or the fallback when it is blank
-func Funcs() map[string]any {
+func funcs() map[string]any {
 	return map[string]any{"default": fallback}
 }
 
@@ -70,30 +70,55 @@ func fallback(def string, v any) string {
 	return s
 }
 
-// Execute renders src (a template named name) of the given kind with data.
-func Execute(name, src string, kind Kind, data Data) (string, error) {
-	var b bytes.Buffer
+// Template is a parsed template of one kind, to execute any number of times; it is safe
+// for concurrent use.
+type Template struct {
+	kind Kind
+	text *texttemplate.Template // Text and Subject
+	html *htmltemplate.Template // HTML
+}
+
+// Parse parses src, a template named name, of the given kind.
+func Parse(name, src string, kind Kind) (*Template, error) {
+	t := &Template{kind: kind}
+	var err error
 	if kind == HTML {
-		t, err := htmltemplate.New(name).Funcs(Funcs()).Option("missingkey=error").Parse(src)
-		if err != nil {
-			return "", err
-		}
-		if err := t.Execute(&b, data); err != nil {
+		t.html, err = htmltemplate.New(name).Funcs(funcs()).Option("missingkey=error").Parse(src)
+	} else {
+		t.text, err = texttemplate.New(name).Funcs(funcs()).Option("missingkey=error").Parse(src)
+	}
+	if err != nil {
+		return nil, err
+	}
+	return t, nil
+}
+
+// Execute renders t with data.
+func (t *Template) Execute(data Data) (string, error) {
+	var b bytes.Buffer
+	if t.kind == HTML {
+		if err := t.html.Execute(&b, data); err != nil {
 			return "", err
 		}
 		return b.String(), nil
 	}
-	t, err := texttemplate.New(name).Funcs(Funcs()).Option("missingkey=error").Parse(src)
-	if err != nil {
+	if err := t.text.Execute(&b, data); err != nil {
 		return "", err
 	}
-	if err := t.Execute(&b, data); err != nil {
-		return "", err
-	}
-	if kind == Subject {
+	if t.kind == Subject {
 		return OneLine(b.String()), nil
 	}
 	return b.String(), nil
+}
+
+// Execute renders src (a template named name) of the given kind with data: Parse, then
+// Template.Execute.
+func Execute(name, src string, kind Kind, data Data) (string, error) {
+	t, err := Parse(name, src, kind)
+	if err != nil {
+		return "", err
+	}
+	return t.Execute(data)
 }
 
 // OneLine folds text onto one line (runs of white space, CR and LF included, become one

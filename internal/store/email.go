@@ -468,11 +468,9 @@ func (s *Store) DealParties(ctx context.Context, dealID string) (SendContext, er
 	if err != nil {
 		return SendContext{}, err
 	}
+	// The names templates use: the contact's full name, the owner's first word.
 	sc.Contact.Name = strings.TrimSpace(sc.Contact.FirstName + " " + sc.Contact.LastName)
-	if first, _, ok := strings.Cut(sc.Owner.Name, " "); ok {
-		sc.Owner.FirstName = first
-	} else {
-		sc.Owner.FirstName = sc.Owner.Name
-	}
+	sc.Owner.Name = strings.TrimSpace(sc.Owner.Name)
+	sc.Owner.FirstName, _, _ = strings.Cut(sc.Owner.Name, " ")
 	return sc, nil
 }
