@@ -71,7 +71,7 @@ type Worker struct {
 	// MailboxDailyCap is how many emails one sending mailbox sends in any 24 hours (0: no
 	// cap); an email over it is deferred to the next window, never failed.
 	MailboxDailyCap int
-	// ContactSpacing keeps two deals' emails to one contact at least this far apart.
+	// ContactSpacing keeps two deals' emails to one contact at least this far apart; 0: off.
 	ContactSpacing  time.Duration
 	WorkflowPollers int
 	ActivityPollers int
@@ -149,7 +149,21 @@ func (r *reader) duration(key string, def time.Duration) time.Duration {
 	return d
 }
 
-// interval reads a duration where 0 means off.
+// durationOrOff reads a duration where 0 means off; any positive one is taken as it is.
+func (r *reader) durationOrOff(key string, def time.Duration) time.Duration {
+	s := r.str(key, "")
+	if s == "" {
+		return def
+	}
+	d, err := time.ParseDuration(s)
+	if err != nil || d < 0 {
+		r.problems = append(r.problems, fmt.Sprintf("%s=%q: want a duration like 24h, or 0 for off", key, s))
+		return def
+	}
+	return d
+}
+
+// interval reads a duration where 0 means off; any other must be 1s or more.
 func (r *reader) interval(key string, def time.Duration) time.Duration {
 	s := r.str(key, "")
 	if s == "" {
@@ -466,7 +480,7 @@ func LoadWorker(env Env) (Worker, error) {
 	w.Mail.PostalAddress = r.str("MAIL_POSTAL_ADDRESS", "")
 	_, w.Mail.Unsubscribe = r.unsubscribe()
 	w.MailboxDailyCap = r.int("MAILBOX_DAILY_CAP", DefaultMailboxDailyCap, 0, 100000)
-	w.ContactSpacing = r.duration("CONTACT_SPACING", DefaultContactSpacing)
+	w.ContactSpacing = r.durationOrOff("CONTACT_SPACING", DefaultContactSpacing)
 	return w, r.err("worker")
 }
 

@@ -63,6 +63,20 @@ func TestLoadWorkerReadsEverything(t *testing.T) {
 	require.Equal(t, 48*time.Hour, cfg.ContactSpacing)
 }
 
+// CONTACT_SPACING=0 turns the spacing off, as the README and MailSettings.ContactSpacing say.
+func TestContactSpacingZeroIsOff(t *testing.T) {
+	t.Parallel()
+	for v, want := range map[string]time.Duration{"0": 0, "0s": 0, "90m": 90 * time.Minute, "1ms": time.Millisecond} {
+		cfg, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "CONTACT_SPACING": v})
+		require.NoError(t, err, v)
+		require.Equal(t, want, cfg.ContactSpacing, v)
+	}
+	for _, v := range []string{"-1s", "a day", "24"} {
+		_, err := config.LoadWorker(config.MapEnv{"MESSAGE_ID_SECRET": secret, "CONTACT_SPACING": v})
+		require.ErrorContains(t, err, "CONTACT_SPACING", v)
+	}
+}
+
 func TestLoadWorkerListsEveryProblem(t *testing.T) {
 	t.Parallel()
 	_, err := config.LoadWorker(config.MapEnv{"SMTP_PORT": "99999", "SEND_CONCURRENCY": "many", "SMTP_TIMEOUT": "-1s", "SMTP_TLS": "sometimes"})
