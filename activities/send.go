@@ -103,12 +103,14 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 			return store.SendOutcome{State: store.EmailFailed, Detail: "render: " + renderErr.Error()}
 		}
 		resp, err := a.Sender.Send(ctx, msg)
-		envelope := store.Envelope{Subject: msg.Subject, InReplyTo: msg.InReplyTo, ThreadRoot: msg.ThreadRoot}
-		if err == nil {
-			return store.SendOutcome{State: store.EmailSent, Detail: resp, Envelope: envelope}
+		out := store.SendOutcome{State: store.EmailSent, Detail: resp}
+		if err != nil {
+			out = outcomeOfFailure(mail.Classify(err))
 		}
-		out := outcomeOfFailure(mail.Classify(err))
-		out.Envelope = envelope
+		if out.State == store.EmailSent || out.State == store.EmailAmbiguous {
+			// The message may be in the prospect's mailbox: retries send this one again.
+			out.Envelope = store.Envelope{Subject: msg.Subject, InReplyTo: msg.InReplyTo, ThreadRoot: msg.ThreadRoot}
+		}
 		return out
 	})
 	if err != nil {

@@ -119,3 +119,47 @@ func TestRetryOfAThreadedEmailResendsTheSameMessage(t *testing.T) {
 	require.Equal(t, "Re: "+msgs[0].Subject, retry.Subject)
 	require.Equal(t, 4, f.smtp.Attempts())
 }
+
+// An attempt that failed where the message cannot have been delivered (a 4xx at RCPT or to
+// the final dot) records no envelope: nothing of it reached a mailbox, so its retry composes
+// afresh and replies to the deal's email sent meanwhile. Only an attempt that may have been
+// delivered (sent, ambiguous) pins its envelope for retries.
+func TestRetryAfterAnUndeliveredAttemptComposesAfresh(t *testing.T) {
+	t.Parallel()
+	for name, fault := range map[string]smtptest.Fault{
+		"4xx at RCPT":        {Stage: smtptest.AtRcpt, Code: 450, Enhanced: "4.2.0", Message: "mailbox busy"},
+		"4xx to the message": {Stage: smtptest.AfterData, Code: 451, Enhanced: "4.7.1", Message: "greylisted"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			t.Parallel()
+			f := newFixture(t)
+			_, err := f.send(f.input("intro", 1))
+			require.NoError(t, err)
+
+			followup := activities.SendInput{DealID: f.deal.ID, CadenceVersion: cadence.DefaultVersion, Visit: 1,
+				StepID: "value-followup", Occurrence: 1, Template: "value-followup", Thread: true}
+			f.smtp.Enqueue(fault)
+			_, err = f.send(followup)
+			require.Equal(t, activities.ErrTypeSMTPTransient, errType(t, err))
+			var subject, inReplyTo string
+			require.NoError(t, f.store.Pool().QueryRow(context.Background(),
+				`SELECT subject, in_reply_to FROM email_ledger WHERE deal_id = $1 AND step_id = 'value-followup'`, f.deal.ID).Scan(&subject, &inReplyTo))
+			require.Empty(t, subject, "no envelope recorded: the message was not delivered")
+			require.Empty(t, inReplyTo)
+
+			other := followup
+			other.StepID, other.Template, other.Thread = "nurture", "nurture", false
+			nurture, err := f.send(other)
+			require.NoError(t, err)
+
+			res, err := f.send(followup)
+			require.NoError(t, err)
+			require.Equal(t, activities.SendSent, res.Outcome)
+			msgs := f.smtp.WaitForMessages(t, 3, 5*time.Second)
+			retry := msgs[2]
+			require.Equal(t, res.MessageID, retry.MessageID)
+			require.Equal(t, "<"+nurture.MessageID+">", retry.Header.Get("In-Reply-To"), "the reply to the deal's last sent email")
+			require.Equal(t, "Re: "+msgs[1].Subject, retry.Subject)
+		})
+	}
+}

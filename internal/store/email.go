@@ -66,8 +66,9 @@ type Claim struct {
 	Ambiguous bool
 	Granted   bool // this attempt may send
 	Busy      bool // another attempt holds a live lease
-	// Envelope: what an earlier attempt of this key composed (zero before any reached SMTP).
-	// A retry sends it again, so one Message-ID always names one message.
+	// Envelope: what an earlier attempt of this key composed, when that attempt may have
+	// been delivered (sent, ambiguous); zero before any was. A retry sends it again, so one
+	// Message-ID always names one message.
 	Envelope Envelope
 }
 
@@ -145,8 +146,8 @@ type SendOutcome struct {
 	Detail          string
 	Ambiguous       bool // the attempt may have been delivered
 	SuppressAddress bool // a hard bounce: suppress the address
-	// Envelope: what this attempt composed, when it reached SMTP. The first one recorded
-	// stays: retries resend it.
+	// Envelope: what this attempt composed, set when the message may have been delivered
+	// (sent, ambiguous). The first one recorded stays: retries resend it.
 	Envelope Envelope
 }
 
