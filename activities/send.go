@@ -85,7 +85,9 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	if claim.Envelope.Subject != "" {
 		th.Resend = &claim.Envelope
 	}
-	msg, renderErr := a.compose(in, cv, parties, claim.MessageID, th, time.Now())
+	// The link is issued when the key was first claimed, so every attempt of it (a retry
+	// after an ambiguous one) sends the same message.
+	msg, renderErr := a.compose(in, cv, parties, claim.MessageID, th, claim.ClaimedAt)
 	if renderErr == nil && a.Mail.DailyCap > 0 {
 		slot, err := a.Store.ReserveMailboxSlot(ctx, key, mail.Mailbox(msg.From), a.Mail.DailyCap)
 		if err != nil {

@@ -62,6 +62,9 @@ type ClaimRequest struct {
 type Claim struct {
 	State     string
 	MessageID string
+	// ClaimedAt is when the key was first claimed: the same for every attempt, so whatever
+	// an email derives from it (its unsubscribe link's issued-at) is the same on a retry.
+	ClaimedAt time.Time
 	Attempts  int
 	Ambiguous bool
 	Granted   bool // this attempt may send
@@ -92,9 +95,9 @@ func (s *Store) ClaimEmail(ctx context.Context, r ClaimRequest) (Claim, error) {
 				state, attempts, lease_until)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending', 1, now() + $9::interval)
 			ON CONFLICT (deal_id, visit, step_id, occurrence) DO NOTHING
-			RETURNING state, message_id, attempts, ambiguous`,
+			RETURNING state, message_id, claimed_at, attempts, ambiguous`,
 			k.DealID, k.Visit, k.StepID, k.Occurrence, r.ContactID, strings.ToLower(r.Address), r.Template, r.MessageID, r.Lease,
-		).Scan(&c.State, &c.MessageID, &c.Attempts, &c.Ambiguous)
+		).Scan(&c.State, &c.MessageID, &c.ClaimedAt, &c.Attempts, &c.Ambiguous)
 		if err == nil {
 			c.Granted = true
 			return nil
@@ -104,9 +107,9 @@ func (s *Store) ClaimEmail(ctx context.Context, r ClaimRequest) (Claim, error) {
 		}
 		var leaseLive bool
 		err = tx.QueryRow(ctx, `
-			SELECT state, message_id, attempts, ambiguous, coalesce(lease_until > now(), false), subject, in_reply_to, thread_root
+			SELECT state, message_id, claimed_at, attempts, ambiguous, coalesce(lease_until > now(), false), subject, in_reply_to, thread_root
 			FROM email_ledger WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4 FOR UPDATE`,
-			k.DealID, k.Visit, k.StepID, k.Occurrence).Scan(&c.State, &c.MessageID, &c.Attempts, &c.Ambiguous, &leaseLive,
+			k.DealID, k.Visit, k.StepID, k.Occurrence).Scan(&c.State, &c.MessageID, &c.ClaimedAt, &c.Attempts, &c.Ambiguous, &leaseLive,
 			&c.Envelope.Subject, &c.Envelope.InReplyTo, &c.Envelope.ThreadRoot)
 		if err != nil {
 			return fmt.Errorf("claim email %s: %w", k, err)
