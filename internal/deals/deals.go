@@ -223,8 +223,28 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 
 // signalWithStart delivers ev to the deal's workflow, starting it from the deal's row if no
 // run is open. The reuse policy refuses to restart a closed deal silently.
-func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflows.Event) (client.WorkflowRun, error) {
-	return s.signalWithStartOpts(ctx, d, ev, startOptions{})
+//
+// A run is almost always open, so it is signalled first: only when Temporal finds none is
+// the start input, which costs queries (the last visit, the pauses holding the deal), built
+// and the event delivered with Signal-With-Start.
+func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflows.Event) error {
+	if d.Closed() {
+		return fmt.Errorf("deal %s is closed in %s: %w", d.ID, d.Stage, ErrDealClosed)
+	}
+	err := s.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(d.ID), "", workflows.EventSignal, ev)
+	var none *serviceerror.NotFound
+	if errors.As(err, &none) {
+		_, err = s.signalWithStartOpts(ctx, d, ev, startOptions{})
+		return err
+	}
+	if err != nil {
+		return signalFailed(d, err)
+	}
+	return nil
+}
+
+func signalFailed(d store.Deal, err error) error {
+	return fmt.Errorf("deal %s and the event are recorded but could not be signalled (retry the same request; it is deduplicated): %w", d.ID, err)
 }
 
 // startOptions shape the run signalWithStartOpts starts when none is open.
@@ -232,6 +252,9 @@ type startOptions struct {
 	importDeal bool // DealInput.Import: the create of an imported deal
 }
 
+// signalWithStartOpts delivers ev with Signal-With-Start, building the start input whether a
+// run is open or not: Create calls it directly, since a new deal has no run yet and its
+// answer names the run.
 func (s *Service) signalWithStartOpts(ctx context.Context, d store.Deal, ev workflows.Event, so startOptions) (client.WorkflowRun, error) {
 	if d.Closed() {
 		return nil, fmt.Errorf("deal %s is closed in %s: %w", d.ID, d.Stage, ErrDealClosed)
@@ -281,7 +304,7 @@ func (s *Service) signalWithStartOpts(ctx context.Context, d store.Deal, ev work
 		return nil, fmt.Errorf("deal %s: its workflow has completed: %w", d.ID, ErrDealClosed)
 	}
 	if err != nil {
-		return nil, fmt.Errorf("deal %s and the event are recorded but could not be signalled (retry the same request; it is deduplicated): %w", d.ID, err)
+		return nil, signalFailed(d, err)
 	}
 	return run, nil
 }
@@ -349,7 +372,7 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 	if !ev.Inserted && ev.State != "received" {
 		return resp, nil // already signalled (or decided): a retried webhook converges
 	}
-	_, err = s.signalWithStart(ctx, d, workflows.Event{
+	err = s.signalWithStart(ctx, d, workflows.Event{
 		Version: workflows.EventVersion, Kind: workflows.EventStageChanged, Source: r.Source, SourceEventID: r.EventID,
 		// Receipt order breaks ties between events of one source with the same source time.
 		SourceTime: r.SourceTime, Sequence: ev.ID, InboundEventID: ev.ID, Stage: r.Stage, Reason: r.Reason,

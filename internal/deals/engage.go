@@ -162,7 +162,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 		// deal, which is complete as recorded.
 		return resp, nil
 	}
-	_, err = s.signalWithStart(ctx, d, workflows.Event{
+	err = s.signalWithStart(ctx, d, workflows.Event{
 		Version: workflows.EventVersion, Kind: workflows.EventEngaged, Source: r.Source, SourceEventID: r.EventID,
 		SourceTime: r.SourceTime, Sequence: rec.Event.ID, InboundEventID: rec.Event.ID,
 		Engagement: r.Kind, ReturnAt: r.ReturnAt,

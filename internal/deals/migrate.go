@@ -176,7 +176,7 @@ func (s *Service) sendMigration(ctx context.Context, d store.Deal, to store.Cade
 	if !ev.Inserted && ev.State != "received" {
 		return "duplicate", nil
 	}
-	_, err = s.signalWithStart(ctx, d, workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate,
+	err = s.signalWithStart(ctx, d, workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate,
 		Source: "migration", SourceEventID: eventID, SourceTime: at, InboundEventID: ev.ID,
 		Cadence: &workflows.CadenceRef{Version: to.Version, Hash: to.Hash}, MigrateFrom: d.CadenceVersion})
 	if err != nil {

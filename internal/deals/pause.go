@@ -168,7 +168,7 @@ func (s *Service) deliverNow(ctx context.Context, d store.Deal, payload []byte, 
 		return resp, false, nil // already signalled (or decided): a retry converges
 	}
 	ev.Sequence, ev.InboundEventID = rec.ID, rec.ID
-	if _, err := s.signalWithStart(ctx, d, ev); err != nil {
+	if err := s.signalWithStart(ctx, d, ev); err != nil {
 		return resp, false, err
 	}
 	if err := s.Store.MarkEventSignalled(ctx, rec.ID); err != nil {

@@ -343,6 +343,13 @@ type flaky struct {
 	failDeal string
 }
 
+func (f flaky) SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error {
+	if workflowID == workflows.WorkflowID(f.failDeal) {
+		return errors.New("rpc error: connection reset by 10.9.8.7")
+	}
+	return f.Client.SignalWorkflow(ctx, workflowID, runID, signalName, arg)
+}
+
 func (f flaky) SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
 	options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error) {
 	if workflowID == workflows.WorkflowID(f.failDeal) {
