@@ -1,8 +1,8 @@
 -- Threaded follow-ups reply to the deal's last sent email: the ledger keeps each email's
 -- subject, the email it answers and the first message of its thread, so a follow-up can say
 -- "Re: <subject>" and carry References without asking the mail server. They are written by
--- the first attempt that reaches SMTP and reused by every retry, so one Message-ID always
--- names one message.
+-- the first attempt that may have been delivered (sent, or an unknown outcome) and reused by
+-- every retry, so one Message-ID always names one message.
 ALTER TABLE email_ledger
     ADD COLUMN subject     text NOT NULL DEFAULT '',
     ADD COLUMN in_reply_to text NOT NULL DEFAULT '', -- '' : not a reply
