@@ -3,11 +3,11 @@
 #   docker build --target worker  -t followup-worker .
 #   docker build --target starter -t followup-starter .   (the default target)
 #
-# docker-compose.yml builds both targets. The Go version matches go.mod's go line
+# docker-compose.yml builds both targets. The Go version matches go.mod's toolchain line
 # (GOTOOLCHAIN=local: a mismatch fails the build instead of downloading a toolchain).
 # Zone data is compiled in (time/tzdata), so the runtime image needs no tzdata package.
 
-FROM golang:1.26.8-bookworm AS build
+FROM golang:1.27.3-bookworm AS build
 WORKDIR /src
 # Override to use a module mirror: docker build --build-arg GOPROXY=https://… .
 ARG GOPROXY=https://proxy.golang.org,direct

@@ -13,7 +13,8 @@ WORKFLOWCHECK_VERSION=v0.6.0
 log() { printf 'install-tools: %s\n' "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
-export GOTOOLCHAIN=local
+# workflowcheck loads the project's packages, so it is built with the project's toolchain.
+export GOTOOLCHAIN=${GOTOOLCHAIN:-go1.27.3}
 command -v go >/dev/null 2>&1 || die "go is not on PATH"
 GOBIN_DIR=$(go env GOBIN)
 [[ -n $GOBIN_DIR ]] || GOBIN_DIR=$(go env GOPATH | cut -d: -f1)/bin
