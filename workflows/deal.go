@@ -37,10 +37,23 @@ type deal struct {
 	plan     plannedAgenda
 	dirty    bool // state changed since the agenda was last planned and projected
 	lastSA   searchAttrs
-	turns    int    // agenda-loop turns in this run
-	sending  string // the email item whose send is in flight
-	events   workflow.ReceiveChannel
-	logger   log.Logger
+	turns    int // agenda-loop turns in this run
+	// send is the email whose send runs beside the agenda, nil when none does; held are the
+	// events that wait for it to settle (migrations, which apply at a step boundary, and the
+	// engine's own bounce of it).
+	send   *inflightSend
+	held   []Event
+	events workflow.ReceiveChannel
+	logger log.Logger
+}
+
+// inflightSend is one email step whose send activity is running or retrying.
+type inflightSend struct {
+	item   cadence.Item
+	visit  int
+	since  time.Time
+	fut    workflow.Future
+	cancel workflow.CancelFunc
 }
 
 // plannedAgenda is what the planner returned, recorded in history with SideEffect so a later
@@ -178,8 +191,14 @@ func (d *deal) skipFirstEmail() {
 	}
 }
 
-// receive takes one event already delivered, without waiting.
+// receive takes one event already delivered, without waiting: first those held for a send
+// that has settled since, then the signals.
 func (d *deal) receive() (Event, bool) {
+	if d.send == nil && len(d.held) > 0 {
+		ev := d.held[0]
+		d.held = d.held[1:]
+		return ev, true
+	}
 	var ev Event
 	ok := d.events.ReceiveAsync(&ev)
 	return ev, ok
@@ -212,7 +231,8 @@ func (d *deal) drain(ctx workflow.Context) error {
 
 func never() bool { return false }
 
-// waitAndAct arms one timer for the earliest item and waits for it or for an event.
+// waitAndAct arms one timer for the earliest item the loop may act on and waits for it, for
+// an event, or for the send in flight to settle.
 func (d *deal) waitAndAct(ctx workflow.Context) error {
 	// An event delivered while the last activity ran wins over an item that fell due
 	// meanwhile: it happened first.
@@ -223,15 +243,11 @@ func (d *deal) waitAndAct(ctx workflow.Context) error {
 	defer cancelTimer()
 	sel := workflow.NewSelector(ctx)
 	var (
-		next    cadence.Item
-		agenda  = d.agenda()
-		hasNext = len(agenda) > 0
-		due     bool
-		ev      Event
-		gotEv   bool
+		ev                  Event
+		due, gotEv, settled bool
 	)
+	next, hasNext := d.nextItem()
 	if hasNext {
-		next = agenda[0]
 		wait := next.At.Sub(workflow.Now(ctx))
 		if wait <= 0 {
 			return d.act(ctx, next)
@@ -244,11 +260,18 @@ func (d *deal) waitAndAct(ctx workflow.Context) error {
 		c.Receive(ctx, &ev)
 		gotEv = true
 	})
-	sel.Select(ctx)
-	if gotEv {
-		return d.handle(ctx, ev)
+	if d.send != nil {
+		sel.AddFuture(d.send.fut, func(workflow.Future) { settled = true })
 	}
-	if due {
+	// Cancellation wakes the loop even when nothing is on the agenda.
+	sel.AddReceive(ctx.Done(), func(workflow.ReceiveChannel, bool) {})
+	sel.Select(ctx)
+	switch {
+	case gotEv:
+		return d.handle(ctx, ev)
+	case settled:
+		return d.settleSend(ctx)
+	case due:
 		return d.act(ctx, next)
 	}
 	if ctx.Err() != nil {
@@ -258,12 +281,36 @@ func (d *deal) waitAndAct(ctx workflow.Context) error {
 	return nil
 }
 
+// nextItem is the earliest agenda item the loop may act on now. While a send is in flight,
+// the visit's steps (and on_exhausted, which follows the last) wait for it: each counts from
+// the previous step's actual time, which the send's outcome sets, and a later email keeps
+// the thread's order. The stage's warnings and time limit, escalations and a pause's end
+// keep their instants.
+func (d *deal) nextItem() (cadence.Item, bool) {
+	for _, it := range d.agenda() {
+		if d.send != nil && waitsForSend(it.Kind) {
+			continue
+		}
+		return it, true
+	}
+	return cadence.Item{}, false
+}
+
+func waitsForSend(k cadence.ItemKind) bool {
+	switch k {
+	case cadence.ItemEmail, cadence.ItemTask, cadence.ItemWait, cadence.ItemExhausted:
+		return true
+	}
+	return false
+}
+
 // act runs one due agenda item.
 func (d *deal) act(ctx workflow.Context, item cadence.Item) error {
 	stage, _ := d.pipeline.Stage(d.state.Visit.Stage)
 	switch item.Kind {
 	case cadence.ItemEmail:
-		return d.sendEmail(ctx, stage, item)
+		d.startSend(ctx, stage, item)
+		return nil
 	case cadence.ItemTask:
 		step, _ := stage.Step(item.StepID)
 		ref, err := d.createTask(ctx, item.StepID, item.Occurrence, step.Task, item.DueAt)
@@ -316,15 +363,18 @@ func staleRung(stage cadence.Stage, stepID string) (cadence.StaleTask, bool) {
 	return cadence.StaleTask{}, false
 }
 
-// sendEmail runs the send activity while still listening for events: a stage change that
-// applies cancels the send (the ledger stays the truth of what went out); anything else is
-// handled on the spot.
-func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence.Item) error {
+// sendSettleWait bounds how long leaving a visit (or stopping its emails) waits for the send
+// in flight to settle after its cancellation: a retry in backoff stops at once and an attempt
+// talking SMTP ends within its timeout, but an attempt on a lost worker would hold the deal
+// until its Start-To-Close. Past the bound the deal goes on; the attempt keeps the ledger's
+// guarantees (it re-checks suppression under the contact's lock, and records its outcome).
+const sendSettleWait = 30 * time.Second
+
+// startSend starts an email step's send beside the agenda: the loop keeps firing the stage's
+// other items while it runs and retries, and takes its outcome when it settles.
+func (d *deal) startSend(ctx workflow.Context, stage cadence.Stage, item cadence.Item) {
 	step, _ := stage.Step(item.StepID)
-	sendCtx, cancelSend := workflow.WithCancel(ctx)
-	defer cancelSend()
-	d.sending = item.ID
-	defer func() { d.sending = "" }()
+	sendCtx, cancel := workflow.WithCancel(ctx)
 	fut := workflow.ExecuteActivity(sendOptions(sendCtx), a.SendEmail, activities.SendInput{
 		DealID:         d.in.DealID,
 		CadenceVersion: d.in.Cadence.Version,
@@ -334,74 +384,103 @@ func (d *deal) sendEmail(ctx workflow.Context, stage cadence.Stage, item cadence
 		Template:       step.Template,
 		Thread:         step.Thread,
 	})
-	var deferred []Event
-	for {
-		var (
-			res     activities.SendResult
-			sendErr error
-			done    bool
-			ev      Event
-			gotEv   bool
-		)
-		sel := workflow.NewSelector(ctx)
-		sel.AddFuture(fut, func(f workflow.Future) { sendErr = f.Get(ctx, &res); done = true })
-		sel.AddReceive(d.events, func(c workflow.ReceiveChannel, _ bool) { c.Receive(ctx, &ev); gotEv = true })
-		sel.Select(ctx)
-		if gotEv {
-			if ev.Kind == EventMigrate {
-				// A migration applies at a step boundary: after this send.
-				deferred = append(deferred, ev)
-				continue
-			}
-			if d.moves(ev) {
-				// Cancel the send: a retry waiting in backoff stops at once; an attempt already
-				// talking SMTP finishes and the ledger records its outcome. The activity waits
-				// for cancellation, so the old visit's send has settled before the move.
-				cancelSend()
-				_ = fut.Get(ctx, nil)
-				return d.handleAll(ctx, append(deferred, ev))
-			}
-			if err := d.handle(ctx, ev); err != nil {
-				return err
-			}
-			continue
-		}
-		if !done {
-			continue
-		}
-		switch {
-		case sendErr != nil:
-			var canceled *temporal.CanceledError
-			if errors.As(sendErr, &canceled) {
-				return sendErr
-			}
-			// Retries ran out (Schedule-To-Close): record the failure in the ledger and move on.
-			d.logger.Error("Email step failed after retries", "Item", item.ID, "Error", sendErr)
-			err := workflow.ExecuteActivity(dbOptions(ctx), a.AbandonEmail, activities.SendInput{
-				DealID: d.in.DealID, CadenceVersion: d.in.Cadence.Version, Visit: d.state.Visit.Number,
-				StepID: item.StepID, Occurrence: item.Occurrence, Template: step.Template,
-			}).Get(ctx, nil)
-			if err != nil {
-				return err
-			}
-			d.markDone(item, workflow.Now(ctx), "failed")
-		case res.Outcome == activities.SendDeferred:
-			// A send limit held it back: the same item (same ledger key) is re-planned into the
-			// window once the limit allows, and later steps count from when it really goes.
-			until := res.DeferredUntil
-			if earliest := workflow.Now(ctx).Add(time.Minute); until.Before(earliest) {
-				until = earliest // never spin on a limit that has no future instant
-			}
-			d.state.Visit.Defer(cadence.Deferral{ItemID: item.ID, Until: until, Why: res.DeferReason})
-			d.dirty = true
-		case res.Outcome == activities.SendSuppressed:
-			// A step skipped by suppression counts at its planned instant.
-			d.markDone(item, item.At, string(res.Outcome))
-		default:
-			d.markDone(item, workflow.Now(ctx), string(res.Outcome))
-		}
-		return d.handleAll(ctx, deferred)
+	d.send = &inflightSend{item: item, visit: d.state.Visit.Number, since: workflow.Now(ctx), fut: fut, cancel: cancel}
+	d.dirty = true // pages show the email as being sent
+}
+
+// settleSend takes the outcome of the send in flight, which is ready.
+func (d *deal) settleSend(ctx workflow.Context) error {
+	s := d.send
+	d.send = nil
+	defer s.cancel()
+	var res activities.SendResult
+	err := s.fut.Get(ctx, &res)
+	return d.sendOutcome(ctx, s, res, err)
+}
+
+// stopSend cancels the send in flight, when the deal leaves its visit, stops its emails or
+// pauses: a retry waiting in backoff stops at once, an attempt already past its claim
+// finishes and the ledger records its outcome. It waits for the send to settle, at most
+// sendSettleWait.
+func (d *deal) stopSend(ctx workflow.Context) error {
+	s := d.send
+	if s == nil {
+		return nil
 	}
+	d.send = nil
+	s.cancel()
+	timerCtx, cancelTimer := workflow.WithCancel(ctx)
+	defer cancelTimer()
+	settled := false
+	sel := workflow.NewSelector(ctx)
+	sel.AddFuture(s.fut, func(workflow.Future) { settled = true })
+	sel.AddFuture(workflow.NewTimer(timerCtx, sendSettleWait), func(workflow.Future) {})
+	sel.Select(ctx)
+	if !settled {
+		d.logger.Warn("Email send cancelled but not settled: the deal goes on", "Item", s.item.ID, "Waited", sendSettleWait)
+		return nil
+	}
+	var res activities.SendResult
+	err := s.fut.Get(ctx, &res)
+	return d.sendOutcome(ctx, s, res, err)
+}
+
+// sendOutcome records what a settled send did to its item. A hard bounce is applied as the
+// bounce engagement it is, once the send is out of the way.
+func (d *deal) sendOutcome(ctx workflow.Context, s *inflightSend, res activities.SendResult, sendErr error) error {
+	item := s.item
+	if s.visit != d.state.Visit.Number {
+		return nil // the visit it belonged to is over
+	}
+	switch {
+	case sendErr != nil:
+		var canceled *temporal.CanceledError
+		if errors.As(sendErr, &canceled) {
+			// Stopped on purpose: the item stays pending (re-planned after a pause; not planned
+			// once the visit's emails stopped).
+			return nil
+		}
+		// Retries ran out (Schedule-To-Close): record the failure in the ledger and move on.
+		d.logger.Error("Email step failed after retries", "Item", item.ID, "Error", sendErr)
+		err := workflow.ExecuteActivity(dbOptions(ctx), a.AbandonEmail, activities.SendInput{
+			DealID: d.in.DealID, CadenceVersion: d.in.Cadence.Version, Visit: s.visit,
+			StepID: item.StepID, Occurrence: item.Occurrence,
+		}).Get(ctx, nil)
+		if err != nil {
+			return err
+		}
+		d.markDone(item, workflow.Now(ctx), "failed")
+	case res.Outcome == activities.SendDeferred:
+		// A send limit held it back: the same item (same ledger key) is re-planned into the
+		// window once the limit allows, and later steps count from when it really goes.
+		until := res.DeferredUntil
+		if earliest := workflow.Now(ctx).Add(time.Minute); until.Before(earliest) {
+			until = earliest // never spin on a limit that has no future instant
+		}
+		d.state.Visit.Defer(cadence.Deferral{ItemID: item.ID, Until: until, Why: res.DeferReason})
+		d.dirty = true
+	case res.Outcome == activities.SendSuppressed:
+		// A step skipped by suppression counts at its planned instant. Suppression is
+		// permanent, so the deal's later emails would each come back suppressed: stop them.
+		d.markDone(item, item.At, string(res.Outcome))
+		const why = "the contact's address is suppressed"
+		if d.state.Suppressed == "" {
+			d.state.Suppressed = why
+		}
+		if d.state.Visit.EmailsStopped == "" {
+			d.state.Visit.EmailsStopped = why
+		}
+	case res.Outcome == activities.SendBounced:
+		d.markDone(item, workflow.Now(ctx), string(res.Outcome))
+		d.held = append(d.held, Event{
+			Version: EventVersion, Kind: EventEngaged, Engagement: cadence.EngagedBounce,
+			Source: SourceEngine, SourceEventID: fmt.Sprintf("%s/visit-%d/%s/bounce", d.in.DealID, s.visit, item.ID),
+			SourceTime: workflow.Now(ctx), Reason: "the relay refused the address (" + res.Enhanced + ")",
+		})
+	default:
+		d.markDone(item, workflow.Now(ctx), string(res.Outcome))
+	}
+	return nil
 }
 
 func (d *deal) handleAll(ctx workflow.Context, evs []Event) error {
@@ -492,7 +571,24 @@ func (d *deal) firstDelivery(ev Event) bool {
 	return true
 }
 
+// handle applies one event. A send in flight is stopped when the event pauses the deal or
+// stops the visit's emails (a reply must never be followed by the email retrying beside it).
 func (d *deal) handle(ctx workflow.Context, ev Event) error {
+	if ev.Kind == EventMigrate && d.send != nil {
+		// A migration applies at a step boundary: after this send.
+		d.held = append(d.held, ev)
+		return nil
+	}
+	if err := d.apply(ctx, ev); err != nil {
+		return err
+	}
+	if d.send != nil && (d.paused() || d.state.Visit.EmailsStopped != "") {
+		return d.stopSend(ctx)
+	}
+	return nil
+}
+
+func (d *deal) apply(ctx workflow.Context, ev Event) error {
 	if !d.firstDelivery(ev) {
 		// Its outcome is recorded already (or will be, by the delivery being handled).
 		d.logger.Info("Inbound event delivered again: handled once", "InboundEventID", ev.InboundEventID, "Kind", ev.Kind)
@@ -593,6 +689,10 @@ func (d *deal) migrate(ctx workflow.Context, ev Event) error {
 // moveTo leaves the current stage visit (cancelling its open tasks), records the transition
 // with workflow.Now and enters the next visit. A task the move creates belongs to the new visit.
 func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, task *cadence.TaskSpec, taskDue time.Time) error {
+	// The old visit's send stops first: no step of a visit the deal left may run.
+	if err := d.stopSend(ctx); err != nil {
+		return err
+	}
 	now := workflow.Now(ctx)
 	from := d.state.Visit
 	if len(d.state.OpenTasks) > 0 {
@@ -772,6 +872,9 @@ func (d *deal) shouldContinueAsNew(ctx workflow.Context) bool {
 	limit := d.in.IterationCap
 	if limit <= 0 {
 		limit = DefaultIterationCap
+	}
+	if d.send != nil {
+		return false // a send's future cannot be carried: the next run starts once it settled
 	}
 	return workflow.GetInfo(ctx).GetContinueAsNewSuggested() || d.turns >= limit
 }

@@ -64,6 +64,8 @@ type recorder struct {
 	snoozes     []activities.SnoozeTaskInput
 	// sendResult, when set, may answer a send instead of "sent" (a limit deferring it).
 	sendResult func(in activities.SendInput, now time.Time) (activities.SendResult, bool)
+	// sendFail, when set, may fail an attempt instead (an SMTP outage: the retry policy runs).
+	sendFail   func(in activities.SendInput, now time.Time) error
 	attempts   []string
 	sentAt     []time.Time
 	loads      int
@@ -152,6 +154,12 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 	env.OnActivity(a.SendEmail, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.SendInput) (activities.SendResult, error) {
 			defer rec.lock()()
+			if rec.sendFail != nil {
+				if err := rec.sendFail(in, env.Now()); err != nil {
+					rec.attempts = append(rec.attempts, fmt.Sprintf("%s#%d@%s:error", in.StepID, in.Occurrence, env.Now().Sub(start)))
+					return activities.SendResult{}, err
+				}
+			}
 			if rec.sendResult != nil {
 				if res, ok := rec.sendResult(in, env.Now()); ok {
 					rec.attempts = append(rec.attempts, fmt.Sprintf("%s#%d@%s:%s", in.StepID, in.Occurrence, env.Now().Sub(start), res.Outcome))

@@ -10,20 +10,6 @@ import (
 	"github.com/followup-engine/followup/internal/cadence"
 )
 
-// moves reports whether an event would move the deal to another stage: such an event cancels
-// a send in flight, as a stage change does.
-func (d *deal) moves(ev Event) bool {
-	switch ev.Kind {
-	case EventStageChanged:
-		return d.classify(ev).apply
-	case EventEngaged:
-		stage, _ := d.pipeline.Stage(d.state.Visit.Stage)
-		return ev.Version == EventVersion && !d.beforeWatermark(ev) &&
-			stage.OnEngaged != nil && stage.OnEngaged.Triggers(ev.Engagement)
-	}
-	return false
-}
-
 func (d *deal) beforeWatermark(ev Event) bool {
 	return ev.SourceTime.Before(d.state.Watermark.Time)
 }
@@ -70,6 +56,15 @@ func (d *deal) engaged(ctx workflow.Context, ev Event) error {
 	}
 	rule := exitStop[ev.Engagement]
 	v := &d.state.Visit
+	if rule.suppressed && d.state.Suppressed == rule.why {
+		// Told twice (the relay refused the address during a send, then a bounce report
+		// came): the emails stopped and the owner got the exit task the first time.
+		if v.EmailsStopped == "" {
+			v.EmailsStopped = rule.why
+			d.dirty = true
+		}
+		return d.recordOutcome(ctx, ev, "applied", rule.why+" already: the deal's emails were stopped then")
+	}
 	if v.EmailsStopped == "" {
 		v.EmailsStopped = rule.why
 	}
@@ -110,7 +105,7 @@ func (d *deal) outOfOffice(ctx workflow.Context, ev Event) error {
 		return err
 	}
 	for _, item := range d.plan.Items {
-		if item.Kind != cadence.ItemEmail || item.ID == d.sending {
+		if item.Kind != cadence.ItemEmail || (d.send != nil && item.ID == d.send.item.ID) {
 			continue
 		}
 		if !ev.ReturnAt.After(item.At) {

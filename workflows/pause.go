@@ -45,11 +45,26 @@ func (d *deal) agenda() []cadence.Item {
 // outlook is what pages show as next: the agenda and, while paused with a known end, every
 // touch (the stage deadline included) where the resume will re-plan it.
 func (d *deal) outlook() []cadence.Item {
-	agenda := d.agenda()
+	agenda := d.markSending(d.agenda())
 	if !d.paused() || len(d.plan.AfterPause) == 0 {
 		return agenda
 	}
 	return append(slices.Clip(agenda), d.plan.AfterPause...)
+}
+
+// markSending says, on the item whose send is in flight, that it is being sent.
+func (d *deal) markSending(items []cadence.Item) []cadence.Item {
+	if d.send == nil {
+		return items
+	}
+	out := slices.Clone(items)
+	for i := range out {
+		if out[i].ID == d.send.item.ID {
+			out[i].Reason = fmt.Sprintf("being sent since %s: retried until the relay accepts it, or the deal leaves the stage",
+				d.send.since.UTC().Format(time.RFC3339))
+		}
+	}
+	return out
 }
 
 // shownDeadline is the stage deadline pages show: while paused with a known end, where the
