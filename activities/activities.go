@@ -26,6 +26,9 @@ import (
 const (
 	SendStartToClose = 2 * time.Minute
 	ClaimLease       = 3 * time.Minute
+	// leaseSlack is added to a busy lease's remainder before the retry, so the retry finds it
+	// expired despite clock rounding.
+	leaseSlack = time.Second
 	// SendHoldRecheck is how long an email waits before asking again while ops hold sends.
 	SendHoldRecheck = 15 * time.Minute
 )

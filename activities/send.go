@@ -71,7 +71,11 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	result := SendResult{MessageID: claim.MessageID, Attempts: claim.Attempts, Ambiguous: claim.Ambiguous}
 	switch {
 	case claim.Busy:
-		return SendResult{}, temporal.NewApplicationError("another attempt holds the ledger lease for "+key.String(), ErrTypeClaimBusy)
+		// An attempt on a lost worker holds the lease: the retry comes when it ends, not
+		// after a backoff that may overshoot it by minutes.
+		return SendResult{}, temporal.NewApplicationErrorWithOptions(
+			fmt.Sprintf("another attempt holds the ledger lease for %s for %s more", key, claim.LeaseLeft.Round(time.Second)),
+			ErrTypeClaimBusy, temporal.ApplicationErrorOptions{NextRetryDelay: claim.LeaseLeft + leaseSlack})
 	case !claim.Granted:
 		// Terminal already (an earlier attempt finished): never send twice.
 		result.Outcome = outcomeOf(claim.State)
@@ -100,7 +104,8 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 			return result, nil
 		}
 	}
-	out, err := a.Store.SendLockedSpaced(ctx, key, parties.ContactID, parties.Contact.Email, a.Mail.ContactSpacing, func(ctx context.Context) store.SendOutcome {
+	composed := store.Envelope{Subject: msg.Subject, InReplyTo: msg.InReplyTo, ThreadRoot: msg.ThreadRoot}
+	out, err := a.Store.SendLockedSpaced(ctx, key, parties.ContactID, parties.Contact.Email, a.Mail.ContactSpacing, composed, func(ctx context.Context) store.SendOutcome {
 		if renderErr != nil {
 			return store.SendOutcome{State: store.EmailFailed, Detail: "render: " + renderErr.Error()}
 		}
@@ -111,7 +116,7 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 		}
 		if out.State == store.EmailSent || out.State == store.EmailAmbiguous {
 			// The message may be in the prospect's mailbox: retries send this one again.
-			out.Envelope = store.Envelope{Subject: msg.Subject, InReplyTo: msg.InReplyTo, ThreadRoot: msg.ThreadRoot}
+			out.Envelope = composed
 		}
 		return out
 	})

@@ -219,8 +219,11 @@ func printDetails(w io.Writer, det deals.Details) {
 	}
 	for _, e := range det.Timeline.Emails {
 		amb := ""
-		if e.Ambiguous {
-			amb = " (an attempt's outcome was unknown)"
+		switch {
+		case e.Delivered == store.DeliveredMaybe:
+			amb = "; MAY HAVE BEEN DELIVERED: an attempt's outcome was lost after the message was handed to the relay"
+		case e.Ambiguous:
+			amb = " (an earlier attempt's outcome was unknown; it went out again with the same Message-ID)"
 		}
 		fmt.Fprintf(tw, "  %s/%s#%d\t%s after %d attempt(s)%s\t<%s> %s\n", stageOfVisit(det, e.Key.Visit), e.Key.StepID, e.Key.Occurrence,
 			e.State, e.Attempts, amb, e.MessageID, e.Detail)

@@ -62,6 +62,9 @@ type Fault struct {
 	// Stall delays the reply (or the drop); used for timeout/cancel tests.
 	// It ends early when the server is closed so tests don't leak sleepers.
 	Stall time.Duration
+	// Before, when set, runs as the fault fires, before the reply: another fault at that
+	// exact moment (the sender's database connection breaking before it hears 250).
+	Before func()
 }
 
 // Received is one message the server accepted with 250.
@@ -225,6 +228,9 @@ func (ss *session) apply(stage Stage) error {
 	}
 	ss.fault = nil // one shot, even if the client retries RCPT in the same transaction
 	ss.s.stall(f.Stall)
+	if f.Before != nil {
+		f.Before()
+	}
 	if f.Drop {
 		// Close the raw socket, not the smtp.Conn: no reply must be written.
 		_ = ss.conn.Conn().Close()

@@ -69,6 +69,9 @@ type Claim struct {
 	Ambiguous bool
 	Granted   bool // this attempt may send
 	Busy      bool // another attempt holds a live lease
+	// LeaseLeft: when Busy, how long the other attempt's lease still runs; the retry waits
+	// exactly that, not a backoff that may overshoot it by minutes.
+	LeaseLeft time.Duration
 	// Envelope: what an earlier attempt of this key composed, when that attempt may have
 	// been delivered (sent, ambiguous); zero before any was. A retry sends it again, so one
 	// Message-ID always names one message.
@@ -105,11 +108,12 @@ func (s *Store) ClaimEmail(ctx context.Context, r ClaimRequest) (Claim, error) {
 		if !errors.Is(err, pgx.ErrNoRows) {
 			return fmt.Errorf("claim email %s: %w", k, err)
 		}
-		var leaseLive bool
+		var leaseLeftMS int64
 		err = tx.QueryRow(ctx, `
-			SELECT state, message_id, claimed_at, attempts, ambiguous, coalesce(lease_until > now(), false), subject, in_reply_to, thread_root
+			SELECT state, message_id, claimed_at, attempts, ambiguous,
+				coalesce(ceil(extract(epoch FROM lease_until - now()) * 1000), 0)::bigint, subject, in_reply_to, thread_root
 			FROM email_ledger WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4 FOR UPDATE`,
-			k.DealID, k.Visit, k.StepID, k.Occurrence).Scan(&c.State, &c.MessageID, &c.ClaimedAt, &c.Attempts, &c.Ambiguous, &leaseLive,
+			k.DealID, k.Visit, k.StepID, k.Occurrence).Scan(&c.State, &c.MessageID, &c.ClaimedAt, &c.Attempts, &c.Ambiguous, &leaseLeftMS,
 			&c.Envelope.Subject, &c.Envelope.InReplyTo, &c.Envelope.ThreadRoot)
 		if err != nil {
 			return fmt.Errorf("claim email %s: %w", k, err)
@@ -117,8 +121,8 @@ func (s *Store) ClaimEmail(ctx context.Context, r ClaimRequest) (Claim, error) {
 		if EmailTerminal(c.State) {
 			return nil
 		}
-		if c.State == EmailSending && leaseLive {
-			c.Busy = true
+		if c.State == EmailSending && leaseLeftMS > 0 {
+			c.Busy, c.LeaseLeft = true, time.Duration(leaseLeftMS)*time.Millisecond
 			return nil
 		}
 		// A 'sending' row with an expired lease lost its attempt between claim and outcome:
@@ -164,15 +168,20 @@ type SendOutcome struct {
 // an attempt whose outcome is unknown.
 func (s *Store) SendLocked(ctx context.Context, key LedgerKey, contactID, address string,
 	send func(context.Context) SendOutcome) (out SendOutcome, err error) {
-	return s.SendLockedSpaced(ctx, key, contactID, address, 0, send)
+	return s.SendLockedSpaced(ctx, key, contactID, address, 0, Envelope{}, send)
 }
 
 // SendLockedSpaced is SendLocked that also keeps deals apart: when another deal's email to the
 // same contact was sent (or is being sent) less than spacing ago, nothing is sent and the
 // outcome is EmailDeferred with the instant the contact may hear from this deal. The check
 // runs under the contact's lock, so two deals' sends cannot both pass it.
+//
+// composed is the envelope this attempt would send. When an earlier attempt of the key may
+// have been delivered (the row is ambiguous) and this one sends nothing (suppressed since,
+// deferred), the row keeps that envelope: the ledger still says which message may be in the
+// prospect's mailbox.
 func (s *Store) SendLockedSpaced(ctx context.Context, key LedgerKey, contactID, address string, spacing time.Duration,
-	send func(context.Context) SendOutcome) (out SendOutcome, err error) {
+	composed Envelope, send func(context.Context) SendOutcome) (out SendOutcome, err error) {
 	attempted := false
 	defer func() {
 		if err != nil && !attempted {
@@ -228,18 +237,26 @@ func (s *Store) SendLockedSpaced(ctx context.Context, key LedgerKey, contactID, 
 	if out.Code != 0 {
 		code = &out.Code
 	}
+	// The envelope is pinned when this attempt may have been delivered (out.Envelope), or,
+	// when it sent nothing, if an earlier attempt may have been (the row is ambiguous).
+	env, mayHaveDelivered := out.Envelope, out.Envelope != (Envelope{})
+	if !mayHaveDelivered && !attempted {
+		env = composed
+	}
 	_, err = tx.Exec(rctx, `
-		UPDATE email_ledger SET state = $5, smtp_code = $6, smtp_enhanced = $7, detail = $8,
+		UPDATE email_ledger SET state = $5, smtp_code = $6, smtp_enhanced = $7,
+			detail = CASE WHEN ambiguous AND $5 NOT IN ('sent', 'ambiguous')
+				THEN $8 || '; an earlier attempt may have been delivered' ELSE $8 END,
 			ambiguous = ambiguous OR $9, lease_until = NULL, updated_at = now(),
 			-- The database's clock orders a deal's sends (threads reply to the last), not
 			-- the clocks of the workers that sent them.
 			sent_at = CASE WHEN $5 = 'sent' THEN coalesce(sent_at, clock_timestamp()) ELSE sent_at END,
-			subject = CASE WHEN subject = '' THEN $10 ELSE subject END,
-			in_reply_to = CASE WHEN subject = '' THEN $11 ELSE in_reply_to END,
-			thread_root = CASE WHEN subject = '' THEN $12 ELSE thread_root END
+			subject = CASE WHEN subject = '' AND ($13 OR ambiguous) THEN $10 ELSE subject END,
+			in_reply_to = CASE WHEN subject = '' AND ($13 OR ambiguous) THEN $11 ELSE in_reply_to END,
+			thread_root = CASE WHEN subject = '' AND ($13 OR ambiguous) THEN $12 ELSE thread_root END
 		WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4`,
 		key.DealID, key.Visit, key.StepID, key.Occurrence, out.State, code, out.Enhanced, out.Detail, out.Ambiguous,
-		out.Envelope.Subject, out.Envelope.InReplyTo, out.Envelope.ThreadRoot)
+		env.Subject, env.InReplyTo, env.ThreadRoot, mayHaveDelivered)
 	if err != nil {
 		return out, fmt.Errorf("record send outcome: %w", err)
 	}
@@ -391,13 +408,17 @@ func (s *Store) Suppressed(ctx context.Context, contactID, address string) (bool
 
 // LedgerEntry is one email ledger row.
 type LedgerEntry struct {
-	Key       LedgerKey  `json:"key"`
-	ToAddress string     `json:"to_address"`
-	Template  string     `json:"template"`
-	MessageID string     `json:"message_id"`
-	State     string     `json:"state"`
-	Attempts  int        `json:"attempts"`
-	Ambiguous bool       `json:"ambiguous"`
+	Key       LedgerKey `json:"key"`
+	ToAddress string    `json:"to_address"`
+	Template  string    `json:"template"`
+	MessageID string    `json:"message_id"`
+	State     string    `json:"state"`
+	Attempts  int       `json:"attempts"`
+	Ambiguous bool      `json:"ambiguous"`
+	// Delivered says plainly whether the prospect has the email: yes, maybe (an attempt's
+	// outcome was lost after the message was handed over, and the row is not sent), no, or
+	// pending (still being tried).
+	Delivered string     `json:"delivered"`
 	SMTPCode  *int       `json:"smtp_code,omitempty"`
 	Enhanced  string     `json:"enhanced"`
 	Detail    string     `json:"detail"`
@@ -418,8 +439,29 @@ func (s *Store) Ledger(ctx context.Context, dealID string) ([]LedgerEntry, error
 		var e LedgerEntry
 		err := row.Scan(&e.Key.DealID, &e.Key.Visit, &e.Key.StepID, &e.Key.Occurrence, &e.ToAddress, &e.Template, &e.MessageID,
 			&e.State, &e.Attempts, &e.Ambiguous, &e.SMTPCode, &e.Enhanced, &e.Detail, &e.ClaimedAt, &e.SentAt)
+		e.Delivered = delivered(e.State, e.Ambiguous)
 		return e, err
 	})
+}
+
+// Delivery answers to the question "does the prospect have this email?".
+const (
+	DeliveredYes     = "yes"
+	DeliveredMaybe   = "maybe"
+	DeliveredNo      = "no"
+	DeliveredPending = "pending"
+)
+
+func delivered(state string, ambiguous bool) string {
+	switch {
+	case state == EmailSent:
+		return DeliveredYes
+	case ambiguous:
+		return DeliveredMaybe
+	case EmailTerminal(state):
+		return DeliveredNo
+	}
+	return DeliveredPending
 }
 
 // SentEmail is an email of a deal the mail server accepted.

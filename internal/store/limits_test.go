@@ -73,7 +73,7 @@ func TestMailboxCapHoldsUnderConcurrency(t *testing.T) {
 				mu.Unlock()
 				return
 			}
-			out, err := st.SendLockedSpaced(ctx, j.key, j.d.ContactID, j.address, 24*time.Hour, func(context.Context) store.SendOutcome {
+			out, err := st.SendLockedSpaced(ctx, j.key, j.d.ContactID, j.address, 24*time.Hour, store.Envelope{}, func(context.Context) store.SendOutcome {
 				time.Sleep(20 * time.Millisecond) // SMTP takes a moment; the mailbox lock is not held meanwhile
 				return store.SendOutcome{State: store.EmailSent}
 			})
@@ -134,7 +134,7 @@ func TestFailedSendsFreeTheirMailboxSlot(t *testing.T) {
 	slot, err := st.ReserveMailboxSlot(ctx, k1, "sales@vendor.test", 1)
 	require.NoError(t, err)
 	require.True(t, slot.Granted)
-	_, err = st.SendLockedSpaced(ctx, k1, d1.ContactID, "a@prospect.test", 0, func(context.Context) store.SendOutcome {
+	_, err = st.SendLockedSpaced(ctx, k1, d1.ContactID, "a@prospect.test", 0, store.Envelope{}, func(context.Context) store.SendOutcome {
 		return store.SendOutcome{State: store.EmailFailed, Detail: "550 no such user"}
 	})
 	require.NoError(t, err)
@@ -167,7 +167,7 @@ func TestContactSpacingHoldsUnderConcurrency(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			out, err := st.SendLockedSpaced(ctx, keys[i], ds[i].ContactID, addr, 24*time.Hour, func(context.Context) store.SendOutcome {
+			out, err := st.SendLockedSpaced(ctx, keys[i], ds[i].ContactID, addr, 24*time.Hour, store.Envelope{}, func(context.Context) store.SendOutcome {
 				mu.Lock()
 				sent++
 				sentAt = time.Now()
@@ -198,7 +198,7 @@ func TestContactSpacingHoldsUnderConcurrency(t *testing.T) {
 			own = store.LedgerKey{DealID: k.DealID, Visit: 1, StepID: "followup", Occurrence: 1}
 			_, err := st.ClaimEmail(ctx, store.ClaimRequest{Key: own, ContactID: ds[i].ContactID, Address: addr, Template: "f", MessageID: "f@test", Lease: time.Hour})
 			require.NoError(t, err)
-			out, err := st.SendLockedSpaced(ctx, own, ds[i].ContactID, addr, 24*time.Hour, func(context.Context) store.SendOutcome {
+			out, err := st.SendLockedSpaced(ctx, own, ds[i].ContactID, addr, 24*time.Hour, store.Envelope{}, func(context.Context) store.SendOutcome {
 				return store.SendOutcome{State: store.EmailSent}
 			})
 			require.NoError(t, err)

@@ -321,3 +321,66 @@ func TestAbandonEmailClosesOnlyUnfinishedRows(t *testing.T) {
 	require.Equal(t, store.EmailFailed, entries[0].State)
 	require.Equal(t, "retries ran out", entries[0].Detail)
 }
+
+// An attempt vanished after the relay's 250 (its outcome write never committed) and the
+// contact opted out before the retry: nothing is sent again, and the ledger says the message
+// may have been delivered and keeps its envelope.
+func TestOptOutAfterALostOutcomeSaysTheEmailMayHaveBeenDelivered(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "md-1").Deal
+	key := store.LedgerKey{DealID: d.ID, Visit: 1, StepID: "intro", Occurrence: 1}
+	req := store.ClaimRequest{Key: key, ContactID: d.ContactID, Address: "bob@prospect.test", Template: "intro",
+		MessageID: "m1@test", Lease: 2 * time.Second}
+	first, err := st.ClaimEmail(ctx, req)
+	require.NoError(t, err)
+	require.True(t, first.Granted)
+
+	busy, err := st.ClaimEmail(ctx, req)
+	require.NoError(t, err)
+	require.True(t, busy.Busy)
+	require.Greater(t, busy.LeaseLeft, time.Duration(0))
+	require.LessOrEqual(t, busy.LeaseLeft, 2*time.Second, "the remainder of the lease, for the retry to wait exactly that")
+
+	require.NoError(t, st.Suppress(ctx, store.Suppression{ContactID: d.ContactID, Reason: "unsubscribe", Source: "link"}))
+	time.Sleep(busy.LeaseLeft + 100*time.Millisecond)
+	retry, err := st.ClaimEmail(ctx, req)
+	require.NoError(t, err)
+	require.True(t, retry.Granted)
+	require.True(t, retry.Ambiguous, "the first attempt ended without an outcome")
+	composed := store.Envelope{Subject: "Pilot for Prospect Inc"}
+	out, err := st.SendLockedSpaced(ctx, key, d.ContactID, "bob@prospect.test", 0, composed, func(context.Context) store.SendOutcome {
+		t.Fatal("a committed opt-out is never followed by a send")
+		return store.SendOutcome{}
+	})
+	require.NoError(t, err)
+	require.Equal(t, store.EmailSuppressed, out.State)
+
+	entries, err := st.Ledger(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.EmailSuppressed, entries[0].State)
+	require.Equal(t, store.DeliveredMaybe, entries[0].Delivered)
+	require.Contains(t, entries[0].Detail, "may have been delivered")
+	again, err := st.ClaimEmail(ctx, req)
+	require.NoError(t, err)
+	require.False(t, again.Granted)
+	require.Equal(t, composed, again.Envelope, "the envelope of the message that may be in the mailbox is kept")
+
+	// A row nothing was attempted for says "no" and pins no envelope.
+	next := store.LedgerKey{DealID: d.ID, Visit: 1, StepID: "followup", Occurrence: 1}
+	nreq := store.ClaimRequest{Key: next, ContactID: d.ContactID, Address: "bob@prospect.test", Template: "followup", MessageID: "m2@test", Lease: time.Minute}
+	_, err = st.ClaimEmail(ctx, nreq)
+	require.NoError(t, err)
+	_, err = st.SendLockedSpaced(ctx, next, d.ContactID, "bob@prospect.test", 0, composed, func(context.Context) store.SendOutcome {
+		t.Fatal("suppressed")
+		return store.SendOutcome{}
+	})
+	require.NoError(t, err)
+	entries, err = st.Ledger(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.DeliveredNo, entries[1].Delivered)
+	got, err := st.ClaimEmail(ctx, nreq)
+	require.NoError(t, err)
+	require.Equal(t, store.Envelope{}, got.Envelope)
+}
