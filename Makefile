@@ -8,6 +8,7 @@
 #   make run            the engine on embedded defaults (PostgreSQL, Temporal, mail sink, worker, API)
 #   make demo           demo deals in the stack make run started
 #   make tools          install pinned tools (workflowcheck) if missing
+#   make vulncheck      govulncheck against a database built offline from golang.org/x/vulndb
 #   make stop-postgres  stop the throwaway PostgreSQL that test-go may have started
 #
 # Overridable: PKGS (default ./...), GO_TEST_FLAGS, WORKFLOWCHECK_FLAGS.
@@ -31,7 +32,7 @@ GO_TEST_FLAGS ?= -race -count=1 -timeout 15m -p 2
 WORKFLOWCHECK_CONFIG := .ci/workflowcheck.yaml
 WORKFLOWCHECK_FLAGS  ?= $(if $(wildcard $(WORKFLOWCHECK_CONFIG)),-config $(WORKFLOWCHECK_CONFIG))
 
-.PHONY: test test-go fmt-check vet workflowcheck build tools stop-postgres run demo
+.PHONY: test test-go fmt-check vet workflowcheck build tools stop-postgres run demo vulncheck
 
 test: fmt-check vet workflowcheck test-go
 
@@ -61,6 +62,11 @@ vet:
 
 tools:
 	@bash $(SCRIPTS)/install-tools.sh >/dev/null
+
+# Not part of `make test`: it needs no network beyond the module proxy, but its first run
+# builds two tools (about 4 minutes).
+vulncheck:
+	@bash $(SCRIPTS)/vulncheck.sh
 
 workflowcheck:
 	@wfc="$$(bash $(SCRIPTS)/install-tools.sh)"
