@@ -103,11 +103,45 @@ func readEnvFile(path string) (map[string]string, error) {
 			continue
 		}
 		if k, v, ok := strings.Cut(line, "="); ok {
-			env[k] = strings.Trim(v, "'")
+			v, err := shellUnquote(v)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %s: %w", path, k, err)
+			}
+			env[k] = v
 		}
 	}
 	if env["DATABASE_URL"] == "" || env["TEMPORAL_ADDRESS"] == "" {
 		return nil, errors.New(path + " lacks DATABASE_URL or TEMPORAL_ADDRESS")
 	}
 	return env, sc.Err()
+}
+
+// shellUnquote reads a value as writeEnvFile quotes it (in single quotes, a ' inside as
+// close, \', reopen), or as a hand-edited file might hold it (bare, or in double quotes
+// without escapes).
+func shellUnquote(v string) (string, error) {
+	var b strings.Builder
+	for v != "" {
+		switch {
+		case v[0] == '\'' || v[0] == '"':
+			end := strings.IndexByte(v[1:], v[0])
+			if end < 0 {
+				return "", errors.New("unterminated quote")
+			}
+			b.WriteString(v[1 : 1+end])
+			v = v[2+end:]
+		case v[0] == '\\' && len(v) > 1:
+			b.WriteByte(v[1])
+			v = v[2:]
+		default:
+			end := strings.IndexAny(v, `'"\`)
+			if end < 0 {
+				end = len(v)
+			}
+			end = max(end, 1) // a lone backslash at the end
+			b.WriteString(v[:end])
+			v = v[end:]
+		}
+	}
+	return b.String(), nil
 }

@@ -1,6 +1,7 @@
 // Command devstack is `make run`: the whole engine on this machine without Docker —
 // PostgreSQL, the Temporal dev server, a mail sink with a page, the worker and the API —
-// with every URL printed and everything stopped on Ctrl-C. `devstack demo` adds demo deals.
+// with every URL printed, a process that crashes restarted, and everything stopped on Ctrl-C.
+// `devstack demo` adds demo deals.
 package main
 
 import (
@@ -10,12 +11,14 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net"
 	"net/http"
 	"os"
 	"os/exec"
 	"os/signal"
 	"path/filepath"
+	"slices"
 	"strings"
 	"syscall"
 	"time"
@@ -102,7 +105,14 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return err
 	}
 
-	sup := &supervisor{logs: filepath.Join(local, "logs"), stderr: stderr}
+	// Every process is restarted when it exits on its own once the stack is up, each for its
+	// own reason: the worker and the API keep no state (Temporal and PostgreSQL hold it, so
+	// nothing is lost); the Temporal dev server keeps its state in dev.db and the others
+	// reconnect to it (the SDK retries); the mail sink keeps its mail in .local/mail and the
+	// sends it missed meanwhile are retried activities. A crash loop still stops the stack,
+	// naming the process and its log.
+	logs := filepath.Join(local, "logs")
+	sup := newSupervisor(logs, relative(root, logs), stderr)
 	defer sup.stopAll()
 
 	step(stdout, "starting the Temporal dev server (data in "+relative(root, filepath.Join(local, "temporal", "dev.db"))+")")
@@ -114,8 +124,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := sup.start("temporal", cli, temporalArgs, nil); err != nil {
 		return err
 	}
-	if err := waitTCP(ctx, sup, p.Temporal, 90*time.Second); err != nil {
-		return fmt.Errorf("Temporal dev server: %w (see .local/logs/temporal.log)", err)
+	if err := waitTCP(ctx, sup, "Temporal dev server", "temporal", p.Temporal, 90*time.Second); err != nil {
+		return err
 	}
 	step(stdout, "starting the mail sink")
 	if err := sup.start("mailsink", filepath.Join(bin, "mailsink"), []string{"-smtp", fmt.Sprintf("127.0.0.1:%d", p.SMTP),
@@ -123,8 +133,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		"-dkim-domain", dkim.Domain, "-dkim-selector", dkim.Selector, "-dkim-key", dkim.Private}, nil); err != nil {
 		return err
 	}
-	if err := waitTCP(ctx, sup, p.MailUI, 30*time.Second); err != nil {
-		return fmt.Errorf("mail sink: %w (see .local/logs/mailsink.log)", err)
+	if err := waitTCP(ctx, sup, "mail sink", "mailsink", p.MailUI, 30*time.Second); err != nil {
+		return err
 	}
 	step(stdout, "migrating the database")
 	migrate := exec.CommandContext(ctx, filepath.Join(bin, "starter"), "migrate")
@@ -139,10 +149,11 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := sup.start("starter", filepath.Join(bin, "starter"), []string{"serve"}, env); err != nil {
 		return err
 	}
-	if err := waitHTTP(ctx, sup, fmt.Sprintf("http://127.0.0.1:%d/readyz", p.API), 60*time.Second); err != nil {
-		return fmt.Errorf("API: %w (see .local/logs/starter.log)", err)
+	if err := waitHTTP(ctx, sup, "API", "starter", fmt.Sprintf("http://127.0.0.1:%d/readyz", p.API), 60*time.Second); err != nil {
+		return err
 	}
-	printBlock(stdout, p, env, time.Since(started))
+	sup.heal()
+	printBlock(stdout, p, env, sup, time.Since(started))
 	if len(args) > 0 && args[0] == "-demo" {
 		if err := runDemo(ctx, stdout); err != nil {
 			return err
@@ -152,8 +163,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case <-ctx.Done():
 		fmt.Fprintln(stdout, "\nstopping…")
 		return nil
-	case name := <-sup.exited:
-		return fmt.Errorf("%s stopped unexpectedly; see .local/logs/%s.log", name, name)
+	case err := <-sup.failed:
+		return err
 	}
 }
 
@@ -205,7 +216,7 @@ func relative(root, path string) string {
 
 func step(w io.Writer, what string) { fmt.Fprintf(w, "==> %s\n", what) }
 
-func printBlock(w io.Writer, p ports, env map[string]string, took time.Duration) {
+func printBlock(w io.Writer, p ports, env map[string]string, sup *supervisor, took time.Duration) {
 	fmt.Fprintf(w, `
 ────────────────────────────────────────────────────────────────────────
  followup is running (started in %s)
@@ -216,11 +227,11 @@ func printBlock(w io.Writer, p ports, env map[string]string, took time.Duration)
    Temporal UI    http://127.0.0.1:%d   (search: DealStage = "prospecting")
    Temporal gRPC  127.0.0.1:%d
    PostgreSQL     %s
-   Logs           .local/logs/
+   Logs           .local/logs/   (worker pid %d, API pid %d; a process that crashes is restarted)
 
  Try next, in another terminal:
    make demo                                  # demo deals: mail, a stage timeout and a task within a minute
-   . .local/env.sh                            # DATABASE_URL, TEMPORAL_ADDRESS, API_TOKEN for the CLI
+   . .local/env.sh                            # every setting of the worker and the API, for the CLI
    .local/bin/starter deal create --external-id 1001 --owner ana@vendor.example \
        --contact bob@prospect.example --contact-first-name Bob
    .local/bin/starter deal show cli:1001
@@ -228,7 +239,7 @@ func printBlock(w io.Writer, p ports, env map[string]string, took time.Duration)
 
  Ctrl-C stops everything; the next make run resumes with the same data.
 ────────────────────────────────────────────────────────────────────────
-`, took.Round(100*time.Millisecond), p.API, p.API, p.MailUI, p.SMTP, env["DKIM_SELECTOR"]+"._domainkey."+env["DKIM_DOMAIN"], p.TemporalUI, p.Temporal, redact(env["DATABASE_URL"]), p.API)
+`, took.Round(100*time.Millisecond), p.API, p.API, p.MailUI, p.SMTP, env["DKIM_SELECTOR"]+"._domainkey."+env["DKIM_DOMAIN"], p.TemporalUI, p.Temporal, redact(env["DATABASE_URL"]), sup.pid("worker"), sup.pid("starter"), p.API)
 }
 
 func redact(u string) string {
@@ -328,13 +339,36 @@ func loadSecrets(path string) (map[string]string, error) {
 	return secrets, nil
 }
 
+// writeEnvFile writes env as a shell script of exports: every setting the stack gives the
+// worker and the API, so that either can be started by hand. It holds secrets: 0600, and
+// written under a temporary name then renamed, so that make demo never reads half of it.
 func writeEnvFile(path string, env map[string]string) error {
 	var b strings.Builder
-	b.WriteString("# Written by make run: source it to point the CLI at the local stack.\n")
-	for _, k := range []string{"DATABASE_URL", "TEMPORAL_ADDRESS", "TEMPORAL_NAMESPACE", "API_TOKEN", "MESSAGE_ID_SECRET"} {
-		fmt.Fprintf(&b, "export %s='%s'\n", k, env[k])
+	b.WriteString(`# Written by make run: every setting it gives the worker and the API (secrets
+# included; keep this file to yourself). Source it to use the CLI against the local stack,
+# or to run a process by hand beside it:
+#   . .local/env.sh && go run ./worker
+#   . .local/env.sh && HTTP_ADDR=127.0.0.1:8089 go run ./starter serve
+`)
+	for _, k := range slices.Sorted(maps.Keys(env)) {
+		fmt.Fprintf(&b, "export %s=%s\n", k, shellQuote(env[k]))
 	}
-	return os.WriteFile(path, []byte(b.String()), 0o600)
+	tmp := path + ".tmp"
+	_ = os.Remove(tmp) // a leftover from a killed run may have another mode
+	if err := os.WriteFile(tmp, []byte(b.String()), 0o600); err != nil {
+		return err
+	}
+	if err := os.Rename(tmp, path); err != nil {
+		_ = os.Remove(tmp)
+		return err
+	}
+	return nil
+}
+
+// shellQuote quotes v for a POSIX shell: in single quotes, where each ' inside closes them,
+// is written as \' and opens them again.
+func shellQuote(v string) string {
+	return "'" + strings.ReplaceAll(v, "'", `'\''`) + "'"
 }
 
 func environ(extra map[string]string) []string {
@@ -345,8 +379,9 @@ func environ(extra map[string]string) []string {
 	return out
 }
 
-func waitTCP(ctx context.Context, sup *supervisor, port int, timeout time.Duration) error {
-	return waitFor(ctx, sup, timeout, func() bool {
+// waitTCP waits for a listener on port: what, started as the process name.
+func waitTCP(ctx context.Context, sup *supervisor, what, name string, port int, timeout time.Duration) error {
+	return waitFor(ctx, sup, what, name, timeout, func() bool {
 		c, err := net.DialTimeout("tcp", fmt.Sprintf("127.0.0.1:%d", port), time.Second)
 		if err != nil {
 			return false
@@ -356,9 +391,10 @@ func waitTCP(ctx context.Context, sup *supervisor, port int, timeout time.Durati
 	})
 }
 
-func waitHTTP(ctx context.Context, sup *supervisor, url string, timeout time.Duration) error {
+// waitHTTP waits for url to answer 200: what, served by the process name.
+func waitHTTP(ctx context.Context, sup *supervisor, what, name, url string, timeout time.Duration) error {
 	client := &http.Client{Timeout: 2 * time.Second}
-	return waitFor(ctx, sup, timeout, func() bool {
+	return waitFor(ctx, sup, what, name, timeout, func() bool {
 		resp, err := client.Get(url)
 		if err != nil {
 			return false
@@ -368,18 +404,21 @@ func waitHTTP(ctx context.Context, sup *supervisor, url string, timeout time.Dur
 	})
 }
 
-func waitFor(ctx context.Context, sup *supervisor, timeout time.Duration, ok func() bool) error {
+// waitFor polls ok until what (the process name) is up; it gives up on Ctrl-C, when a
+// process of the stack exits (the supervisor's error names it and shows its log), or after
+// timeout.
+func waitFor(ctx context.Context, sup *supervisor, what, name string, timeout time.Duration, ok func() bool) error {
 	deadline := time.Now().Add(timeout)
 	for !ok() {
 		select {
 		case <-ctx.Done():
 			return ctx.Err()
-		case name := <-sup.exited:
-			return fmt.Errorf("%s exited", name)
+		case err := <-sup.failed:
+			return err
 		case <-time.After(250 * time.Millisecond):
 		}
 		if time.Now().After(deadline) {
-			return fmt.Errorf("not up after %s", timeout)
+			return fmt.Errorf("%s: not up after %s (see %s)", what, timeout, sup.shownLog(name))
 		}
 	}
 	return nil
