@@ -201,7 +201,11 @@ func cadenceMigrate(ctx context.Context, args []string, env config.Env, stdout, 
 				return
 			}
 			for _, m := range result {
-				fmt.Fprintf(w, "deal %s (%s): %s\n", m.DealID, m.Stage, m.State)
+				state := m.State
+				if state == "received" {
+					state = "recorded; delivery pending (Temporal does not answer now; the sweeper delivers it once it does)"
+				}
+				fmt.Fprintf(w, "deal %s (%s): %s\n", m.DealID, m.Stage, state)
 				fmt.Fprintf(w, "  %s\n", strings.Join(m.Changes, "\n  "))
 			}
 			if r.DryRun {

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"encoding/json"
+	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -68,7 +69,8 @@ func printAnswer[A any](out *output, answer A, text func(io.Writer, A)) error {
 }
 
 // callService connects (to Temporal too when withTemporal), makes one call and prints its
-// answer. A failed call prints nothing: exitCode reports its error.
+// answer. A failed call prints nothing: exitCode reports its error. A call whose event is
+// recorded but waits for Temporal (*deals.PendingError) has not failed: it says so plainly.
 func callService[A any](ctx context.Context, env config.Env, withTemporal bool, out *output,
 	call func(*deals.Service) (A, error), text func(io.Writer, A)) error {
 	svc, closeAll, err := connect(ctx, env, withTemporal)
@@ -77,10 +79,20 @@ func callService[A any](ctx context.Context, env config.Env, withTemporal bool, 
 	}
 	defer closeAll()
 	answer, err := call(svc)
+	var pending *deals.PendingError
+	if errors.As(err, &pending) {
+		return printAnswer(out, answer, func(w io.Writer, _ A) { fmt.Fprintln(w, pendingLine(pending)) })
+	}
 	if err != nil {
 		return err
 	}
 	return printAnswer(out, answer, text)
+}
+
+// pendingLine is what the CLI says of an event recorded while Temporal does not answer.
+func pendingLine(p *deals.PendingError) string {
+	return fmt.Sprintf("deal %s: event %d recorded; delivery pending: Temporal does not answer now, so the deal has not heard of it yet; "+
+		"the sweeper (starter serve, every SWEEP_INTERVAL, or starter events sweep) delivers it once Temporal answers", p.DealID, p.EventID)
 }
 
 func writeJSON(w io.Writer, v any) error {

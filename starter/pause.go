@@ -160,7 +160,16 @@ func printScope(w io.Writer, resp deals.ScopeResponse) {
 	if resp.Closed > 0 {
 		fmt.Fprintf(w, ", closed meanwhile %d", resp.Closed)
 	}
+	if resp.Pending > 0 {
+		fmt.Fprintf(w, ", recorded and pending %d", resp.Pending)
+	}
 	fmt.Fprintf(w, ", failed %d\n", resp.Failed)
+	for _, id := range resp.PendingDeals {
+		fmt.Fprintf(w, "  recorded; delivery pending: deal %s\n", id)
+	}
+	if resp.Pending > 0 {
+		fmt.Fprintln(w, "  Temporal does not answer now; the sweeper (starter serve, or starter events sweep) delivers the pending ones once it does")
+	}
 	for _, id := range resp.FailedDeals {
 		fmt.Fprintf(w, "  not signalled: deal %s\n", id)
 	}

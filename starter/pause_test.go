@@ -237,3 +237,29 @@ func TestDealShowSaysWhoHoldsAPausedDeal(t *testing.T) {
 		{Scope: workflows.ScopeDeal, Since: since}}}})
 	require.Contains(t, out.String(), "Paused    by its owner since 2026-12-21 17:00:00 UTC, until 2027-01-04 00:00:00 UTC; by its deal since 2026-12-21 17:00:00 UTC")
 }
+
+// While Temporal does not answer, the verbs that record an event first say plainly that it
+// is recorded and pending, and succeed: a deal's pause, and an owner's pause of its deals.
+func TestPauseVerbsDuringAnOutageSayRecordedAndPending(t *testing.T) {
+	t.Parallel()
+	dbURL := pgtest.NewDatabase(t)
+	env := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
+	r := runCLI(t, env, "deal", "create", "--external-id", "hs-1", "--source", "hubspot", "--owner", "ana@vendor.test", "--contact", "bob@prospect.test")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "recorded; delivery pending")
+
+	r = runCLI(t, env, "deal", "pause", "hubspot:hs-1", "--event-id", "p-1")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `^deal [0-9a-f-]{36}: event 2 recorded; delivery pending: Temporal does not answer now`, r.stdout)
+
+	r = runCLI(t, env, "owner", "pause", "ana@vendor.test", "--reason", "holiday")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "open deals 1: signalled 0, already told 0, recorded and pending 1, failed 0")
+	require.Contains(t, r.stdout, "  recorded; delivery pending: deal ")
+	require.Contains(t, r.stdout, "the sweeper (starter serve, or starter events sweep) delivers the pending ones")
+	require.NotContains(t, r.stdout+r.stderr, "127.0.0.1:1")
+	var received int
+	require.NoError(t, pgtestPool(t, dbURL).QueryRow(context.Background(),
+		`SELECT count(*) FROM inbound_events WHERE state = 'received'`).Scan(&received))
+	require.Equal(t, 3, received, "the create, the deal's pause and the owner's pause, each recorded")
+}

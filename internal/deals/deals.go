@@ -84,9 +84,14 @@ type CreateRequest struct {
 type CreateResponse struct {
 	DealID     string `json:"deal_id"`
 	WorkflowID string `json:"workflow_id"`
-	RunID      string `json:"run_id"`
+	RunID      string `json:"run_id"` // empty while the event waits in received
 	Created    bool   `json:"created"`
 	Stage      string `json:"stage"`
+	EventID    int64  `json:"event_id"` // the create's inbound event
+	// State is the create event's: signalled by this call, received when Temporal did not
+	// answer (with a *PendingError; the sweeper delivers it), or the state a retry found.
+	State   string `json:"state"`
+	Message string `json:"message,omitempty"` // PendingMessage, in state received
 }
 
 var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$`)
@@ -198,7 +203,8 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 		return CreateResponse{}, err
 	}
 	d := created.Deal
-	resp := CreateResponse{DealID: d.ID, WorkflowID: workflows.WorkflowID(d.ID), Created: created.Created, Stage: d.Stage}
+	resp := CreateResponse{DealID: d.ID, WorkflowID: workflows.WorkflowID(d.ID), Created: created.Created, Stage: d.Stage,
+		EventID: created.Event.ID, State: created.Event.State}
 	if d.Closed() {
 		if created.Event.State == "received" {
 			// New, or a retry of one never signalled: refused, as other events of a closed deal are.
@@ -211,12 +217,18 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 		SourceTime: r.SourceTime, InboundEventID: created.Event.ID, Stage: d.Stage, Reason: "deal created",
 	}
 	run, err := s.signalWithStartOpts(ctx, d, ev, startOptions{importDeal: r.Import})
+	if errors.Is(err, ErrDeliveryPending) {
+		resp.State, resp.Message = "received", PendingMessage
+	}
 	if err != nil {
 		return resp, err
 	}
 	resp.RunID = run.GetRunID()
 	if err := s.Store.MarkEventSignalled(ctx, created.Event.ID); err != nil {
 		return resp, fmt.Errorf("deal %s signalled but its event not marked: %w", d.ID, err)
+	}
+	if resp.State == "received" {
+		resp.State = "signalled"
 	}
 	return resp, nil
 }
@@ -231,19 +243,26 @@ func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflow
 	if d.Closed() {
 		return fmt.Errorf("deal %s is closed in %s: %w", d.ID, d.Stage, ErrDealClosed)
 	}
-	err := s.Temporal.SignalWorkflow(ctx, workflows.WorkflowID(d.ID), "", workflows.EventSignal, ev)
+	sctx, cancel := context.WithTimeout(ctx, SignalTimeout)
+	err := s.Temporal.SignalWorkflow(sctx, workflows.WorkflowID(d.ID), "", workflows.EventSignal, ev)
+	cancel()
 	var none *serviceerror.NotFound
 	if errors.As(err, &none) {
 		_, err = s.signalWithStartOpts(ctx, d, ev, startOptions{})
 		return err
 	}
 	if err != nil {
-		return signalFailed(d, err)
+		return signalFailed(d, ev, err)
 	}
 	return nil
 }
 
-func signalFailed(d store.Deal, err error) error {
+// signalFailed is the error of a delivery of a recorded event that failed: a *PendingError
+// when Temporal did not answer (the sweeper delivers the event), else a fault.
+func signalFailed(d store.Deal, ev workflows.Event, err error) error {
+	if temporalDown(err) {
+		return &PendingError{DealID: d.ID, EventID: ev.InboundEventID, Err: err}
+	}
 	return fmt.Errorf("deal %s and the event are recorded but could not be signalled (retry the same request; it is deduplicated): %w", d.ID, err)
 }
 
@@ -295,7 +314,9 @@ func (s *Service) signalWithStartOpts(ctx context.Context, d store.Deal, ev work
 			workflows.CadenceVersionKey.ValueSet(d.CadenceVersion),
 		),
 	}
-	run, err := s.Temporal.SignalWithStartWorkflow(ctx, opts.ID, workflows.EventSignal, ev, opts, workflows.DealWorkflow, in)
+	sctx, cancel := context.WithTimeout(ctx, SignalTimeout)
+	defer cancel()
+	run, err := s.Temporal.SignalWithStartWorkflow(sctx, opts.ID, workflows.EventSignal, ev, opts, workflows.DealWorkflow, in)
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		if ev.InboundEventID != 0 {
@@ -304,7 +325,7 @@ func (s *Service) signalWithStartOpts(ctx context.Context, d store.Deal, ev work
 		return nil, fmt.Errorf("deal %s: its workflow has completed: %w", d.ID, ErrDealClosed)
 	}
 	if err != nil {
-		return nil, signalFailed(d, err)
+		return nil, signalFailed(d, ev, err)
 	}
 	return run, nil
 }
@@ -321,10 +342,13 @@ type StageRequest struct {
 
 // StageResponse says what happened to the event.
 type StageResponse struct {
-	DealID    string `json:"deal_id"`
-	EventID   int64  `json:"event_id"`
-	State     string `json:"state"` // signalled, or the recorded state of a duplicate
+	DealID  string `json:"deal_id"`
+	EventID int64  `json:"event_id"`
+	// State: signalled; received when Temporal did not answer (with a *PendingError: the
+	// sweeper delivers it); or the recorded state of a duplicate.
+	State     string `json:"state"`
 	Duplicate bool   `json:"duplicate"`
+	Message   string `json:"message,omitempty"` // PendingMessage, in state received
 }
 
 // ChangeStage records a stage event and signals the deal. The ordering rules (duplicates,
@@ -377,6 +401,9 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 		// Receipt order breaks ties between events of one source with the same source time.
 		SourceTime: r.SourceTime, Sequence: ev.ID, InboundEventID: ev.ID, Stage: r.Stage, Reason: r.Reason,
 	})
+	if errors.Is(err, ErrDeliveryPending) {
+		resp.State, resp.Message = "received", PendingMessage
+	}
 	if err != nil {
 		return resp, err
 	}

@@ -15,11 +15,14 @@ import (
 
 // EventResponse says what became of an inbound event for a deal.
 type EventResponse struct {
-	DealID    string `json:"deal_id"`
-	EventID   int64  `json:"event_id"`
-	State     string `json:"state"` // signalled, or the recorded state of a duplicate or of an event settled here
+	DealID  string `json:"deal_id"`
+	EventID int64  `json:"event_id"`
+	// State: signalled; received when Temporal did not answer (with a *PendingError: the
+	// sweeper delivers it); or the recorded state of a duplicate or of an event settled here.
+	State     string `json:"state"`
 	Reason    string `json:"reason,omitempty"`
 	Duplicate bool   `json:"duplicate"`
+	Message   string `json:"message,omitempty"` // PendingMessage, in state received
 	// Suppressed: a bounce or unsubscribe whose suppression is committed (by this request or
 	// an earlier one); sends to the contact or address stop from now on.
 	Suppressed bool  `json:"suppressed,omitempty"`
@@ -174,7 +177,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 			resp.State, resp.Reason = "refused", "deal workflow is closed; "+store.ReasonClosedSuppressed
 			return resp, nil
 		}
-		return resp, err
+		return resp.pending(err), err
 	}
 	if err := s.Store.MarkEventSignalled(ctx, rec.Event.ID); err != nil {
 		return resp, err
@@ -285,4 +288,13 @@ func checkOpen(d store.Deal, t store.Task) error {
 		return fmt.Errorf("task %d of deal %s is %s already: %w", t.ID, d.ID, t.State, ErrTaskNotOpen)
 	}
 	return nil
+}
+
+// pending is resp as a call that failed with err answers: in state received, with
+// PendingMessage, when err is a *PendingError.
+func (r EventResponse) pending(err error) EventResponse {
+	if errors.Is(err, ErrDeliveryPending) {
+		r.State, r.Reason, r.Message = "received", "", PendingMessage
+	}
+	return r
 }

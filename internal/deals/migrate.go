@@ -2,6 +2,7 @@ package deals
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"time"
 
@@ -24,7 +25,9 @@ type DealMigration struct {
 	DealID  string   `json:"deal_id"`
 	Stage   string   `json:"stage"`
 	Changes []string `json:"changes"`
-	State   string   `json:"state"` // would-migrate, signalled, duplicate, or cannot-migrate
+	// State: would-migrate, signalled, duplicate, received (recorded; Temporal did not answer,
+	// so the sweeper delivers it), cannot-migrate, or "error: …".
+	State string `json:"state"`
 }
 
 // Migrate lists, per open deal on From, how its pending agenda changes under To; unless
@@ -62,6 +65,7 @@ func (s *Service) Migrate(ctx context.Context, r MigrateRequest) ([]DealMigratio
 		return nil, err
 	}
 	now := s.now()
+	var down outage
 	out := make([]DealMigration, 0, len(ds))
 	for _, d := range ds {
 		m := DealMigration{DealID: d.ID, Stage: d.Stage, State: "would-migrate"}
@@ -73,7 +77,11 @@ func (s *Service) Migrate(ctx context.Context, r MigrateRequest) ([]DealMigratio
 		}
 		if !r.DryRun {
 			// One deal that cannot be signalled (closed meanwhile, say) does not stop the rest.
-			if m.State, err = s.signalMigration(ctx, d, to, now); err != nil {
+			m.State, err = s.signalMigration(ctx, d, to, now, &down)
+			switch {
+			case errors.Is(err, ErrDeliveryPending):
+				m.State = "received"
+			case err != nil:
 				m.State = "error: " + err.Error()
 			}
 		}
@@ -154,7 +162,7 @@ func (s *Service) planDiff(ctx context.Context, d store.Deal, from, to cadence.P
 
 func stamp(t time.Time) string { return t.UTC().Format("2006-01-02 15:04 MST") }
 
-func (s *Service) signalMigration(ctx context.Context, d store.Deal, to store.CadenceVersion, at time.Time) (string, error) {
+func (s *Service) signalMigration(ctx context.Context, d store.Deal, to store.CadenceVersion, at time.Time, o *outage) (string, error) {
 	// One id per deal and per migration of it: a retry of one not yet applied maps to the
 	// same row, a later migration along the same versions gets a new one.
 	applied, err := s.Store.AppliedMigrations(ctx, d.ID)
@@ -162,12 +170,13 @@ func (s *Service) signalMigration(ctx context.Context, d store.Deal, to store.Ca
 		return "", err
 	}
 	eventID := fmt.Sprintf("migrate:%s:%d:%d:%d", d.ID, d.CadenceVersion, to.Version, applied+1)
-	return s.sendMigration(ctx, d, to, eventID, at)
+	return s.sendMigration(ctx, d, to, eventID, at, o)
 }
 
 // sendMigration records the migration event of a deal on its current version (or finds it,
-// recorded earlier under eventID) and signals it unless it was signalled or decided already.
-func (s *Service) sendMigration(ctx context.Context, d store.Deal, to store.CadenceVersion, eventID string, at time.Time) (string, error) {
+// recorded earlier under eventID) and signals it unless it was signalled or decided already;
+// o as for deliverNow.
+func (s *Service) sendMigration(ctx context.Context, d store.Deal, to store.CadenceVersion, eventID string, at time.Time, o *outage) (string, error) {
 	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "migration", EventID: eventID, SourceTime: at,
 		Kind: "migrate", Payload: []byte(fmt.Sprintf(`{"from":%d,"to":%d}`, d.CadenceVersion, to.Version))})
 	if err != nil {
@@ -176,9 +185,9 @@ func (s *Service) sendMigration(ctx context.Context, d store.Deal, to store.Cade
 	if !ev.Inserted && ev.State != "received" {
 		return "duplicate", nil
 	}
-	err = s.signalWithStart(ctx, d, workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate,
+	err = s.signalUnlessDown(ctx, d, workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate,
 		Source: "migration", SourceEventID: eventID, SourceTime: at, InboundEventID: ev.ID,
-		Cadence: &workflows.CadenceRef{Version: to.Version, Hash: to.Hash}, MigrateFrom: d.CadenceVersion})
+		Cadence: &workflows.CadenceRef{Version: to.Version, Hash: to.Hash}, MigrateFrom: d.CadenceVersion}, o)
 	if err != nil {
 		return "", err
 	}

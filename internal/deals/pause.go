@@ -151,12 +151,13 @@ func (s *Service) startPauses(ctx context.Context, dealID string) ([]workflows.P
 // deliver records an event for a deal (refused if the deal is closed), then signals it
 // unless an earlier copy was signalled or decided already.
 func (s *Service) deliver(ctx context.Context, d store.Deal, payload []byte, ev workflows.Event) (EventResponse, error) {
-	resp, _, err := s.deliverNow(ctx, d, payload, ev)
+	resp, _, err := s.deliverNow(ctx, d, payload, ev, nil)
 	return resp, err
 }
 
-// deliverNow is deliver, also saying whether this call signalled the deal.
-func (s *Service) deliverNow(ctx context.Context, d store.Deal, payload []byte, ev workflows.Event) (EventResponse, bool, error) {
+// deliverNow is deliver, also saying whether this call signalled the deal; o, if given,
+// leaves the event to the sweeper without trying once Temporal did not answer (outage).
+func (s *Service) deliverNow(ctx context.Context, d store.Deal, payload []byte, ev workflows.Event, o *outage) (EventResponse, bool, error) {
 	rec, err := s.Store.RecordStageEvent(ctx, store.StageEvent{
 		Kind: string(ev.Kind), DealID: d.ID, Source: ev.Source, EventID: ev.SourceEventID, SourceTime: ev.SourceTime, Payload: payload,
 	})
@@ -168,8 +169,8 @@ func (s *Service) deliverNow(ctx context.Context, d store.Deal, payload []byte, 
 		return resp, false, nil // already signalled (or decided): a retry converges
 	}
 	ev.Sequence, ev.InboundEventID = rec.ID, rec.ID
-	if err := s.signalWithStart(ctx, d, ev); err != nil {
-		return resp, false, err
+	if err := s.signalUnlessDown(ctx, d, ev, o); err != nil {
+		return resp.pending(err), false, err
 	}
 	if err := s.Store.MarkEventSignalled(ctx, rec.ID); err != nil {
 		return resp, true, err
@@ -308,13 +309,18 @@ type ScopeResponse struct {
 	// (a retry), ended (the pause ran out by itself) or not_paused (a resume).
 	State string `json:"state"`
 	// The open deals told, and what became of each: signalled now; already told by an
-	// earlier call; closed meanwhile; failed (the same call again completes them).
-	Deals       int      `json:"deals"`
-	Signalled   int      `json:"signalled"`
-	AlreadyDone int      `json:"already_done"`
-	Closed      int      `json:"closed,omitempty"`
-	Failed      int      `json:"failed"`
-	FailedDeals []string `json:"failed_deals,omitempty"`
+	// earlier call; closed meanwhile; pending (the deal's event is recorded, but Temporal did
+	// not answer: the sweeper delivers it, and so does the same call again); failed (the same
+	// call again completes them).
+	Deals        int      `json:"deals"`
+	Signalled    int      `json:"signalled"`
+	AlreadyDone  int      `json:"already_done"`
+	Closed       int      `json:"closed,omitempty"`
+	Pending      int      `json:"pending"`
+	PendingDeals []string `json:"pending_deals,omitempty"`
+	Failed       int      `json:"failed"`
+	FailedDeals  []string `json:"failed_deals,omitempty"`
+	Message      string   `json:"message,omitempty"` // PendingMessage, when some are pending
 }
 
 // ErrPartial: an owner or pipeline pause is recorded but some of its deals could not be
@@ -512,6 +518,7 @@ func (s *Service) fanOut(ctx context.Context, resp ScopeResponse, ds []store.Dea
 		err   error
 	}
 	outs := make([]outcome, len(ds))
+	var down outage
 	sem := make(chan struct{}, fanOutConcurrency)
 	var wg sync.WaitGroup
 	for i, d := range ds {
@@ -522,10 +529,12 @@ func (s *Service) fanOut(ctx context.Context, resp ScopeResponse, ds []store.Dea
 			defer func() { <-sem }()
 			e := ev
 			e.SourceEventID, e.SourceTime = idPrefix+d.ID, now
-			r, told, err := s.deliverNow(ctx, d, body, e)
+			r, told, err := s.deliverNow(ctx, d, body, e, &down)
 			switch {
 			case errors.Is(err, ErrDealClosed), r.State == "refused":
 				outs[i].state = "closed"
+			case errors.Is(err, ErrDeliveryPending):
+				outs[i] = outcome{"pending", err}
 			case err != nil:
 				outs[i] = outcome{"failed", err}
 			case told:
@@ -546,6 +555,9 @@ func (s *Service) fanOut(ctx context.Context, resp ScopeResponse, ds []store.Dea
 			resp.AlreadyDone++
 		case "closed":
 			resp.Closed++
+		case "pending":
+			resp.Pending++
+			resp.PendingDeals = append(resp.PendingDeals, ds[i].ID)
 		default:
 			resp.Failed++
 			resp.FailedDeals = append(resp.FailedDeals, ds[i].ID)
@@ -553,6 +565,10 @@ func (s *Service) fanOut(ctx context.Context, resp ScopeResponse, ds []store.Dea
 		}
 	}
 	sort.Strings(resp.FailedDeals)
+	sort.Strings(resp.PendingDeals)
+	if resp.Pending > 0 {
+		resp.Message = PendingMessage
+	}
 	if resp.Failed > 0 {
 		return resp, fmt.Errorf("%s %s: %d of %d open deals could not be signalled (run the same request again; it completes the rest): %w",
 			resp.Scope, resp.Key, resp.Failed, resp.Deals, errors.Join(append([]error{ErrPartial}, errs...)...))

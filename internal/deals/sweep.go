@@ -394,7 +394,7 @@ func (s *Service) resendScopeLocked(ctx context.Context, row store.ReceivedEvent
 	}
 	ev := p.event(kind)
 	ev.SourceEventID, ev.SourceTime = row.SourceEventID, s.now()
-	resp, _, err := s.deliverNow(ctx, d, row.Payload, ev)
+	resp, _, err := s.deliverNow(ctx, d, row.Payload, ev, nil)
 	return resp.State, err
 }
 
@@ -425,7 +425,7 @@ func (s *Service) resendMigration(ctx context.Context, row store.ReceivedEvent) 
 	if err != nil {
 		return "", err
 	}
-	return s.sendMigration(ctx, d, to, row.SourceEventID, row.SourceTime)
+	return s.sendMigration(ctx, d, to, row.SourceEventID, row.SourceTime, nil)
 }
 
 // SweepEvery sweeps every interval until ctx ends, logging what each sweep that found

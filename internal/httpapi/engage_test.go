@@ -214,8 +214,10 @@ func TestSuppressionIsCommittedEvenWhenTheSignalFails(t *testing.T) {
 
 	body := `{"kind":"unsubscribe","source":"web","event_id":"u-1"}`
 	r := down.do("POST", "/api/deals/"+id+"/engagements", body)
-	require.Equal(t, http.StatusInternalServerError, r.status, r.raw)
-	require.Contains(t, r.raw, "retry it")
+	require.Equal(t, http.StatusAccepted, r.status, r.raw)
+	require.Equal(t, "received", r.body["state"], "recorded; the sweeper delivers it")
+	require.Equal(t, true, r.body["suppressed"])
+	require.Equal(t, deals.PendingMessage, r.body["message"])
 	require.Equal(t, []string{"unsubscribe contact|- web"}, live.suppressions(), "the suppression does not wait for Temporal")
 	var state string
 	require.NoError(t, live.pool.QueryRow(context.Background(), `SELECT state FROM inbound_events WHERE source_event_id = 'u-1'`).Scan(&state))

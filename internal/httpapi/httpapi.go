@@ -145,14 +145,50 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 	return nil
 }
 
+// RetryAfter is the Retry-After, in seconds, of a 503: a dependency does not answer.
+const RetryAfter = "5"
+
+// answerError is a handler's error with the answer its call returned, for writeError: a
+// request whose event is recorded answers with it (see answered).
+type answerError struct {
+	answer any
+	err    error
+}
+
+func (e *answerError) Error() string { return e.err.Error() }
+func (e *answerError) Unwrap() error { return e.err }
+
+// answered is what a handler returns when its call failed: err, with the call's answer
+// attached. A recorded event whose delivery is pending (deals.ErrDeliveryPending) answers
+// 202 with it: the ids and the state received.
+func answered(answer any, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &answerError{answer: answer, err: err}
+}
+
 // writeError maps domain errors to answers in one place; internal errors are logged, never
 // echoed.
+//
+// Once a request's event is recorded, a Temporal that does not answer changes nothing for
+// the caller: 202 with the answer, state received, and the sweeper delivers it. A request
+// that failed before its event was recorded because PostgreSQL or Temporal does not answer
+// gets 503 with Retry-After; any other fault 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
-		bad   *errBadRequest
-		valid *deals.ValidationError
+		bad    *errBadRequest
+		valid  *deals.ValidationError
+		answer *answerError
 	)
 	switch {
+	case errors.Is(err, deals.ErrDeliveryPending):
+		s.Logger.Warn("event recorded; delivery pending until Temporal answers", "method", r.Method, "path", r.URL.Path, "err", err)
+		var body any = map[string]string{"state": "received", "message": deals.PendingMessage}
+		if errors.As(err, &answer) {
+			body = answer.answer
+		}
+		writeJSON(w, http.StatusAccepted, body)
 	case errors.As(err, &bad):
 		writeProblem(w, bad.status, bad.msg, nil)
 	case errors.As(err, &valid):
@@ -167,6 +203,11 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, http.StatusUnprocessableEntity, err.Error(), nil)
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.
+	case deals.Unavailable(err) != "":
+		dep := deals.Unavailable(err)
+		s.Logger.Warn("request failed: a dependency does not answer", "dependency", dep, "method", r.Method, "path", r.URL.Path, "err", err)
+		w.Header().Set("Retry-After", RetryAfter)
+		writeProblem(w, http.StatusServiceUnavailable, dep+" does not answer now; retry the request in a few seconds (the same event id is recognised)", nil)
 	default:
 		s.Logger.Error("request failed", "method", r.Method, "path", r.URL.Path, "err", err)
 		writeProblem(w, http.StatusInternalServerError, "internal error; the request may not have been applied, retry it", nil)

@@ -14,6 +14,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
@@ -290,18 +291,104 @@ func TestShowReadsPostgreSQLWithoutAWorker(t *testing.T) {
 	require.Equal(t, http.StatusMethodNotAllowed, a.do("DELETE", "/api/deals/"+id, "").status)
 }
 
-func TestTemporalDownIsAnHonest500(t *testing.T) {
+// While Temporal does not answer, a create and a stage change are recorded and answer 202 in
+// state received with their ids, within the signal bound; the same requests again answer the
+// same ids. The cause is logged, never echoed.
+func TestTemporalDownAnswers202Received(t *testing.T) {
 	t.Parallel()
 	a := newAPI(t, "127.0.0.1:1", nil)
-	r := a.do("POST", "/api/deals", createBody)
-	require.Equal(t, http.StatusInternalServerError, r.status, r.raw)
-	require.Contains(t, r.raw, "retry it")
+	post := func(path, body string) response {
+		t.Helper()
+		began := time.Now()
+		r := a.do("POST", path, body)
+		require.Less(t, time.Since(began), deals.SignalTimeout+2*time.Second, "the wait is bounded")
+		require.Equal(t, http.StatusAccepted, r.status, r.raw)
+		require.Equal(t, "received", r.body["state"], r.raw)
+		require.Equal(t, deals.PendingMessage, r.body["message"])
+		require.NotContains(t, r.raw, "127.0.0.1:1")
+		return r
+	}
+	first := post("/api/deals", createBody)
+	id := first.body["deal_id"].(string)
+	require.Equal(t, workflows.WorkflowID(id), first.body["workflow_id"])
+	require.Equal(t, true, first.body["created"])
+	require.Equal(t, "/api/deals/"+id, first.header.Get("Location"))
+	require.Positive(t, first.body["event_id"])
+	again := post("/api/deals", createBody)
+	require.Equal(t, id, again.body["deal_id"])
+	require.Equal(t, first.body["event_id"], again.body["event_id"], "the same event, still received")
+	require.Equal(t, false, again.body["created"])
+
+	body := `{"stage":"qualification","source":"hubspot","event_id":"evt-1"}`
+	moved := post("/api/deals/"+id+"/stage", body)
+	require.Equal(t, id, moved.body["deal_id"])
+	require.Equal(t, false, moved.body["duplicate"])
+	movedAgain := post("/api/deals/hubspot:hs-1/stage", body)
+	require.Equal(t, moved.body["event_id"], movedAgain.body["event_id"])
+
+	require.Contains(t, a.logs.String(), "delivery pending")
+	require.Contains(t, a.logs.String(), "127.0.0.1:1", "the cause is logged")
+	rows, err := a.pool.Query(context.Background(), `SELECT state FROM inbound_events ORDER BY id`)
+	require.NoError(t, err)
+	states, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	require.NoError(t, err)
+	require.Equal(t, []string{"received", "received"}, states, "recorded once each; the sweeper delivers them")
+}
+
+// A reopen starts the deal's new run before it commits: while Temporal does not answer it
+// records nothing and answers 503 with Retry-After, and the same request later reopens.
+func TestReopenWhileTemporalIsDownAnswers503(t *testing.T) {
+	t.Parallel()
+	live := newAPI(t, devServer.FrontendHostPort(), nil)
+	id := live.create()
+	require.NoError(t, live.store.MarkClosed(context.Background(), id, "lost", 1, time.Now()))
+	require.NoError(t, devServer.Client().TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "the closing run ends"))
+	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Namespace: "default", Logger: temporaltest.QuietLogger()})
+	require.NoError(t, err)
+	t.Cleanup(dead.Close)
+	down := &api{t: t, pool: live.pool, store: live.store, logs: &strings.Builder{}}
+	down.srv = httptest.NewServer((&httpapi.Server{Deals: &deals.Service{Store: live.store, Temporal: dead}, Token: token,
+		Logger: slog.New(slog.NewTextHandler(down.logs, nil))}).Handler())
+	t.Cleanup(down.srv.Close)
+	before := live.counts()
+
+	body := `{"stage":"qualification","event_id":"re-1"}`
+	r := down.do("POST", "/api/deals/"+id+"/reopen", body)
+	require.Equal(t, http.StatusServiceUnavailable, r.status, r.raw)
+	require.Equal(t, httpapi.RetryAfter, r.header.Get("Retry-After"))
+	require.Contains(t, text(r), "Temporal does not answer now; retry the request")
 	require.NotContains(t, r.raw, "127.0.0.1:1")
-	require.Contains(t, a.logs.String(), "request failed")
-	// The create was recorded, unsignalled; a retry once Temporal answers signals it again.
-	var state string
-	require.NoError(t, a.pool.QueryRow(context.Background(), `SELECT state FROM inbound_events`).Scan(&state))
-	require.Equal(t, "received", state)
+	require.Contains(t, down.logs.String(), "127.0.0.1:1", "the cause is logged")
+	require.Equal(t, before, live.counts(), "nothing recorded")
+
+	r = live.do("POST", "/api/deals/"+id+"/reopen", body)
+	require.Equal(t, http.StatusCreated, r.status, r.raw)
+}
+
+// While PostgreSQL does not answer, nothing can be recorded: 503 with Retry-After, the cause
+// logged, not echoed.
+func TestPostgreSQLDownAnswers503(t *testing.T) {
+	t.Parallel()
+	pool, err := pgxpool.New(context.Background(), "postgres://followup@127.0.0.1:1/followup?sslmode=disable&connect_timeout=2")
+	require.NoError(t, err)
+	t.Cleanup(pool.Close)
+	logs := &strings.Builder{}
+	srv := httptest.NewServer((&httpapi.Server{Deals: &deals.Service{Store: store.New(pool), Temporal: devServer.Client()}, Token: token,
+		Logger: slog.New(slog.NewTextHandler(logs, nil))}).Handler())
+	t.Cleanup(srv.Close)
+	a := &api{t: t, srv: srv, logs: logs}
+	for _, c := range []struct{ path, body string }{
+		{"/api/deals", createBody},
+		{"/api/deals/hubspot:hs-1/stage", `{"stage":"qualification","event_id":"evt-1"}`},
+		{"/api/deals/hubspot:hs-1/engagements", `{"kind":"reply","event_id":"r-1"}`},
+	} {
+		r := a.do("POST", c.path, c.body)
+		require.Equal(t, http.StatusServiceUnavailable, r.status, "%s: %s", c.path, r.raw)
+		require.Equal(t, httpapi.RetryAfter, r.header.Get("Retry-After"))
+		require.Contains(t, text(r), "PostgreSQL does not answer now; retry the request")
+		require.NotContains(t, r.raw, "127.0.0.1:1")
+	}
+	require.Contains(t, logs.String(), "127.0.0.1:1", "the cause is logged")
 }
 
 func TestPreviewCadence(t *testing.T) {

@@ -48,7 +48,7 @@ func (s *Server) pauseDeal(w http.ResponseWriter, r *http.Request) error {
 	resp, err := s.Deals.PauseDeal(r.Context(), deals.PauseRequest{Deal: r.PathValue("id"), Until: body.Until, UntilOn: body.UntilOn,
 		Source: body.Source, EventID: body.EventID, Reason: body.Reason})
 	if err != nil {
-		return err
+		return answered(resp, err)
 	}
 	writeJSON(w, eventStatus(resp), resp)
 	return nil
@@ -73,7 +73,7 @@ func (s *Server) resumeDeal(w http.ResponseWriter, r *http.Request) error {
 	resp, err := s.Deals.ResumeDeal(r.Context(), deals.ResumeRequest{Deal: r.PathValue("id"), Source: body.Source,
 		EventID: body.EventID, Reason: body.Reason})
 	if err != nil {
-		return err
+		return answered(resp, err)
 	}
 	writeJSON(w, eventStatus(resp), resp)
 	return nil
@@ -101,7 +101,7 @@ func (s *Server) snoozeTask(w http.ResponseWriter, r *http.Request) error {
 	resp, err := s.Deals.SnoozeTask(r.Context(), deals.SnoozeRequest{Deal: r.PathValue("id"), TaskID: id, Until: body.Until,
 		UntilOn: body.UntilOn, Source: body.Source, EventID: body.EventID})
 	if err != nil {
-		return err
+		return answered(resp, err)
 	}
 	writeJSON(w, eventStatus(resp), resp)
 	return nil
@@ -125,10 +125,11 @@ type partialBody struct {
 	deals.ScopeResponse
 }
 
-// writeScope answers an owner or pipeline pause or resume: 202 when it signalled deals, 200
+// writeScope answers an owner or pipeline pause or resume: 202 when it signalled deals, or
+// recorded events for them that the sweeper delivers (Temporal did not answer: pending), 200
 // when nothing was left to tell them (a retry, no open deals, not paused), and 503 with the
-// counts when some deals could not be signalled: the pause (or its lift) is recorded, and
-// the same request again tells the rest.
+// counts when some deals could not be signalled for another reason: the pause (or its lift)
+// is recorded, and the same request again tells the rest.
 func (s *Server) writeScope(w http.ResponseWriter, r *http.Request, what string, resp deals.ScopeResponse, err error) error {
 	if errors.Is(err, deals.ErrPartial) {
 		s.Logger.Error("pause fan-out incomplete", "method", r.Method, "path", r.URL.Path, "err", err)
@@ -141,8 +142,12 @@ func (s *Server) writeScope(w http.ResponseWriter, r *http.Request, what string,
 	if err != nil {
 		return err
 	}
+	if resp.Pending > 0 {
+		s.Logger.Warn("pause recorded; delivery pending until Temporal answers", "method", r.Method, "path", r.URL.Path,
+			"pending", resp.Pending, "deals", resp.Deals)
+	}
 	status := http.StatusOK
-	if resp.Signalled > 0 {
+	if resp.Signalled > 0 || resp.Pending > 0 {
 		status = http.StatusAccepted
 	}
 	writeJSON(w, status, resp)

@@ -1,6 +1,7 @@
 package httpapi
 
 import (
+	"errors"
 	"fmt"
 	"net/http"
 	"strconv"
@@ -13,7 +14,8 @@ import (
 )
 
 // createDeal creates a deal, or converges on the one its external id names: 201 when
-// created, 200 when it already existed.
+// created, 200 when it already existed, 202 (state received) when it is recorded but Temporal
+// does not answer.
 func (s *Server) createDeal(w http.ResponseWriter, r *http.Request) error {
 	var req deals.CreateRequest
 	if err := decode(w, r, &req); err != nil {
@@ -23,8 +25,12 @@ func (s *Server) createDeal(w http.ResponseWriter, r *http.Request) error {
 		req.Source = "api"
 	}
 	resp, err := s.Deals.Create(r.Context(), req)
+	if errors.Is(err, deals.ErrDeliveryPending) {
+		// Recorded: the deal can be read while its workflow waits for Temporal.
+		w.Header().Set("Location", "/api/deals/"+resp.DealID)
+	}
 	if err != nil {
-		return err
+		return answered(resp, err)
 	}
 	status := http.StatusOK
 	if resp.Created {
@@ -45,7 +51,8 @@ type stageBody struct {
 }
 
 // changeStage records the event and signals the deal: 202, since the workflow applies it
-// (or records why not) asynchronously; a repeated event id answers 200 with its state.
+// (or records why not) asynchronously; a repeated event id answers 200 with its state, or
+// 202 again while it waits in received for Temporal.
 func (s *Server) changeStage(w http.ResponseWriter, r *http.Request) error {
 	var body stageBody
 	if err := decode(w, r, &body); err != nil {
@@ -60,7 +67,7 @@ func (s *Server) changeStage(w http.ResponseWriter, r *http.Request) error {
 		SourceTime: body.SourceTime, Reason: body.Reason,
 	})
 	if err != nil {
-		return err
+		return answered(resp, err)
 	}
 	status := http.StatusAccepted
 	if resp.Duplicate {
@@ -99,7 +106,7 @@ func (s *Server) engage(w http.ResponseWriter, r *http.Request) error {
 		ReturnAt: body.ReturnAt, ReturnOn: body.ReturnOn, Address: body.Address, Detail: body.Detail,
 	})
 	if err != nil {
-		return err
+		return answered(resp, err)
 	}
 	writeJSON(w, eventStatus(resp), resp)
 	return nil
@@ -129,7 +136,7 @@ func (s *Server) closeTask(outcome string) func(http.ResponseWriter, *http.Reque
 			Deal: r.PathValue("id"), TaskID: id, Outcome: outcome, Source: body.Source, EventID: body.EventID, Note: body.Note,
 		})
 		if err != nil {
-			return err
+			return answered(resp, err)
 		}
 		writeJSON(w, eventStatus(resp), resp)
 		return nil

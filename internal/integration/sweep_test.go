@@ -124,7 +124,7 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	// created: the deal is recorded, its workflow never started.
 	_, err := down.Create(dctx(), deals.CreateRequest{Source: "crm", ExternalID: "sweep-new", CadenceVersion: &v1,
 		Owner: store.OwnerInput{Email: "ana@vendor.test"}, Contact: store.ContactInput{Email: "sweep-new@prospect.test"}})
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 	fresh, err := e.store.DealByExternalID(ctx, "crm", "sweep-new")
 	require.NoError(t, err)
 
@@ -132,27 +132,27 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	moved := e.create("sweep-stage")
 	entered(moved.DealID)
 	_, err = down.ChangeStage(dctx(), deals.StageRequest{Deal: "crm:sweep-stage", Stage: "qualification", Source: "crm", EventID: "q-1"})
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 
 	// engaged: out of office until a date, recorded with the instant it means.
 	away := e.create("sweep-ooo")
 	entered(away.DealID)
 	_, err = down.Engage(dctx(), deals.EngageRequest{Deal: away.DealID, Kind: cadence.EngagedOutOfOffice, Source: "mailbox",
 		EventID: "ooo-1", ReturnOn: time.Now().AddDate(0, 0, 20).Format(time.DateOnly)})
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 
 	// paused (the deal's own pause).
 	held := e.create("sweep-pause")
 	entered(held.DealID)
 	_, err = down.PauseDeal(dctx(), deals.PauseRequest{Deal: held.DealID, Source: "cli", EventID: "p-1", Reason: "budget freeze"})
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 
 	// A deal pause stuck, then resumed by the rep while Temporal is back: the resume is
 	// ignored (not paused), and the sweep must not pause the deal afterwards for good.
 	unheld := e.create("sweep-unheld")
 	entered(unheld.DealID)
 	_, err = down.PauseDeal(dctx(), deals.PauseRequest{Deal: unheld.DealID, Source: "cli", EventID: "p-stale"})
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 	_, err = e.svc.ResumeDeal(ctx, deals.ResumeRequest{Deal: unheld.DealID, Source: "cli", EventID: "r-after"})
 	require.NoError(t, err)
 	e.eventuallyRow("ignored", 20*time.Second, `source_event_id = 'r-after'`)
@@ -163,8 +163,9 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	require.NoError(t, err)
 	entered(olga.DealID)
 	scope, err := down.PauseOwner(dctx(), deals.ScopePauseRequest{Target: "olga@vendor.test", Source: "cli", Reason: "holiday"})
-	require.ErrorIs(t, err, deals.ErrPartial)
-	require.Equal(t, 1, scope.Failed)
+	require.NoError(t, err, "recorded: the sweeper delivers it")
+	require.Equal(t, 1, scope.Pending)
+	require.Equal(t, []string{olga.DealID}, scope.PendingDeals)
 
 	// task_snoozed, then task_closed, of the same task.
 	tasked := e.create("sweep-task")
@@ -176,9 +177,9 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	taskID := tl.Tasks[0].ID
 	_, err = down.SnoozeTask(dctx(), deals.SnoozeRequest{Deal: tasked.DealID, TaskID: taskID, Source: "cli",
 		EventID: "snooze-1", UntilOn: time.Now().AddDate(0, 0, 10).Format(time.DateOnly)})
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 	_, err = down.CloseTask(dctx(), deals.TaskRequest{Deal: tasked.DealID, TaskID: taskID, Outcome: workflows.TaskDone, Source: "cli", Note: "called"})
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 
 	// migrate, one deal to version 2.
 	migrating := e.create("sweep-migrate")
@@ -190,13 +191,13 @@ func TestSweeperResignalsEventsStuckInReceived(t *testing.T) {
 	res, err := down.Migrate(dctx(), deals.MigrateRequest{From: v1, To: v2.Version, Deal: migrating.DealID})
 	require.NoError(t, err)
 	require.Len(t, res, 1)
-	require.Contains(t, res[0].State, "error:", "%+v", res[0])
+	require.Equal(t, "received", res[0].State, "%+v", res[0])
 
 	// A stage change stuck while the deal then closes.
 	closing := e.create("sweep-closed")
 	entered(closing.DealID)
 	_, err = down.ChangeStage(dctx(), deals.StageRequest{Deal: closing.DealID, Stage: "proposal", Source: "crm", EventID: "late-1"})
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 	e.moveTo(closing.DealID, "lost", "lost-1", time.Now())
 	e.eventually("the deal closed", 20*time.Second, func(tl store.Timeline) bool { return tl.Deal.Closed() }, closing.DealID)
 
@@ -306,7 +307,7 @@ func TestConcurrentSweepersSignalEachEventOnce(t *testing.T) {
 		dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 		_, err := down.ChangeStage(dctx, deals.StageRequest{Deal: ids[i], Stage: "qualification", Source: "crm", EventID: fmt.Sprintf("race-q-%d", i)})
 		cancel()
-		require.Error(t, err)
+		require.ErrorIs(t, err, deals.ErrDeliveryPending)
 	}
 	require.Equal(t, n, e.countReceived())
 
@@ -354,7 +355,7 @@ func TestConcurrentSweepersSignalEachEventOnce(t *testing.T) {
 	dctx, cancel := context.WithTimeout(ctx, 10*time.Second)
 	_, err = down.ChangeStage(dctx, deals.StageRequest{Deal: late, Stage: "qualification", Source: "crm", EventID: "race-late-q"})
 	cancel()
-	require.Error(t, err)
+	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 	loopCtx, stop := context.WithCancel(ctx)
 	done := make(chan struct{})
 	go func() {
