@@ -6,6 +6,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"strings"
 	"sync"
 	"time"
 
@@ -71,19 +72,57 @@ type CadenceInput struct {
 }
 
 // LoadCadence returns the pinned cadence, refusing one whose hash changed under the deal.
+//
+// A version that cannot be loaded (not published, another hash, a model that does not
+// decode, or one over cadence.MaxLoadBytes, which Temporal would refuse as a result) fails
+// at once, never retried, and the deal's row says why, so that deal show and the API tell
+// it instead of a blank stage.
 func (a *Activities) LoadCadence(ctx context.Context, in CadenceInput) (cadence.Pipeline, error) {
 	cv, err := a.cadence(ctx, in.Version)
-	if errors.Is(err, store.ErrNotFound) {
-		return cadence.Pipeline{}, temporal.NewNonRetryableApplicationError(err.Error(), ErrTypeBadInput, err)
-	}
-	if err != nil {
+	switch {
+	case errors.Is(err, store.ErrNotFound), errors.Is(err, store.ErrUndecodable):
+		return cadence.Pipeline{}, a.cannotLoad(ctx, in.Version, err.Error(), err)
+	case err != nil:
 		return cadence.Pipeline{}, err
 	}
 	if in.Hash != "" && cv.Hash != in.Hash {
 		msg := fmt.Sprintf("cadence version %d has hash %s, the deal pinned %s", in.Version, cv.Hash, in.Hash)
-		return cadence.Pipeline{}, temporal.NewNonRetryableApplicationError(msg, ErrTypeBadInput, nil)
+		return cadence.Pipeline{}, a.cannotLoad(ctx, in.Version, msg, nil)
+	}
+	if cv.size > cadence.MaxLoadBytes {
+		msg := fmt.Sprintf("cadence %s version %d cannot load: it is %s in its canonical form, over the %s a deal can load",
+			cv.Pipeline.ID, in.Version, cadence.FormatBytes(cv.size), cadence.FormatBytes(cadence.MaxLoadBytes))
+		return cadence.Pipeline{}, a.cannotLoad(ctx, in.Version, msg, nil)
 	}
 	return cv.Pipeline, nil
+}
+
+// cannotLoad records on the deal whose workflow asks (if any) why version cannot load into
+// it, and returns the non-retryable error that fails the load; if the record fails, the
+// error is that one, and the activity is retried until the reason is written.
+func (a *Activities) cannotLoad(ctx context.Context, version int64, msg string, cause error) error {
+	if dealID := dealOf(ctx); dealID != "" {
+		if err := a.Store.SetStartError(ctx, dealID, version, msg); err != nil {
+			return err
+		}
+	}
+	return temporal.NewNonRetryableApplicationError(msg, ErrTypeBadInput, cause)
+}
+
+// dealWorkflowPrefix begins every deal workflow's id (workflows.WorkflowID, which this
+// package cannot import; a test keeps the two equal).
+const dealWorkflowPrefix = "deal/"
+
+// dealOf is the deal whose workflow runs the activity of ctx, "" outside a deal workflow.
+func dealOf(ctx context.Context) string {
+	if !activity.IsActivity(ctx) {
+		return ""
+	}
+	id, ok := strings.CutPrefix(activity.GetInfo(ctx).WorkflowExecution.ID, dealWorkflowPrefix)
+	if !ok {
+		return ""
+	}
+	return id
 }
 
 // RecordTransition stores a stage transition and marks its event applied.

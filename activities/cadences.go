@@ -15,6 +15,7 @@ import (
 // use; every attempt then shares it, read-only.
 type published struct {
 	store.CadenceVersion
+	size      int      // bytes of its canonical form: what LoadCadence returns into a deal
 	templates sync.Map // template name → *emailTemplate
 }
 
@@ -33,7 +34,11 @@ func (a *Activities) cadence(ctx context.Context, version int64) (*published, er
 	if err != nil {
 		return nil, err
 	}
-	c, _ := a.cadences.LoadOrStore(version, &published{CadenceVersion: cv})
+	b, err := cv.Pipeline.CanonicalJSON()
+	if err != nil {
+		return nil, fmt.Errorf("cadence version %d: %w", version, err)
+	}
+	c, _ := a.cadences.LoadOrStore(version, &published{CadenceVersion: cv, size: len(b)})
 	return c.(*published), nil
 }
 

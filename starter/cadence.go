@@ -49,7 +49,9 @@ func cadenceValidate(args []string, stdout, stderr io.Writer) error {
 			continue
 		}
 		hash, _ := p.Hash()
-		fmt.Fprintf(stdout, "%s: ok (pipeline %s, %d stages, %d templates, hash %.12s)\n", f, p.ID, len(p.Stages), len(p.Templates), hash)
+		model, _ := p.CanonicalJSON()
+		fmt.Fprintf(stdout, "%s: ok (pipeline %s, %d stages, %d templates, %s of the %s a version may take, hash %.12s)\n", f, p.ID,
+			len(p.Stages), len(p.Templates), cadence.FormatBytes(len(model)), cadence.FormatBytes(cadence.MaxVersionBytes), hash)
 	}
 	if len(failed) > 0 {
 		return usageError(fmt.Sprintf("%d of %d cadence file(s) invalid: %s", len(failed), len(files), strings.Join(failed, ", ")))

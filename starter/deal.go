@@ -178,7 +178,17 @@ func printDetails(w io.Writer, det deals.Details) {
 		stage, entered = det.Live.Stage, &det.Live.EnteredAt
 		deadline = &det.Live.Deadline
 	}
-	fmt.Fprintf(tw, "Stage\t%s\tentered %s (visit %d)\n", stage, ts(entered), d.Visit)
+	switch {
+	case d.StartError != "" && (entered == nil || entered.IsZero()):
+		// The deal's workflow failed before the deal entered its first stage (a failed
+		// workflow still answers the query, with no stage).
+		fmt.Fprintf(tw, "Stage\t(not started: %s)\t\n", d.StartError)
+	case d.StartError != "":
+		fmt.Fprintf(tw, "Stage\t%s\tentered %s (visit %d)\n", stage, ts(entered), d.Visit)
+		fmt.Fprintf(tw, "Run\tnot started: %s\t\n", d.StartError) // a later run, a reopen
+	default:
+		fmt.Fprintf(tw, "Stage\t%s\tentered %s (visit %d)\n", stage, ts(entered), d.Visit)
+	}
 	fmt.Fprintf(tw, "Deadline\t%s\t\n", ts(deadline))
 	if det.Live != nil && det.Live.Paused {
 		fmt.Fprintf(tw, "Paused\t%s\t\n", pausesLine(det.Live.Pauses))

@@ -9,6 +9,7 @@
 package cadencefile
 
 import (
+	"errors"
 	"fmt"
 	"io/fs"
 	"os"
@@ -21,6 +22,7 @@ import (
 	_ "time/tzdata" // zone checks must not depend on the machine's zoneinfo (scratch images have none)
 
 	"github.com/goccy/go-yaml"
+	"github.com/goccy/go-yaml/ast"
 	"github.com/goccy/go-yaml/parser"
 
 	"github.com/followup-engine/followup/internal/cadence"
@@ -31,11 +33,21 @@ import (
 const TemplateDir = "templates"
 
 // Load reads the cadence file at path, and its templates from the templates directory
-// beside it.
+// beside it. A file over MaxFileBytes is refused after reading just over the bound.
 func Load(path string) (cadence.Pipeline, error) {
-	src, err := os.ReadFile(path)
+	f, err := os.Open(path)
 	if err != nil {
 		return cadence.Pipeline{}, err
+	}
+	defer f.Close()
+	src, size, err := readAtMost(f, MaxFileBytes)
+	if err != nil {
+		return cadence.Pipeline{}, err
+	}
+	if len(src) > MaxFileBytes {
+		l := &loader{filename: path}
+		l.addOverRaw(path, src, size, MaxFileBytes, "a cadence file", "")
+		return cadence.Pipeline{}, &Error{Problems: l.problems}
 	}
 	return Parse(path, src, os.DirFS(filepath.Dir(path)))
 }
@@ -45,10 +57,16 @@ func Load(path string) (cadence.Pipeline, error) {
 // templates). The error, if any, is an *Error listing every problem found.
 func Parse(filename string, src []byte, fsys fs.FS) (cadence.Pipeline, error) {
 	l := &loader{filename: filename, src: src, fsys: fsys}
-	p := l.load()
+	var p cadence.Pipeline
+	switch {
+	case len(src) > MaxFileBytes:
+		l.addOverRaw(filename, src, int64(len(src)), MaxFileBytes, "a cadence file", "")
+	case l.scan():
+		p = l.load()
+	}
 	if len(l.problems) > 0 {
 		sortProblems(l.problems, filename)
-		return cadence.Pipeline{}, &Error{Problems: l.problems}
+		return cadence.Pipeline{}, &Error{Problems: l.problems, Omitted: l.omitted}
 	}
 	return p, nil
 }
@@ -60,28 +78,45 @@ type loader struct {
 	fsys     fs.FS
 	loc      locator
 	problems []Problem
+	omitted  int             // problems past MaxProblems
 	reported map[string]bool // YAML paths with a problem, so the model's checks do not repeat it
+	// templateRefs is, per template, the YAML path of the first step that names it.
+	templateRefs map[string]string
 }
 
+// load decodes the file, which scan has let through, and checks it.
 func (l *loader) load() cadence.Pipeline {
 	var f fileCadence
 	strict := []yaml.DecodeOption{yaml.DisallowUnknownField()}
-	if file, err := parser.ParseBytes(l.src, 0); err == nil {
+	var file *ast.File
+	err := guard(func() (err error) {
+		file, err = parser.ParseBytes(l.src, 0)
+		return err
+	})
+	if errors.Is(err, errReaderPanic) {
+		l.add(l.filename, l.src, 1, 1, err.Error())
+		return cadence.Pipeline{}
+	}
+	if err == nil {
 		// Every unknown key at once; the decoder then reads the rest without stopping at them.
 		if keys := unknownKeys(file); len(keys) > 0 {
 			for _, tk := range keys {
+				if l.full() {
+					l.omitted++
+					continue
+				}
 				l.add(l.filename, l.src, tk.Position.Line, tk.Position.Column, unknownKeyMessage(tk.Value))
 			}
 			strict = nil
 		}
 	}
-	if err := yaml.UnmarshalWithOptions(l.src, &f, strict...); err != nil {
+	if err := guard(func() error { return yaml.UnmarshalWithOptions(l.src, &f, strict...) }); err != nil {
 		// The decoder stops at its first error; nothing after it can be trusted.
 		line, col, msg := decodeProblem(err)
 		l.add(l.filename, l.src, line, col, msg)
 		return cadence.Pipeline{}
 	}
-	if file, err := parser.ParseBytes(l.src, 0); err == nil {
+	if err == nil {
 		l.loc = locator{file: file}
 	}
 	if l.loc.empty() {
@@ -92,17 +127,32 @@ func (l *loader) load() cadence.Pipeline {
 	p.Templates = l.templates(f)
 	l.checkNeverRun(p, f)
 	l.checkModel(p, f)
+	l.checkVersionSize(p)
 	return p
 }
 
 // add records a problem at a position of a file whose source is src.
+// Past MaxProblems, problems are counted, not placed: each costs time in the file's size,
+// and nobody reads the thousandth.
 func (l *loader) add(file string, src []byte, line, col int, msg string) {
+	if l.full() {
+		l.omitted++
+		return
+	}
 	l.problems = append(l.problems, Problem{File: file, Line: line, Col: col, Message: msg, Excerpt: excerpt(src, line, col)})
 }
+
+// full reports whether the load has found MaxProblems problems, so that the next ones are
+// only counted (and need not be worded).
+func (l *loader) full() bool { return len(l.problems) >= MaxProblems }
 
 // addAt records a problem at a YAML path of the cadence file.
 func (l *loader) addAt(path, format string, args ...any) {
 	l.cover(path)
+	if l.full() {
+		l.omitted++
+		return
+	}
 	line, col := l.loc.locate(path)
 	l.add(l.filename, l.src, line, col, fmt.Sprintf(format, args...))
 }
@@ -381,9 +431,12 @@ func (l *loader) exits(e *fileExits) *cadence.Exits {
 func (l *loader) step(path string, s fileStep) (cadence.Step, bool) {
 	st := cadence.Step{ID: s.ID, After: l.duration(path+".after", s.After, cadence.Zero)}
 	if s.Times != nil {
-		if *s.Times < 1 {
+		switch {
+		case *s.Times < 1:
 			l.addAt(path+".times", "times: want 1 or more, got %d", *s.Times)
-		} else if *s.Times > 1 {
+		case *s.Times > MaxTimes:
+			l.addAt(path+".times", "times: want at most %d, got %d", MaxTimes, *s.Times)
+		case *s.Times > 1:
 			st.Times = *s.Times
 		}
 	}
@@ -542,7 +595,9 @@ func (l *loader) calendar(c *fileCalendar) *cadence.CalendarSpec {
 	for i, h := range c.Holidays {
 		code := strings.ToLower(strings.TrimSpace(h))
 		spec.Holidays = append(spec.Holidays, code)
-		if !calendar.Known(code) {
+		if !calendar.Known(code) && l.full() {
+			l.omitted++
+		} else if !calendar.Known(code) {
 			l.addAt(fmt.Sprintf("$.calendar.holidays[%d]", i), "%s", unknownHolidays(h))
 		}
 	}

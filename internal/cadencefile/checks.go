@@ -80,11 +80,13 @@ func stepID(fs fileStep) string {
 	return fs.Email
 }
 
+// occurrences is the step's times; one over MaxTimes, reported, counts as MaxTimes, so the
+// checks take time that follows the file's size.
 func occurrences(fs fileStep) int {
 	if fs.Times == nil || *fs.Times < 1 {
 		return 1
 	}
-	return *fs.Times
+	return min(*fs.Times, MaxTimes)
 }
 
 func laterSteps(rest []fileStep) string {
@@ -160,6 +162,11 @@ func (l *loader) checkModel(p cadence.Pipeline, f fileCadence) {
 		// With no stages the pipeline has no default initial stage either; say it once.
 		if f.Initial == "" && len(f.Stages) == 0 && strings.HasPrefix(msg, "initial stage ") {
 			continue
+		}
+		if l.full() {
+			// Past MaxProblems the messages are only counted: their hints, which weigh
+			// every stage name, go unwritten.
+			p = cadence.Pipeline{}
 		}
 		path, hint := modelPath(msg, p, f)
 		if l.reported[path] {

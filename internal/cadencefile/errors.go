@@ -8,6 +8,7 @@ import (
 	"slices"
 	"strconv"
 	"strings"
+	"unicode/utf8"
 
 	"github.com/goccy/go-yaml"
 	"github.com/goccy/go-yaml/ast"
@@ -32,16 +33,21 @@ func (p Problem) String() string {
 	return s
 }
 
-// Error is every problem found in a cadence, so ops fix them in one pass.
+// Error is every problem found in a cadence, so ops fix them in one pass; past
+// MaxProblems, the rest are counted in Omitted.
 type Error struct {
 	Problems []Problem
+	Omitted  int `json:",omitempty"`
 }
 
 // Error prints each problem as file:line:col: message, then its excerpt.
 func (e *Error) Error() string {
-	parts := make([]string, len(e.Problems))
+	parts := make([]string, len(e.Problems), len(e.Problems)+1)
 	for i, p := range e.Problems {
 		parts[i] = p.String()
+	}
+	if e.Omitted > 0 {
+		parts = append(parts, fmt.Sprintf("… and %d more problems, not shown: fix these first", e.Omitted))
 	}
 	return strings.Join(parts, "\n\n")
 }
@@ -62,11 +68,16 @@ func sortProblems(ps []Problem, mainFile string) {
 
 // excerpt shows up to two lines before line, the line itself marked with >, and a caret
 // under col. It is computed from the source rather than goccy's token printer so that YAML
-// and template files look alike and no line is shown cut short.
+// and template files look alike. Lines longer than excerptWidth characters (a minified
+// template, an inlined image) are shown as a window of that width around the caret.
 func excerpt(src []byte, line, col int) string {
 	lines := strings.Split(strings.ReplaceAll(string(src), "\r\n", "\n"), "\n")
 	if line < 1 || line > len(lines) {
 		return ""
+	}
+	start := 0 // the first character shown of each line: moved only to keep the caret in view
+	if n := utf8.RuneCountInString(lines[line-1]); n > excerptWidth && col > excerptWidth-excerptWidth/8 {
+		start = min(col-1-excerptWidth/2, n-excerptWidth)
 	}
 	first := max(1, line-2)
 	width := len(strconv.Itoa(line))
@@ -76,10 +87,36 @@ func excerpt(src []byte, line, col int) string {
 		if n == line {
 			mark = ">"
 		}
-		fmt.Fprintf(&b, "%s\n", strings.TrimRight(fmt.Sprintf("%s %*d | %s", mark, width, n, lines[n-1]), " \t"))
+		fmt.Fprintf(&b, "%s\n", strings.TrimRight(fmt.Sprintf("%s %*d | %s", mark, width, n, clipLine(lines[n-1], start)), " \t"))
 	}
-	fmt.Fprintf(&b, "  %s | %s^\n", strings.Repeat(" ", width), caretIndent(lines[line-1], col))
+	caretCol := col - start
+	if start > 0 {
+		caretCol++ // the … before the window
+	}
+	fmt.Fprintf(&b, "  %s | %s^\n", strings.Repeat(" ", width), caretIndent(clipLine(lines[line-1], start), caretCol))
 	return b.String()
+}
+
+// excerptWidth is the most characters of a line an excerpt shows.
+const excerptWidth = 160
+
+// clipLine is the excerptWidth characters of line from start, with … where it is cut.
+func clipLine(line string, start int) string {
+	if start == 0 && utf8.RuneCountInString(line) <= excerptWidth {
+		return line
+	}
+	r := []rune(line)
+	prefix, suffix := "", ""
+	if start > 0 {
+		if len(r) <= start {
+			return "" // a line before the window: nothing of it is in view
+		}
+		prefix, r = "…", r[start:]
+	}
+	if len(r) > excerptWidth {
+		r, suffix = r[:excerptWidth], "…"
+	}
+	return prefix + string(r) + suffix
 }
 
 // caretIndent is the blank prefix that puts a caret under rune column col, keeping tabs so

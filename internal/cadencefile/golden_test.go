@@ -39,6 +39,8 @@ var errorClasses = []string{
 	"exits",
 	"template-blank",
 	"thread-and-sender",
+	"alias-bomb",
+	"too-deep",
 }
 
 func TestInvalidFilesGolden(t *testing.T) {

@@ -30,7 +30,9 @@ func (l *loader) templates(f fileCadence) map[string]cadence.Template {
 			}
 			if out == nil {
 				out = map[string]cadence.Template{}
+				l.templateRefs = map[string]string{}
 			}
+			l.templateRefs[st.Email] = stepPath(i, j) + ".email"
 			out[st.Email] = l.template(st.Email, stepPath(i, j)+".email")
 		}
 	}
@@ -74,10 +76,12 @@ func (l *loader) template(name, refPath string) cadence.Template {
 		t.HTML = strings.TrimRight(string(html.src), "\r\n")
 		l.checkTemplate(html, rendering.HTML)
 	}
+	l.checkTemplateSize(name, t, subject, text, html)
 	return t
 }
 
-// readPart reads templates/<name><ext>; nil means a read error, already reported.
+// readPart reads templates/<name><ext>; nil means a read error or a file over
+// MaxTemplateFileBytes, already reported.
 func (l *loader) readPart(name, ext string) *templateFile {
 	rel := path.Join(TemplateDir, name+ext)
 	tf := &templateFile{name: rel, display: filepath.Join(filepath.Dir(l.filename), filepath.FromSlash(rel))}
@@ -85,12 +89,15 @@ func (l *loader) readPart(name, ext string) *templateFile {
 		tf.missing = true
 		return tf
 	}
-	src, err := fs.ReadFile(l.fsys, rel)
+	src, size, err := readFileAtMost(l.fsys, rel, MaxTemplateFileBytes)
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		tf.missing = true
 	case err != nil:
 		l.add(tf.display, nil, 1, 1, err.Error())
+		return nil
+	case len(src) > MaxTemplateFileBytes:
+		l.addOverRaw(tf.display, src, size, MaxTemplateFileBytes, "a template file", imageHint(string(src)))
 		return nil
 	}
 	tf.src = src

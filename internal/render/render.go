@@ -4,11 +4,11 @@
 package render
 
 import (
-	"bytes"
 	"fmt"
 	htmltemplate "html/template"
 	"strings"
 	texttemplate "text/template"
+	"text/template/parse"
 	"unicode/utf8"
 )
 
@@ -50,11 +50,14 @@ const (
 	Subject             // a header or a task title: rendered as text, folded onto one line
 )
 
-// funcs are the functions templates may call, beside text/template's built-ins.
+// funcs are the functions templates may call, beside text/template's built-ins (of which
+// those that lengthen text are bounded: see growers).
 //
 //	{{.Contact.FirstName | default "there"}}  the value, or the fallback when it is blank
 func funcs() map[string]any {
-	return map[string]any{"default": fallback}
+	f := growers()
+	f["default"] = fallback
+	return f
 }
 
 // fallback returns v, or def when v is blank (empty or only spaces). It takes any so that a
@@ -78,14 +81,29 @@ type Template struct {
 	html *htmltemplate.Template // HTML
 }
 
-// Parse parses src, a template named name, of the given kind.
+// Parse parses src, a template named name, of the given kind. A template with a loop or a
+// call of another template is refused (see bounds.go).
 func Parse(name, src string, kind Kind) (*Template, error) {
 	t := &Template{kind: kind}
 	var err error
+	var trees []*parse.Tree
 	if kind == HTML {
 		t.html, err = htmltemplate.New(name).Funcs(funcs()).Option("missingkey=error").Parse(src)
+		if err == nil {
+			for _, d := range t.html.Templates() {
+				trees = append(trees, d.Tree)
+			}
+		}
 	} else {
 		t.text, err = texttemplate.New(name).Funcs(funcs()).Option("missingkey=error").Parse(src)
+		if err == nil {
+			for _, d := range t.text.Templates() {
+				trees = append(trees, d.Tree)
+			}
+		}
+	}
+	if err == nil {
+		err = checkTrees(name, trees)
 	}
 	if err != nil {
 		return nil, err
@@ -93,9 +111,9 @@ func Parse(name, src string, kind Kind) (*Template, error) {
 	return t, nil
 }
 
-// Execute renders t with data.
+// Execute renders t with data; output over MaxOutputBytes is an error.
 func (t *Template) Execute(data Data) (string, error) {
-	var b bytes.Buffer
+	var b limitedBuffer
 	if t.kind == HTML {
 		if err := t.html.Execute(&b, data); err != nil {
 			return "", err

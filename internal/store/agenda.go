@@ -190,7 +190,7 @@ func (s *Store) Project(ctx context.Context, p Projection) (bool, error) {
 		}
 		tag, err := tx.Exec(ctx, `
 			UPDATE deals SET stage = $3, stage_visit = $4, stage_entered_at = $5, stage_deadline = $6,
-				next_action_at = $7, revision = $2, updated_at = now()
+				next_action_at = $7, revision = $2, start_error = '', updated_at = now()
 			WHERE id = $1 AND revision < $2`,
 			p.DealID, p.Revision, p.Stage, p.Visit, p.EnteredAt, p.Deadline, nextAt)
 		if err != nil {

@@ -15,6 +15,10 @@ import (
 // ErrNotFound is returned when a row asked for by id does not exist.
 var ErrNotFound = errors.New("not found")
 
+// ErrUndecodable is returned for a published cadence version whose stored model does not
+// decode into the model: asking again cannot help.
+var ErrUndecodable = errors.New("its stored model does not decode")
+
 // CadenceVersion is one published, immutable cadence.
 type CadenceVersion struct {
 	Version  int64
@@ -23,10 +27,14 @@ type CadenceVersion struct {
 }
 
 // PublishCadence stores p as version, immutably: publishing the same model again under the
-// same version is a no-op, a different model under a taken version is an error.
+// same version is a no-op, a different model under a taken version is an error. A model
+// over the cadence bounds (cadence.Pipeline.CheckBounds) is refused: no deal could run it.
 func (s *Store) PublishCadence(ctx context.Context, version int64, p cadence.Pipeline) (CadenceVersion, error) {
 	if err := p.Validate(); err != nil {
 		return CadenceVersion{}, err
+	}
+	if err := p.CheckBounds(); err != nil {
+		return CadenceVersion{}, fmt.Errorf("publish cadence %d: %w", version, err)
 	}
 	model, err := p.CanonicalJSON()
 	if err != nil {
@@ -145,9 +153,21 @@ func (s *Store) Cadence(ctx context.Context, version int64) (CadenceVersion, err
 	// Decoded per call, so no caller shares (and could change) another's pipeline.
 	cv := CadenceVersion{Version: version, Hash: row.hash}
 	if err := json.Unmarshal(row.model, &cv.Pipeline); err != nil {
-		return CadenceVersion{}, fmt.Errorf("decode cadence version %d: %w", version, err)
+		return CadenceVersion{}, fmt.Errorf("cadence version %d: %w: %w", version, ErrUndecodable, err)
 	}
 	return cv, nil
+}
+
+// SetStartError records on a deal why its workflow cannot start with cadence version, its
+// pinned one. The version must still be the deal's: a migration's load of another version
+// that fails leaves the deal running where it is, and says so on the migrate event.
+func (s *Store) SetStartError(ctx context.Context, dealID string, version int64, reason string) error {
+	_, err := s.pool.Exec(ctx, `UPDATE deals SET start_error = $3, updated_at = now()
+		WHERE id = $1 AND cadence_version = $2`, dealID, version, reason)
+	if err != nil {
+		return fmt.Errorf("record why deal %s cannot start: %w", dealID, err)
+	}
+	return nil
 }
 
 // VisitDone lists the steps of a stage visit that ran, from the ledger and the tasks, for

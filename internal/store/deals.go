@@ -66,6 +66,9 @@ type Deal struct {
 	ClosedAt       *time.Time `json:"closed_at,omitempty"`
 	Revision       int64      `json:"revision"`
 	CreatedAt      time.Time  `json:"created_at"`
+	// StartError says why the deal's workflow could not start (its cadence version cannot
+	// be loaded); empty once the deal runs.
+	StartError string `json:"start_error,omitempty"`
 }
 
 // Closed reports whether PostgreSQL says the deal is closed.
@@ -87,12 +90,12 @@ type CreatedDeal struct {
 }
 
 const dealColumns = `d.id, d.owner_id, d.contact_id, d.title, d.cadence_version, cv.hash, d.stage, d.stage_visit,
-	d.stage_entered_at, d.stage_deadline, d.next_action_at, d.state, d.closed_at, d.revision, d.created_at`
+	d.stage_entered_at, d.stage_deadline, d.next_action_at, d.state, d.closed_at, d.revision, d.created_at, d.start_error`
 
 func scanDeal(row pgx.Row) (Deal, error) {
 	var d Deal
 	err := row.Scan(&d.ID, &d.OwnerID, &d.ContactID, &d.Title, &d.CadenceVersion, &d.CadenceHash, &d.Stage, &d.Visit,
-		&d.StageEnteredAt, &d.Deadline, &d.NextActionAt, &d.State, &d.ClosedAt, &d.Revision, &d.CreatedAt)
+		&d.StageEnteredAt, &d.Deadline, &d.NextActionAt, &d.State, &d.ClosedAt, &d.Revision, &d.CreatedAt, &d.StartError)
 	return d, err
 }
 
