@@ -155,6 +155,13 @@ func (a *Activities) AbandonEmail(ctx context.Context, in SendInput) error {
 	return a.Store.AbandonEmail(ctx, key, "retries ran out without an accepted send")
 }
 
+// CancelEmail records in the ledger that the deal stopped a key whose send was being
+// retried, with in.Reason.
+func (a *Activities) CancelEmail(ctx context.Context, in SendInput) error {
+	key := store.LedgerKey{DealID: in.DealID, Visit: in.Visit, StepID: in.StepID, Occurrence: in.Occurrence}
+	return a.Store.CancelEmail(ctx, key, in.Reason)
+}
+
 func outcomeOf(state string) SendOutcome {
 	switch state {
 	case store.EmailSent:

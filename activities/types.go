@@ -85,6 +85,8 @@ type SendInput struct {
 	Occurrence     int    `json:"occurrence"`
 	Template       string `json:"template"`
 	Thread         bool   `json:"thread,omitempty"` // reply in the thread of the deal's last sent email
+	// Reason: why CancelEmail stops the key.
+	Reason string `json:"reason,omitempty"`
 }
 
 // SendOutcome is the terminal outcome of one ledger key.

@@ -401,8 +401,10 @@ func (d *deal) settleSend(ctx workflow.Context) error {
 // stopSend cancels the send in flight, when the deal leaves its visit, stops its emails or
 // pauses: a retry waiting in backoff stops at once, an attempt already past its claim
 // finishes and the ledger records its outcome. It waits for the send to settle, at most
-// sendSettleWait.
-func (d *deal) stopSend(ctx workflow.Context) error {
+// sendSettleWait. A send stopped for good (abandon says why) is closed in the ledger, so no
+// row is left looking as if it were still being retried; a paused one keeps its row, which
+// the resume claims again.
+func (d *deal) stopSend(ctx workflow.Context, abandon string) error {
 	s := d.send
 	if s == nil {
 		return nil
@@ -421,8 +423,18 @@ func (d *deal) stopSend(ctx workflow.Context) error {
 		return nil
 	}
 	var res activities.SendResult
-	err := s.fut.Get(ctx, &res)
-	return d.sendOutcome(ctx, s, res, err)
+	if err := s.fut.Get(ctx, &res); err != nil {
+		// Cancelled (a retry in backoff ends with the cancellation or with its last attempt's
+		// error): nothing was accepted.
+		if abandon == "" {
+			return nil
+		}
+		return workflow.ExecuteActivity(dbOptions(ctx), a.CancelEmail, activities.SendInput{
+			DealID: d.in.DealID, CadenceVersion: d.in.Cadence.Version, Visit: s.visit,
+			StepID: s.item.StepID, Occurrence: s.item.Occurrence, Reason: abandon,
+		}).Get(ctx, nil)
+	}
+	return d.sendOutcome(ctx, s, res, nil)
 }
 
 // sendOutcome records what a settled send did to its item. A hard bounce is applied as the
@@ -582,8 +594,12 @@ func (d *deal) handle(ctx workflow.Context, ev Event) error {
 	if err := d.apply(ctx, ev); err != nil {
 		return err
 	}
-	if d.send != nil && (d.paused() || d.state.Visit.EmailsStopped != "") {
-		return d.stopSend(ctx)
+	switch {
+	case d.send == nil:
+	case d.state.Visit.EmailsStopped != "":
+		return d.stopSend(ctx, "not sent: "+d.state.Visit.EmailsStopped)
+	case d.paused():
+		return d.stopSend(ctx, "")
 	}
 	return nil
 }
@@ -690,11 +706,11 @@ func (d *deal) migrate(ctx workflow.Context, ev Event) error {
 // with workflow.Now and enters the next visit. A task the move creates belongs to the new visit.
 func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, task *cadence.TaskSpec, taskDue time.Time) error {
 	// The old visit's send stops first: no step of a visit the deal left may run.
-	if err := d.stopSend(ctx); err != nil {
+	from := d.state.Visit
+	if err := d.stopSend(ctx, fmt.Sprintf("not sent: the deal moved from %s to %s", from.Stage, to)); err != nil {
 		return err
 	}
 	now := workflow.Now(ctx)
-	from := d.state.Visit
 	if len(d.state.OpenTasks) > 0 {
 		err := workflow.ExecuteActivity(dbOptions(ctx), a.CancelVisitTasks, activities.CancelTasksInput{
 			DealID: d.in.DealID, Visit: from.Number, At: now,

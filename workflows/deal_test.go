@@ -65,11 +65,13 @@ type recorder struct {
 	// sendResult, when set, may answer a send instead of "sent" (a limit deferring it).
 	sendResult func(in activities.SendInput, now time.Time) (activities.SendResult, bool)
 	// sendFail, when set, may fail an attempt instead (an SMTP outage: the retry policy runs).
-	sendFail   func(in activities.SendInput, now time.Time) error
-	attempts   []string
-	sentAt     []time.Time
-	loads      int
-	nextTaskID int64
+	sendFail func(in activities.SendInput, now time.Time) error
+	// cancelledSends are the keys the deal stopped while their send was retried.
+	cancelledSends []activities.SendInput
+	attempts       []string
+	sentAt         []time.Time
+	loads          int
+	nextTaskID     int64
 	// projectDelay, when set, delays the n-th ProjectDeal call (counting from 1) on the
 	// workflow clock: a slow or retrying database.
 	projectDelay func(n int) time.Duration
@@ -196,6 +198,12 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 			return nil
 		})
 	env.OnActivity(a.AbandonEmail, mock.Anything, mock.Anything).Return(nil)
+	env.OnActivity(a.CancelEmail, mock.Anything, mock.Anything).Return(
+		func(_ context.Context, in activities.SendInput) error {
+			defer rec.lock()()
+			rec.cancelledSends = append(rec.cancelledSends, in)
+			return nil
+		})
 	return env, rec
 }
 

@@ -44,10 +44,14 @@ func smtpDown() error {
 // old visit runs.
 func TestStageTimersFireWhileASendRetries(t *testing.T) {
 	t.Parallel()
-	env, rec := newEnv(t, outagePipeline())
+	// A 45-minute limit: the unit-test environment stops retrying after 10 attempts (at 51
+	// minutes), where a real server retries for the send's Schedule-To-Close of hours.
+	p := outagePipeline()
+	p.Stages[0].TimeLimit = cadence.Of(45, cadence.Minutes)
+	env, rec := newEnv(t, p)
 	rec.sendFail = func(in activities.SendInput, _ time.Time) error {
 		if in.StepID == "intro" {
-			return smtpDown()
+			return smtpDown() // all hour long
 		}
 		return nil
 	}
@@ -63,20 +67,23 @@ func TestStageTimersFireWhileASendRetries(t *testing.T) {
 	env.ExecuteWorkflow(workflows.DealWorkflow, in)
 	requireCancelled(t, env)
 
-	require.Equal(t, []string{"stale-50#1@30m0s"}, rec.taskLog(), "the warning at 50% fires on time; no call task: it counts from intro, which never went")
+	require.Equal(t, []string{"stale-50#1@22m30s"}, rec.taskLog(), "the warning at 50% fires on time; no call task: it counts from intro, which never went")
 	require.Equal(t, []string{"prospecting", "nurturing"}, rec.stages())
 	defer rec.lock()()
-	require.True(t, start.Add(time.Hour).Equal(rec.transitions[1].At), "the time limit fires on time: %s", rec.transitions[1].At)
+	require.True(t, start.Add(45*time.Minute).Equal(rec.transitions[1].At), "the time limit fires on time: %s", rec.transitions[1].At)
 	require.NotEmpty(t, rec.attempts)
 	for _, at := range rec.attempts {
 		require.Contains(t, at, "intro#1@")
 		d, err := time.ParseDuration(at[len("intro#1@") : len(at)-len(":error")])
 		require.NoError(t, err)
-		require.Less(t, d, time.Hour, "no attempt of the old visit's send after the move: %v", rec.attempts)
+		require.Less(t, d, 45*time.Minute, "no attempt of the old visit's send after the move: %v", rec.attempts)
 	}
 	for _, s := range rec.sends {
 		require.Equal(t, "nurture", s.StepID, "nothing of prospecting was sent")
 	}
+	require.Len(t, rec.cancelledSends, 1)
+	require.Equal(t, "intro", rec.cancelledSends[0].StepID)
+	require.Equal(t, "not sent: the deal moved from prospecting to nurturing", rec.cancelledSends[0].Reason)
 }
 
 // A later email of the visit waits for the one in flight: the follow-up goes after intro is
@@ -131,6 +138,8 @@ func TestReplyStopsTheSendInFlight(t *testing.T) {
 		require.LessOrEqual(t, d, 5*time.Minute, "no attempt after the reply: %v", rec.attempts)
 	}
 	require.Empty(t, rec.sends)
+	require.Len(t, rec.cancelledSends, 1)
+	require.Equal(t, "not sent: the prospect replied", rec.cancelledSends[0].Reason)
 }
 
 // The relay refuses the address during the send (550 5.1.1): the same rule as a reported

@@ -37,12 +37,13 @@ const (
 	EmailBounced    = "bounced"    // 5.1.x: the address is suppressed now
 	EmailRejected   = "rejected"   // 5.7.x: a policy problem of ours, not the prospect's
 	EmailFailed     = "failed"     // permanent for another reason
+	EmailCancelled  = "cancelled"  // the deal stopped it while it was retried (left the stage, a reply)
 )
 
 // EmailTerminal reports whether a ledger state is final: no further attempt may send.
 func EmailTerminal(state string) bool {
 	switch state {
-	case EmailSent, EmailSuppressed, EmailBounced, EmailRejected, EmailFailed:
+	case EmailSent, EmailSuppressed, EmailBounced, EmailRejected, EmailFailed, EmailCancelled:
 		return true
 	}
 	return false
@@ -338,11 +339,21 @@ func (s *Store) releaseClaim(key LedgerKey) {
 // AbandonEmail records that a key's retries ran out without an accepted send. A row still
 // leased by a live attempt, or already final, is left alone.
 func (s *Store) AbandonEmail(ctx context.Context, key LedgerKey, detail string) error {
+	return s.closeUnsent(ctx, key, EmailFailed, detail)
+}
+
+// CancelEmail records that the deal stopped a key whose send was being retried; like
+// AbandonEmail it leaves a live lease and a final row alone.
+func (s *Store) CancelEmail(ctx context.Context, key LedgerKey, detail string) error {
+	return s.closeUnsent(ctx, key, EmailCancelled, detail)
+}
+
+func (s *Store) closeUnsent(ctx context.Context, key LedgerKey, state, detail string) error {
 	_, err := s.pool.Exec(ctx, `
-		UPDATE email_ledger SET state = 'failed', detail = $5, lease_until = NULL, updated_at = now()
+		UPDATE email_ledger SET state = $5, detail = $6, lease_until = NULL, updated_at = now()
 		WHERE deal_id = $1 AND visit = $2 AND step_id = $3 AND occurrence = $4
 			AND (state IN ('retry', 'ambiguous') OR (state = 'sending' AND lease_until < now()))`,
-		key.DealID, key.Visit, key.StepID, key.Occurrence, detail)
+		key.DealID, key.Visit, key.StepID, key.Occurrence, state, detail)
 	return err
 }
 

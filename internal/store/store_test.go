@@ -384,3 +384,28 @@ func TestOptOutAfterALostOutcomeSaysTheEmailMayHaveBeenDelivered(t *testing.T) {
 	require.NoError(t, err)
 	require.Equal(t, store.Envelope{}, got.Envelope)
 }
+
+func TestCancelEmailClosesARetriedRowWithItsReason(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "ce-1").Deal
+	key := store.LedgerKey{DealID: d.ID, Visit: 1, StepID: "intro", Occurrence: 1}
+	_, err := st.ClaimEmail(ctx, store.ClaimRequest{Key: key, ContactID: d.ContactID, Address: "bob@prospect.test",
+		Template: "intro", MessageID: "m1@test", Lease: time.Hour})
+	require.NoError(t, err)
+	_, err = st.SendLocked(ctx, key, d.ContactID, "bob@prospect.test", func(context.Context) store.SendOutcome {
+		return store.SendOutcome{State: store.EmailRetry, Code: 421}
+	})
+	require.NoError(t, err)
+	require.NoError(t, st.CancelEmail(ctx, key, "not sent: the deal moved from prospecting to won"))
+	entries, err := st.Ledger(ctx, d.ID)
+	require.NoError(t, err)
+	require.Equal(t, store.EmailCancelled, entries[0].State)
+	require.Equal(t, "not sent: the deal moved from prospecting to won", entries[0].Detail)
+	require.Equal(t, store.DeliveredNo, entries[0].Delivered)
+	claim, err := st.ClaimEmail(ctx, store.ClaimRequest{Key: key, ContactID: d.ContactID, Address: "bob@prospect.test",
+		Template: "intro", MessageID: "m1@test", Lease: time.Hour})
+	require.NoError(t, err)
+	require.False(t, claim.Granted, "a cancelled email is final: a late retry never sends it")
+}
