@@ -30,6 +30,9 @@ var (
 	ErrDealClosed   = store.ErrDealClosed
 	ErrNotClosed    = store.ErrDealNotClosed
 	ErrUnknownStage = errors.New("unknown stage")
+	// ErrCadenceCannotRun: the version a deal would start on cannot be loaded by a worker
+	// (published before the size bounds, or undecodable); nothing is recorded.
+	ErrCadenceCannotRun = errors.New("cadence version cannot run a deal")
 	ErrTaskNotOpen  = errors.New("task is not open") // done, skipped or cancelled already
 )
 
@@ -191,7 +194,13 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	default:
 		cv, err = s.Store.LatestCadenceOf(ctx, cadence.Default().ID)
 	}
+	if errors.Is(err, store.ErrUndecodable) {
+		return CreateResponse{}, fmt.Errorf("%w: %w", ErrCadenceCannotRun, err)
+	}
 	if err != nil {
+		return CreateResponse{}, err
+	}
+	if err := loadable(cv); err != nil {
 		return CreateResponse{}, err
 	}
 	payload, _ := json.Marshal(r)
@@ -231,6 +240,20 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 		resp.State = "signalled"
 	}
 	return resp, nil
+}
+
+// loadable refuses a version the worker's LoadCadence would refuse (over
+// cadence.MaxLoadBytes), so a create answers why instead of starting a deal that fails.
+func loadable(cv store.CadenceVersion) error {
+	b, err := cv.Pipeline.CanonicalJSON()
+	if err != nil {
+		return fmt.Errorf("cadence version %d: %w: %w", cv.Version, ErrCadenceCannotRun, err)
+	}
+	if len(b) > cadence.MaxLoadBytes {
+		return fmt.Errorf("cadence %s version %d is %s in its canonical form, over the %s a deal can load; publish a smaller version: %w",
+			cv.Pipeline.ID, cv.Version, cadence.FormatBytes(len(b)), cadence.FormatBytes(cadence.MaxLoadBytes), ErrCadenceCannotRun)
+	}
+	return nil
 }
 
 // signalWithStart delivers ev to the deal's workflow, starting it from the deal's row if no

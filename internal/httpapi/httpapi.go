@@ -199,7 +199,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, http.StatusConflict, err.Error()+"; reopen it with POST /api/deals/{id}/reopen", nil)
 	case errors.Is(err, deals.ErrNotClosed), errors.Is(err, deals.ErrTaskNotOpen):
 		writeProblem(w, http.StatusConflict, err.Error(), nil)
-	case errors.Is(err, deals.ErrUnknownStage):
+	case errors.Is(err, deals.ErrUnknownStage), errors.Is(err, deals.ErrCadenceCannotRun):
 		writeProblem(w, http.StatusUnprocessableEntity, err.Error(), nil)
 	case errors.Is(err, context.Canceled):
 		// The client went away; nothing to answer.

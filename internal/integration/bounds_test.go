@@ -35,8 +35,22 @@ func TestDealOnAVersionTooLargeToLoad(t *testing.T) {
 
 	e.start()
 	running := e.create("bounds-running")
-	e.cadence = store.CadenceVersion{Version: 2, Hash: hash}
-	stuck := e.create("bounds-stuck")
+	// A create on that version is refused, with nothing recorded: it could never run.
+	v2 := int64(2)
+	owner := store.OwnerInput{Email: "ana@vendor.test", Name: "Ana Rep", Company: "Vendor"}
+	contact := store.ContactInput{Email: "bounds-stuck@prospect.test", FirstName: "Bob", Company: "Prospect Inc"}
+	_, err = e.svc.Create(ctx, deals.CreateRequest{Source: "crm", ExternalID: "bounds-refused", Title: "Refused",
+		CadenceVersion: &v2, Owner: owner, Contact: contact})
+	require.ErrorIs(t, err, deals.ErrCadenceCannotRun)
+	require.Contains(t, err.Error(), "over the 1.9 MiB a deal can load")
+	// A deal pinned to it before the bounds existed: its next event starts a run on it.
+	legacy, err := e.store.CreateDeal(ctx, store.NewDeal{Source: "crm", ExternalID: "bounds-stuck", Title: "Legacy",
+		Owner: owner, Contact: contact, CadenceVersion: 2, EventID: "create:bounds-stuck", SourceTime: time.Now()})
+	require.NoError(t, err)
+	stuck := deals.CreateResponse{DealID: legacy.Deal.ID}
+	_, err = e.svc.ChangeStage(ctx, deals.StageRequest{Deal: stuck.DealID, Stage: "qualification", Source: "crm",
+		EventID: "legacy-move", SourceTime: time.Now()})
+	require.NoError(t, err)
 	const why = "cadence it-fixture version 2 cannot load: it is 2.3 MiB in its canonical form, over the 1.9 MiB a deal can load"
 	tl := e.eventually("the reason on the deal", 20*time.Second, func(tl store.Timeline) bool { return tl.Deal.StartError != "" }, stuck.DealID)
 	require.Equal(t, why, tl.Deal.StartError)
