@@ -12,7 +12,8 @@ import (
 func isInputError(err error) bool {
 	var v *deals.ValidationError
 	return errors.As(err, &v) || errors.Is(err, deals.ErrNotFound) || errors.Is(err, deals.ErrDealClosed) ||
-		errors.Is(err, deals.ErrNotClosed) || errors.Is(err, deals.ErrUnknownStage) || errors.Is(err, deals.ErrTaskNotOpen)
+		errors.Is(err, deals.ErrNotClosed) || errors.Is(err, deals.ErrUnknownStage) || errors.Is(err, deals.ErrTaskNotOpen) ||
+		errors.Is(err, deals.ErrEventIDTaken)
 }
 
 // describe turns domain errors into a sentence for people.

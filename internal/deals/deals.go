@@ -33,7 +33,10 @@ var (
 	// ErrCadenceCannotRun: the version a deal would start on cannot be loaded by a worker
 	// (published before the size bounds, or undecodable); nothing is recorded.
 	ErrCadenceCannotRun = errors.New("cadence version cannot run a deal")
-	ErrTaskNotOpen  = errors.New("task is not open") // done, skipped or cancelled already
+	ErrTaskNotOpen      = errors.New("task is not open") // done, skipped or cancelled already
+	// ErrEventIDTaken: the request's (source, event id) already names another request (another
+	// deal, kind or payload); the error (*store.EventIDTakenError) names the event holding it.
+	ErrEventIDTaken = store.ErrEventIDTaken
 )
 
 // ValidationError lists what is wrong with a request; nothing was written.
@@ -201,6 +204,18 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 		return CreateResponse{}, err
 	}
 	if err := loadable(cv); err != nil {
+		return CreateResponse{}, err
+	}
+	dealID := "" // a new deal: any event recorded under the id is another deal's
+	if d, err := s.Store.DealByExternalID(ctx, r.Source, r.ExternalID); err == nil {
+		dealID = d.ID
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return CreateResponse{}, err
+	}
+	if _, _, err := s.previousEvent(ctx, dealID, r.Source, r.EventID, "created", func(payload []byte) bool {
+		var prev CreateRequest
+		return json.Unmarshal(payload, &prev) == nil && prev.Source == r.Source && prev.ExternalID == r.ExternalID
+	}); err != nil {
 		return CreateResponse{}, err
 	}
 	payload, _ := json.Marshal(r)
@@ -407,6 +422,12 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 	if _, ok := cv.Pipeline.Stage(r.Stage); !ok {
 		return StageResponse{}, fmt.Errorf("stage %q is not in pipeline %s (stages: %s): %w",
 			r.Stage, cv.Pipeline.ID, strings.Join(cv.Pipeline.StageIDs(), ", "), ErrUnknownStage)
+	}
+	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, "stage_changed", func(payload []byte) bool {
+		var prev StageRequest
+		return json.Unmarshal(payload, &prev) == nil && prev.Stage == r.Stage
+	}); err != nil {
+		return StageResponse{}, err
 	}
 	payload, _ := json.Marshal(r)
 	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{

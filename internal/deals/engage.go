@@ -187,8 +187,10 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 }
 
 // previousEvent looks up the event the source recorded under eventID. A retry of the same
-// request finds it (found); an event id already used for a different request is refused
-// rather than answered as that request's duplicate.
+// request (same deal, kind and payload, as same says) finds it (found); an event id already
+// used for a different request is refused with a *store.EventIDTakenError naming the event
+// that holds it (ErrEventIDTaken), rather than answered as that request's duplicate. Every
+// kind follows this rule; the store refuses another deal or kind again when it records.
 func (s *Service) previousEvent(ctx context.Context, dealID, source, eventID, kind string,
 	same func(payload []byte) bool) (store.InboundEventRecord, bool, error) {
 	prev, err := s.Store.InboundEventByKey(ctx, source, eventID)
@@ -199,8 +201,7 @@ func (s *Service) previousEvent(ctx context.Context, dealID, source, eventID, ki
 		return store.InboundEventRecord{}, false, err
 	}
 	if prev.DealID != dealID || prev.Kind != kind || !same(prev.Payload) {
-		return prev, true, &ValidationError{Problems: []string{fmt.Sprintf(
-			"event id %q of source %s was already used for another request (event %d, %s); send a new event id", eventID, source, prev.ID, prev.Kind)}}
+		return prev, true, &store.EventIDTakenError{Source: source, EventID: eventID, Holder: prev}
 	}
 	return prev, true, nil
 }

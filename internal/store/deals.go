@@ -201,14 +201,39 @@ func recordEvent(ctx context.Context, tx pgx.Tx, source, eventID, kind, dealID s
 		RETURNING id, state, outcome_reason`, source, eventID, kind, dealID, at, payload).Scan(&ev.ID, &ev.State, &ev.Reason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		ev.Inserted = false
-		err = tx.QueryRow(ctx, `SELECT id, state, outcome_reason FROM inbound_events WHERE source = $1 AND source_event_id = $2`,
-			source, eventID).Scan(&ev.ID, &ev.State, &ev.Reason)
+		var prev InboundEventRecord
+		err = tx.QueryRow(ctx, `SELECT id, coalesce(deal_id::text, ''), kind, state, outcome_reason, payload FROM inbound_events
+			WHERE source = $1 AND source_event_id = $2`, source, eventID).
+			Scan(&prev.ID, &prev.DealID, &prev.Kind, &prev.State, &prev.Reason, &prev.Payload)
+		if err == nil && (prev.DealID != dealID || prev.Kind != kind) {
+			// The same key for another deal or kind is another request, never its duplicate.
+			return InboundEvent{}, &EventIDTakenError{Source: source, EventID: eventID, Holder: prev}
+		}
+		ev.ID, ev.State, ev.Reason = prev.ID, prev.State, prev.Reason
 	}
 	if err != nil {
 		return InboundEvent{}, fmt.Errorf("record inbound event: %w", err)
 	}
 	return ev, nil
 }
+
+// ErrEventIDTaken: a source's event id already names another request (another deal, kind or
+// payload). The request is refused, naming the event that holds the id (*EventIDTakenError).
+var ErrEventIDTaken = errors.New("event id already used for another request")
+
+// EventIDTakenError names the recorded event that holds a (source, event id).
+type EventIDTakenError struct {
+	Source, EventID string
+	Holder          InboundEventRecord
+}
+
+func (e *EventIDTakenError) Error() string {
+	return fmt.Sprintf("event id %q of source %s was already used for another request: event %d (%s on deal %s); send a new event id",
+		e.EventID, e.Source, e.Holder.ID, e.Holder.Kind, e.Holder.DealID)
+}
+
+// Is makes errors.Is(err, ErrEventIDTaken) true.
+func (e *EventIDTakenError) Is(target error) bool { return target == ErrEventIDTaken }
 
 // StageEvent is a stage change received from outside.
 type StageEvent struct {
