@@ -3,8 +3,9 @@
 // read in one IANA time zone. It implements cadence.Calendar.
 //
 // Everything here is pure: results depend only on the arguments, the Spec and the zone
-// database. Callers in workflow code record the instants they compute (DESIGN §4), so a later
-// tzdata or holiday-table change never alters a running deal's replay.
+// database. Callers in workflow code record the instants they compute (workflow.SideEffect;
+// ARCHITECTURE.md, "Determinism and replay"), so a later tzdata or holiday-table change never
+// alters a running deal's replay.
 //
 // Rules, in one place:
 //

@@ -20,7 +20,8 @@ import (
 )
 
 // The public unsubscribe pages, GET and POST /u/{token}, the target of every nurture email's
-// List-Unsubscribe header and footer link (DESIGN §7 promise 7, RFC 8058).
+// List-Unsubscribe header and footer link (README.md, "The HTTP API": Unsubscribe links;
+// RFC 8058).
 //
 // No bearer token: the prospect's mail client and mailbox providers call them. The signed
 // token in the path is the capability; it names the contact and the deal and nothing else.
@@ -32,7 +33,7 @@ import (
 //     authorization (§3.2); the page's form posts the same. A repeated POST answers the same
 //     success page and adds no second suppression.
 //
-// Cross-site requests (DESIGN §7 promise 8): a one-click POST comes from a mail provider's
+// Cross-site requests: a one-click POST comes from a mail provider's
 // server with no cookie or session, so there is nothing a CSRF token could be tied to, and
 // RFC 8058 forbids adding one. None is needed either: these routes use no ambient
 // credentials at all. The only thing that authorises the POST is the unguessable token in

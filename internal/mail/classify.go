@@ -41,8 +41,9 @@ type Failure struct {
 
 // Classify maps a Send error to a Failure by reply code and enhanced status
 // code, not by go-mail's IsTemp(): IsTemp is false for network errors and
-// for a drop after the final dot, which are not permanent (reliability.md
-// §2.4). Classify(nil) is not meaningful and returns the zero Failure.
+// for a drop after the final dot, which are not permanent (the table is in
+// ARCHITECTURE.md, "SMTP failure classes"). Classify(nil) is not meaningful
+// and returns the zero Failure.
 func Classify(err error) Failure {
 	if err == nil {
 		return Failure{}

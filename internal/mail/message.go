@@ -124,8 +124,8 @@ func Build(m Message) (*gomail.Msg, error) {
 		if err := checkHeaderValue(k, v); err != nil {
 			return nil, err
 		}
-		// SetGenHeader encodes the value; SetGenHeaderPreformatted would not
-		// (reliability.md §3.5 shows it allows injection).
+		// SetGenHeader encodes the value; SetGenHeaderPreformatted would write
+		// it as given, leaving its safety (no header injection) to the caller.
 		msg.SetGenHeader(gomail.Header(k), v)
 	}
 

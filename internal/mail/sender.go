@@ -1,6 +1,6 @@
 // Package mail sends one nurture email per call over SMTP (via go-mail) and
 // classifies failures by reply code so the send activity can decide between
-// retry, suppression and alerting (reliability.md §2.3–§2.4).
+// retry, suppression and alerting (ARCHITECTURE.md, "SMTP failure classes").
 package mail
 
 import (

@@ -1,7 +1,8 @@
 // Package smtptest runs a real SMTP server in-process (built on go-smtp) so
 // that mail code is tested against the wire protocol rather than mocks. Tests
 // can script per-transaction faults (reply codes, dropped connections, stalls)
-// to exercise the failure classes described in reliability.md §2.3.
+// to exercise the failure classes internal/mail's Classify tells apart
+// (ARCHITECTURE.md, "SMTP failure classes").
 package smtptest
 
 import (

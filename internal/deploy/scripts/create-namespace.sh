@@ -9,8 +9,9 @@ TEMPORAL_ADDRESS=${TEMPORAL_ADDRESS:-temporal:7233}
 MAX_ATTEMPTS=${TEMPORAL_HEALTH_CHECK_MAX_ATTEMPTS:-30}
 SLEEP_SECONDS=${TEMPORAL_HEALTH_CHECK_SLEEP_SECONDS:-5}
 
-# The search attributes the deal workflow sets (workflows/, DESIGN §1.4). Keep in step with
-# the --search-attribute flags of the dev server and internal/deploy/compose_test.go.
+# The search attributes the deal workflow sets (workflows/api.go; ARCHITECTURE.md, "The deal
+# workflow"). Keep in step with the --search-attribute flags of the dev server and
+# internal/deploy/compose_test.go.
 SEARCH_ATTRIBUTES="DealStage=Keyword DealOwner=Keyword CadenceVersion=Int NextActionAt=Datetime"
 
 echo "Waiting for the Temporal server port ($TEMPORAL_ADDRESS)..."

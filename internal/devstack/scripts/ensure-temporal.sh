@@ -7,7 +7,7 @@
 # v1.5.1 is used as is; another 1.5.x is used with a warning; anything else is skipped.
 # If none fits, builds it with `go install github.com/temporalio/cli/cmd/temporal@v1.5.1`
 # (~5 min cold). v1.5.1 is the newest CLI that `go install` can build (later versions
-# carry a replace directive); see docs/notes on libraries §1.3.
+# carry a replace directive in go.mod, which `go install pkg@version` refuses).
 set -euo pipefail
 
 PIN=1.5.1
