@@ -438,7 +438,7 @@ func checkImages(p *types.Project, root string) []string {
 		if repo, tag, ok := strings.Cut(img, ":"); ok && (repo == "golang" || strings.HasSuffix(repo, "/golang")) {
 			sawGo = true
 			if tag != goVersion && !strings.HasPrefix(tag, goVersion+"-") {
-				problems = append(problems, fmt.Sprintf("Dockerfile: %s does not match go.mod's go %s", img, goVersion))
+				problems = append(problems, fmt.Sprintf("Dockerfile: %s does not match go.mod's Go %s", img, goVersion))
 			}
 		}
 	}
@@ -514,17 +514,27 @@ func dockerfileStages(path string) (stages, images []string, err error) {
 	return stages, images, nil
 }
 
+// goModVersion is the Go the project builds with: go.mod's toolchain line (go1.27.3 is
+// 1.27.3) when it has one, else its go line.
 func goModVersion(path string) (string, error) {
 	b, err := os.ReadFile(path)
 	if err != nil {
 		return "", err
 	}
+	goLine := ""
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(strings.TrimSpace(line), "go "); ok {
+		line = strings.TrimSpace(line)
+		if v, ok := strings.CutPrefix(line, "toolchain go"); ok {
 			return strings.TrimSpace(v), nil
 		}
+		if v, ok := strings.CutPrefix(line, "go "); ok && goLine == "" {
+			goLine = strings.TrimSpace(v)
+		}
 	}
-	return "", fmt.Errorf("%s has no go line", path)
+	if goLine == "" {
+		return "", fmt.Errorf("%s has no go line", path)
+	}
+	return goLine, nil
 }
 
 // oneShot reports whether a service is a job that exits (and may be waited on with
