@@ -1044,3 +1044,21 @@ func TestComposeDKIMRecipe(t *testing.T) {
 		}
 	}
 }
+
+func TestGoModVersionPrefersTheToolchainLine(t *testing.T) {
+	t.Parallel()
+	for _, c := range []struct{ mod, want string }{
+		{"module m\n\ngo 1.26.10\n\ntoolchain go1.27.3\n", "1.27.3"},
+		{"module m\n\ngo 1.26.8\n", "1.26.8"},
+	} {
+		path := filepath.Join(t.TempDir(), "go.mod")
+		require.NoError(t, os.WriteFile(path, []byte(c.mod), 0o644))
+		got, err := goModVersion(path)
+		require.NoError(t, err)
+		require.Equal(t, c.want, got)
+	}
+	path := filepath.Join(t.TempDir(), "go.mod")
+	require.NoError(t, os.WriteFile(path, []byte("module m\n"), 0o644))
+	_, err := goModVersion(path)
+	require.Error(t, err)
+}
