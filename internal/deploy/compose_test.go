@@ -19,6 +19,7 @@ import (
 
 	"github.com/compose-spec/compose-go/v2/cli"
 	"github.com/compose-spec/compose-go/v2/types"
+	"github.com/stretchr/testify/require"
 
 	"github.com/followup-engine/followup/internal/config"
 )
