@@ -4,6 +4,7 @@ import (
 	"time"
 
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 // Activity inputs and outputs are structs so fields can be added without breaking running
@@ -130,10 +131,10 @@ type ProjectionInput struct {
 
 // EventOutcomeInput records what the workflow did with an inbound event it did not apply.
 type EventOutcomeInput struct {
-	InboundEventID int64     `json:"inbound_event_id"`
-	State          string    `json:"state"` // ignored, duplicate, refused
-	Reason         string    `json:"reason"`
-	At             time.Time `json:"at"`
+	InboundEventID int64            `json:"inbound_event_id"`
+	State          store.EventState `json:"state"` // ignored, duplicate, refused
+	Reason         string           `json:"reason"`
+	At             time.Time        `json:"at"`
 }
 
 // CalendarsInput asks for a deal's calendars under a pipeline's calendar block.

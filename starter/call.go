@@ -103,13 +103,13 @@ func writeJSON(w io.Writer, v any) error {
 
 // alreadyReceived is what every verb that records an event says when its source sends the
 // same event id again: the engine kept the first, and the deal is not told twice.
-func alreadyReceived(state string) string {
+func alreadyReceived(state store.EventState) string {
 	return fmt.Sprintf("event already received (state %s); nothing sent again", state)
 }
 
 // printEvent prints what became of an event a verb sent a deal: the verb's own sentence for
 // a new event, alreadyReceived for a repeat.
-func printEvent(w io.Writer, duplicate bool, state, sent string) {
+func printEvent(w io.Writer, duplicate bool, state store.EventState, sent string) {
 	if duplicate {
 		sent = alreadyReceived(state)
 	}

@@ -70,7 +70,7 @@ func TestEngageAndTaskVerbs(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	var resp deals.EventResponse
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &resp))
-	require.Equal(t, "signalled", resp.State)
+	require.EqualValues(t, "signalled", resp.State)
 	require.Equal(t, workflows.TaskSkipped, lastSignal(t, srv, id).TaskOutcome)
 	_, err = st.CloseTask(ctx, id, other.ID, "skipped", time.Now(), "")
 	require.NoError(t, err)

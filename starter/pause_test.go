@@ -117,7 +117,7 @@ func TestPauseSnoozeAndSendVerbs(t *testing.T) {
 	require.Equal(t, 0, r.code, r.stderr)
 	var resp deals.EventResponse
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &resp))
-	require.Equal(t, "signalled", resp.State)
+	require.EqualValues(t, "signalled", resp.State)
 	require.Equal(t, workflows.EventResumed, lastSignal(t, srv, d1).Kind)
 
 	// owner pause: every open deal of the owner, and no one else's

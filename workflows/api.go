@@ -9,6 +9,7 @@ import (
 
 	"github.com/followup-engine/followup/activities"
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 // Temporal names, in one place for the worker, the starter and the tests.
@@ -48,18 +49,19 @@ func SearchAttributes() temporal.SearchAttributes {
 // EventVersion is the current version of the Event envelope.
 const EventVersion = 1
 
-// EventKind names an input to a deal.
-type EventKind string
+// EventKind names an input to a deal: the kind its inbound event records (store.EventKind,
+// defined once there), so a kind is the same value in PostgreSQL and in history.
+type EventKind = store.EventKind
 
 const (
-	EventCreated      EventKind = "created"       // a create for a deal that already runs: converges
-	EventStageChanged EventKind = "stage_changed" // move the deal to Event.Stage
-	EventMigrate      EventKind = "migrate"       // move the deal to the cadence version in Event.Cadence
-	EventEngaged      EventKind = "engaged"       // the prospect did something: Event.Engagement
-	EventTaskClosed   EventKind = "task_closed"   // the owner completed or skipped Event.TaskID
-	EventTaskSnoozed  EventKind = "task_snoozed"  // the owner moved Event.TaskID's due date to Event.Until
-	EventPaused       EventKind = "paused"        // hold the cadence (Event.Scope; Event.Until resumes by itself)
-	EventResumed      EventKind = "resumed"       // lift the pause of Event.Scope
+	EventCreated      = store.KindCreated      // a create for a deal that already runs: converges
+	EventStageChanged = store.KindStageChanged // move the deal to Event.Stage
+	EventMigrate      = store.KindMigrate      // move the deal to the cadence version in Event.Cadence
+	EventEngaged      = store.KindEngaged      // the prospect did something: Event.Engagement
+	EventTaskClosed   = store.KindTaskClosed   // the owner completed or skipped Event.TaskID
+	EventTaskSnoozed  = store.KindTaskSnoozed  // the owner moved Event.TaskID's due date to Event.Until
+	EventPaused       = store.KindPaused       // hold the cadence (Event.Scope; Event.Until resumes by itself)
+	EventResumed      = store.KindResumed      // lift the pause of Event.Scope
 )
 
 // Pause scopes: who paused the deal. The deal runs again once no scope holds it.

@@ -13,6 +13,7 @@ import (
 	"github.com/followup-engine/followup/activities"
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/calendar"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 // a lets workflow code name activity methods; the worker registers a real instance.
@@ -524,7 +525,7 @@ func (d *deal) engineEvent(ctx workflow.Context, item cadence.Item) Event {
 // verdict is what the ordering rules say about an event.
 type verdict struct {
 	apply  bool
-	state  string // when not applied: ignored, duplicate
+	state  store.EventState // when not applied: ignored, duplicate
 	reason string
 }
 
@@ -533,33 +534,33 @@ type verdict struct {
 // are applied; a newer move to an earlier stage is legitimate.
 func (d *deal) classify(ev Event) verdict {
 	if ev.Version != EventVersion {
-		return verdict{state: "ignored", reason: fmt.Sprintf("event envelope version %d is not supported", ev.Version)}
+		return verdict{state: store.EventIgnored, reason: fmt.Sprintf("event envelope version %d is not supported", ev.Version)}
 	}
 	wm := d.state.Watermark
 	switch ev.Kind {
 	case EventCreated:
 		if ev.Source == d.in.Start.Source && ev.SourceEventID == d.in.Start.SourceEventID {
-			return verdict{state: "duplicate", reason: "the create that started this run"}
+			return verdict{state: store.EventDuplicate, reason: "the create that started this run"}
 		}
-		return verdict{state: "duplicate", reason: "deal already exists: create converged on the running deal"}
+		return verdict{state: store.EventDuplicate, reason: "deal already exists: create converged on the running deal"}
 	case EventStageChanged:
 		switch {
 		case ev.Source == wm.Source && ev.SourceEventID == wm.EventID:
-			return verdict{state: "duplicate", reason: "already applied"}
+			return verdict{state: store.EventDuplicate, reason: "already applied"}
 		case ev.SourceTime.Before(wm.Time),
 			ev.SourceTime.Equal(wm.Time) && ev.Source == wm.Source && ev.Sequence < wm.Sequence:
-			return verdict{state: "ignored", reason: fmt.Sprintf("older than the last transition (%s at %s)",
+			return verdict{state: store.EventIgnored, reason: fmt.Sprintf("older than the last transition (%s at %s)",
 				wm.Source, wm.Time.UTC().Format(time.RFC3339))}
 		}
 		if _, ok := d.pipeline.Stage(ev.Stage); !ok {
-			return verdict{state: "ignored", reason: fmt.Sprintf("stage %q is not in pipeline %q", ev.Stage, d.pipeline.ID)}
+			return verdict{state: store.EventIgnored, reason: fmt.Sprintf("stage %q is not in pipeline %q", ev.Stage, d.pipeline.ID)}
 		}
 		if ev.Stage == d.state.Visit.Stage {
-			return verdict{state: "ignored", reason: fmt.Sprintf("deal is already in %s", ev.Stage)}
+			return verdict{state: store.EventIgnored, reason: fmt.Sprintf("deal is already in %s", ev.Stage)}
 		}
 		return verdict{apply: true}
 	default:
-		return verdict{state: "ignored", reason: fmt.Sprintf("unknown event kind %q", ev.Kind)}
+		return verdict{state: store.EventIgnored, reason: fmt.Sprintf("unknown event kind %q", ev.Kind)}
 	}
 }
 
@@ -636,7 +637,7 @@ func (d *deal) apply(ctx workflow.Context, ev Event) error {
 	return d.recordOutcome(ctx, ev, v.state, v.reason)
 }
 
-func (d *deal) recordOutcome(ctx workflow.Context, ev Event, state, reason string) error {
+func (d *deal) recordOutcome(ctx workflow.Context, ev Event, state store.EventState, reason string) error {
 	if ev.InboundEventID == 0 {
 		return nil // not recorded as an inbound event (the engine's own, or a test's)
 	}
@@ -651,34 +652,34 @@ func (d *deal) recordOutcome(ctx workflow.Context, ev Event, state, reason strin
 // The stage's time limit is taken from the new version.
 func (d *deal) migrate(ctx workflow.Context, ev Event) error {
 	if ev.Cadence == nil {
-		return d.recordOutcome(ctx, ev, "ignored", "migrate event names no cadence version")
+		return d.recordOutcome(ctx, ev, store.EventIgnored, "migrate event names no cadence version")
 	}
 	to := *ev.Cadence
 	if to.Version == d.in.Cadence.Version {
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("deal is already on cadence version %d", to.Version))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("deal is already on cadence version %d", to.Version))
 	}
 	if ev.MigrateFrom != d.in.Cadence.Version {
 		// A stale migration, decided while the deal was on another version.
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("migration from version %d, but the deal is on version %d", ev.MigrateFrom, d.in.Cadence.Version))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("migration from version %d, but the deal is on version %d", ev.MigrateFrom, d.in.Cadence.Version))
 	}
 	var p cadence.Pipeline
 	err := workflow.ExecuteActivity(dbOptions(ctx), a.LoadCadence, activities.CadenceInput{Version: to.Version, Hash: to.Hash}).Get(ctx, &p)
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeBadInput {
-			return d.recordOutcome(ctx, ev, "ignored", "cannot migrate: "+appErr.Message())
+			return d.recordOutcome(ctx, ev, store.EventIgnored, "cannot migrate: "+appErr.Message())
 		}
 		return err
 	}
 	if _, ok := p.Stage(d.state.Visit.Stage); !ok {
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("cannot migrate: version %d has no stage %q", to.Version, d.state.Visit.Stage))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("cannot migrate: version %d has no stage %q", to.Version, d.state.Visit.Stage))
 	}
 	// The new version's calendars are checked before anything is recorded.
 	specs, err := d.calendarsFor(ctx, p)
 	if err != nil {
 		var appErr *temporal.ApplicationError
 		if errors.As(err, &appErr) && appErr.Type() == activities.ErrTypeBadInput {
-			return d.recordOutcome(ctx, ev, "ignored", "cannot migrate: "+appErr.Message())
+			return d.recordOutcome(ctx, ev, store.EventIgnored, "cannot migrate: "+appErr.Message())
 		}
 		return err
 	}
@@ -875,7 +876,7 @@ func (d *deal) close(ctx workflow.Context) (Result, error) {
 	}
 	for ev, ok := d.receive(); ok; ev, ok = d.receive() {
 		if ev.InboundEventID != 0 {
-			if err := d.recordOutcome(ctx, ev, "refused", "deal is closed; reopen it to continue"); err != nil {
+			if err := d.recordOutcome(ctx, ev, store.EventRefused, "deal is closed; reopen it to continue"); err != nil {
 				return Result{}, err
 			}
 		}

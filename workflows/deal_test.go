@@ -338,7 +338,7 @@ func TestDuplicateAndOlderEventsAreRecordedAndIgnored(t *testing.T) {
 	defer rec.lock()()
 	got := map[int64]string{}
 	for _, o := range rec.outcomes {
-		got[o.InboundEventID] = o.State + ": " + o.Reason
+		got[o.InboundEventID] = string(o.State) + ": " + o.Reason
 	}
 	require.Equal(t, map[int64]string{
 		3: "duplicate: already applied",
@@ -594,7 +594,7 @@ func TestMigrateResendsNothingAndPicksUpNewSteps(t *testing.T) {
 	require.Equal(t, []activities.MigrationInput{{DealID: "d-1", From: 3, To: 4, InboundEventID: 7, At: start.AddDate(0, 0, 22)}}, rec.migrations)
 	outcomes := map[int64]string{}
 	for _, o := range rec.outcomes {
-		outcomes[o.InboundEventID] = o.State + ": " + o.Reason
+		outcomes[o.InboundEventID] = string(o.State) + ": " + o.Reason
 	}
 	require.Equal(t, "ignored: deal is already on cadence version 4", outcomes[8])
 	require.Contains(t, outcomes[9], "cannot migrate")

@@ -8,6 +8,7 @@ import (
 
 	"github.com/followup-engine/followup/activities"
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 func (d *deal) beforeWatermark(ev Event) bool {
@@ -32,12 +33,12 @@ func (d *deal) engaged(ctx workflow.Context, ev Event) error {
 	stage, _ := d.pipeline.Stage(d.state.Visit.Stage)
 	switch {
 	case ev.Version != EventVersion:
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("event envelope version %d is not supported", ev.Version))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("event envelope version %d is not supported", ev.Version))
 	case !ev.Engagement.Valid():
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("unknown engagement %q", ev.Engagement))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("unknown engagement %q", ev.Engagement))
 	case d.beforeWatermark(ev):
 		// It belongs to an earlier stage visit: it must not stop this one's emails.
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("happened before the deal entered %s (%s)",
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("happened before the deal entered %s (%s)",
 			stage.ID, d.state.Watermark.Time.UTC().Format(time.RFC3339)))
 	}
 	what := string(ev.Engagement)
@@ -52,7 +53,7 @@ func (d *deal) engaged(ctx workflow.Context, ev Event) error {
 	case cadence.EngagedOutOfOffice:
 		return d.outOfOffice(ctx, ev)
 	case cadence.EngagedClick:
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("a click changes nothing in %s (no on_engaged rule lists clicks)", stage.ID))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("a click changes nothing in %s (no on_engaged rule lists clicks)", stage.ID))
 	}
 	rule := exitStop[ev.Engagement]
 	v := &d.state.Visit
@@ -63,7 +64,7 @@ func (d *deal) engaged(ctx workflow.Context, ev Event) error {
 			v.EmailsStopped = rule.why
 			d.dirty = true
 		}
-		return d.recordOutcome(ctx, ev, "applied", rule.why+" already: the deal's emails were stopped then")
+		return d.recordOutcome(ctx, ev, store.EventApplied, rule.why+" already: the deal's emails were stopped then")
 	}
 	if v.EmailsStopped == "" {
 		v.EmailsStopped = rule.why
@@ -92,14 +93,14 @@ func (d *deal) engaged(ctx workflow.Context, ev Event) error {
 		outcome += "; the owner has a task"
 	}
 	d.logger.Info("Engagement applied", "Engagement", what, "Stage", stage.ID)
-	return d.recordOutcome(ctx, ev, "applied", outcome)
+	return d.recordOutcome(ctx, ev, store.EventApplied, outcome)
 }
 
 // outOfOffice defers the next pending email to the return date; it never stops or resends.
 // Later steps count from that email's actual time, so they move too.
 func (d *deal) outOfOffice(ctx workflow.Context, ev Event) error {
 	if ev.ReturnAt.IsZero() {
-		return d.recordOutcome(ctx, ev, "applied", "out of office without a return date: nothing deferred")
+		return d.recordOutcome(ctx, ev, store.EventApplied, "out of office without a return date: nothing deferred")
 	}
 	if err := d.refresh(ctx); err != nil { // plan the visit as it stands now
 		return err
@@ -109,25 +110,25 @@ func (d *deal) outOfOffice(ctx workflow.Context, ev Event) error {
 			continue
 		}
 		if !ev.ReturnAt.After(item.At) {
-			return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("the next email (%s) is already planned after the return date", item.ID))
+			return d.recordOutcome(ctx, ev, store.EventApplied, fmt.Sprintf("the next email (%s) is already planned after the return date", item.ID))
 		}
 		why := "out of office until " + ev.ReturnAt.UTC().Format(time.RFC3339)
 		d.state.Visit.Defer(cadence.Deferral{ItemID: item.ID, Until: ev.ReturnAt, Why: why})
 		d.dirty = true
-		return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("%s deferred: %s", item.ID, why))
+		return d.recordOutcome(ctx, ev, store.EventApplied, fmt.Sprintf("%s deferred: %s", item.ID, why))
 	}
-	return d.recordOutcome(ctx, ev, "applied", "out of office: no email pending in this stage visit")
+	return d.recordOutcome(ctx, ev, store.EventApplied, "out of office: no email pending in this stage visit")
 }
 
 // taskClosed records that the owner completed or skipped an open task of the visit; a
 // blocking task then releases the steps after it, counted from now.
 func (d *deal) taskClosed(ctx workflow.Context, ev Event) error {
 	if ev.TaskOutcome != TaskDone && ev.TaskOutcome != TaskSkipped {
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("task outcome %q (want %s or %s)", ev.TaskOutcome, TaskDone, TaskSkipped))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("task outcome %q (want %s or %s)", ev.TaskOutcome, TaskDone, TaskSkipped))
 	}
 	idx := d.openTask(ev.TaskID)
 	if idx < 0 {
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("task %d is not open in the deal's current stage visit", ev.TaskID))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("task %d is not open in the deal's current stage visit", ev.TaskID))
 	}
 	ref := d.state.OpenTasks[idx]
 	now := workflow.Now(ctx)
@@ -144,7 +145,7 @@ func (d *deal) taskClosed(ctx workflow.Context, ev Event) error {
 		}
 	}
 	d.dirty = true
-	return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("task %d %s", ref.ID, ev.TaskOutcome))
+	return d.recordOutcome(ctx, ev, store.EventApplied, fmt.Sprintf("task %d %s", ref.ID, ev.TaskOutcome))
 }
 
 // openTask is the index of an open task of the visit in the state, or -1.

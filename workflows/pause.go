@@ -9,6 +9,7 @@ import (
 	"go.temporal.io/sdk/workflow"
 
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 // A pause holds the whole agenda: steps, stale rungs and the stage deadline. Each pending
@@ -108,17 +109,17 @@ func freeze(visit int, at time.Time, items []cadence.Item, deadline time.Time, c
 func (d *deal) pause(ctx workflow.Context, ev Event) error {
 	scope, err := pauseScope(ev)
 	if err != nil {
-		return d.recordOutcome(ctx, ev, "ignored", err.Error())
+		return d.recordOutcome(ctx, ev, store.EventIgnored, err.Error())
 	}
 	now := workflow.Now(ctx)
 	if !ev.Until.IsZero() && !ev.Until.After(now) {
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("the pause would have ended at %s, already past", ev.Until.UTC().Format(time.RFC3339)))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("the pause would have ended at %s, already past", ev.Until.UTC().Format(time.RFC3339)))
 	}
 	for i, p := range d.state.Pauses {
 		if p.Scope == scope {
 			d.state.Pauses[i].Until = ev.Until
 			d.dirty = true
-			return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("already paused by its %s; the end of the pause is updated", scope))
+			return d.recordOutcome(ctx, ev, store.EventApplied, fmt.Sprintf("already paused by its %s; the end of the pause is updated", scope))
 		}
 	}
 	if !d.paused() {
@@ -127,13 +128,13 @@ func (d *deal) pause(ctx workflow.Context, ev Event) error {
 	d.state.Pauses = append(d.state.Pauses, Pause{Scope: scope, Since: now, Until: ev.Until})
 	d.dirty = true
 	d.logger.Info("Deal paused", "Scope", scope, "Until", ev.Until)
-	return d.recordOutcome(ctx, ev, "applied", fmt.Sprintf("paused by its %s", scope))
+	return d.recordOutcome(ctx, ev, store.EventApplied, fmt.Sprintf("paused by its %s", scope))
 }
 
 func (d *deal) resume(ctx workflow.Context, ev Event) error {
 	scope, err := pauseScope(ev)
 	if err != nil {
-		return d.recordOutcome(ctx, ev, "ignored", err.Error())
+		return d.recordOutcome(ctx, ev, store.EventIgnored, err.Error())
 	}
 	kept := d.state.Pauses[:0:0]
 	found := false
@@ -145,7 +146,7 @@ func (d *deal) resume(ctx workflow.Context, ev Event) error {
 		kept = append(kept, p)
 	}
 	if !found {
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("the deal is not paused by its %s", scope))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("the deal is not paused by its %s", scope))
 	}
 	d.state.Pauses = kept
 	if err := d.thawIfFree(ctx); err != nil {
@@ -155,7 +156,7 @@ func (d *deal) resume(ctx workflow.Context, ev Event) error {
 	if d.paused() {
 		reason += fmt.Sprintf("; still paused by its %s", d.state.Pauses[0].Scope)
 	}
-	return d.recordOutcome(ctx, ev, "applied", reason)
+	return d.recordOutcome(ctx, ev, store.EventApplied, reason)
 }
 
 // pausesEnd lifts the pauses whose end date has come.

@@ -56,7 +56,7 @@ func TestDealPauseFreezesTheRemainingTimeAndResumeReplansIt(t *testing.T) {
 	defer rec.lock()()
 	require.Equal(t, day(30), rec.transitions[1].At)
 	for _, o := range rec.outcomes {
-		require.Equal(t, "applied", o.State, "%d: %s", o.InboundEventID, o.Reason)
+		require.Equal(t, "applied", string(o.State), "%d: %s", o.InboundEventID, o.Reason)
 	}
 }
 

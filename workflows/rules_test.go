@@ -78,7 +78,7 @@ func (r *recorder) outcome(inbound int64) (string, string) {
 	defer r.lock()()
 	for _, o := range r.outcomes {
 		if o.InboundEventID == inbound {
-			return o.State, o.Reason
+			return string(o.State), o.Reason
 		}
 	}
 	return "", ""
@@ -282,7 +282,7 @@ func TestBlockingTaskHoldsTheCadenceUntilDone(t *testing.T) {
 	st, _ := "", ""
 	for _, o := range rec.outcomes {
 		if o.InboundEventID == 17 {
-			st = o.State
+			st = string(o.State)
 		}
 	}
 	require.Equal(t, "applied", st)

@@ -11,6 +11,7 @@ import (
 
 	"github.com/followup-engine/followup/activities"
 	"github.com/followup-engine/followup/internal/cadence"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 const escalateItemPrefix = "escalate-"
@@ -67,11 +68,11 @@ func (d *deal) escalate(ctx workflow.Context, item cadence.Item) error {
 func (d *deal) taskSnoozed(ctx workflow.Context, ev Event) error {
 	idx := d.openTask(ev.TaskID)
 	if idx < 0 {
-		return d.recordOutcome(ctx, ev, "ignored", fmt.Sprintf("task %d is not open in the deal's current stage visit", ev.TaskID))
+		return d.recordOutcome(ctx, ev, store.EventIgnored, fmt.Sprintf("task %d is not open in the deal's current stage visit", ev.TaskID))
 	}
 	now := workflow.Now(ctx)
 	if !ev.Until.After(now) {
-		return d.recordOutcome(ctx, ev, "ignored", "a snooze must end in the future")
+		return d.recordOutcome(ctx, ev, store.EventIgnored, "a snooze must end in the future")
 	}
 	due := d.inOwnerCalendar(ctx, ev.Until, cadence.Of(0, cadence.BusinessHours))
 	err := workflow.ExecuteActivity(dbOptions(ctx), a.SnoozeTask, activities.SnoozeTaskInput{
@@ -93,5 +94,5 @@ func (d *deal) taskSnoozed(ctx workflow.Context, ev Event) error {
 	if !due.Equal(ev.Until) {
 		reason += " (the first business hour at or after the requested time)"
 	}
-	return d.recordOutcome(ctx, ev, "applied", reason)
+	return d.recordOutcome(ctx, ev, store.EventApplied, reason)
 }

@@ -96,8 +96,8 @@ type CreateResponse struct {
 	EventID    int64  `json:"event_id"` // the create's inbound event
 	// State is the create event's: signalled by this call, received when Temporal did not
 	// answer (with a *PendingError; the sweeper delivers it), or the state a retry found.
-	State   string `json:"state"`
-	Message string `json:"message,omitempty"` // PendingMessage, in state received
+	State   store.EventState `json:"state"`
+	Message string           `json:"message,omitempty"` // PendingMessage, in state received
 }
 
 var tokenPattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9._:/@+-]{0,199}$`)
@@ -212,7 +212,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	} else if !errors.Is(err, store.ErrNotFound) {
 		return CreateResponse{}, err
 	}
-	if _, _, err := s.previousEvent(ctx, dealID, r.Source, r.EventID, "created", func(payload []byte) bool {
+	if _, _, err := s.previousEvent(ctx, dealID, r.Source, r.EventID, store.KindCreated, func(payload []byte) bool {
 		var prev CreateRequest
 		return json.Unmarshal(payload, &prev) == nil && prev.Source == r.Source && prev.ExternalID == r.ExternalID
 	}); err != nil {
@@ -230,9 +230,9 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	resp := CreateResponse{DealID: d.ID, WorkflowID: workflows.WorkflowID(d.ID), Created: created.Created, Stage: d.Stage,
 		EventID: created.Event.ID, State: created.Event.State}
 	if d.Closed() {
-		if created.Event.State == "received" {
+		if created.Event.State == store.EventReceived {
 			// New, or a retry of one never signalled: refused, as other events of a closed deal are.
-			_ = s.Store.SetEventOutcome(ctx, created.Event.ID, "refused", "deal is closed; reopen it to continue")
+			_ = s.Store.SetEventOutcome(ctx, created.Event.ID, store.EventRefused, store.ReasonClosed)
 		}
 		return resp, fmt.Errorf("deal %s (%s:%s) is closed in %s: %w", d.ID, r.Source, r.ExternalID, d.Stage, ErrDealClosed)
 	}
@@ -242,7 +242,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	}
 	run, err := s.signalWithStartOpts(ctx, d, ev, startOptions{importDeal: r.Import})
 	if errors.Is(err, ErrDeliveryPending) {
-		resp.State, resp.Message = "received", PendingMessage
+		resp.State, resp.Message = store.EventReceived, PendingMessage
 	}
 	if err != nil {
 		return resp, err
@@ -251,8 +251,8 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	if err := s.Store.MarkEventSignalled(ctx, created.Event.ID); err != nil {
 		return resp, fmt.Errorf("deal %s signalled but its event not marked: %w", d.ID, err)
 	}
-	if resp.State == "received" {
-		resp.State = "signalled"
+	if resp.State == store.EventReceived {
+		resp.State = store.EventSignalled
 	}
 	return resp, nil
 }
@@ -358,7 +358,7 @@ func (s *Service) signalWithStartOpts(ctx context.Context, d store.Deal, ev work
 	var started *serviceerror.WorkflowExecutionAlreadyStarted
 	if errors.As(err, &started) {
 		if ev.InboundEventID != 0 {
-			_ = s.Store.SetEventOutcome(ctx, ev.InboundEventID, "refused", "deal workflow is closed; reopen the deal to continue")
+			_ = s.Store.SetEventOutcome(ctx, ev.InboundEventID, store.EventRefused, "deal workflow is closed; reopen the deal to continue")
 		}
 		return nil, fmt.Errorf("deal %s: its workflow has completed: %w", d.ID, ErrDealClosed)
 	}
@@ -384,9 +384,9 @@ type StageResponse struct {
 	EventID int64  `json:"event_id"`
 	// State: signalled; received when Temporal did not answer (with a *PendingError: the
 	// sweeper delivers it); or the recorded state of a duplicate.
-	State     string `json:"state"`
-	Duplicate bool   `json:"duplicate"`
-	Message   string `json:"message,omitempty"` // PendingMessage, in state received
+	State     store.EventState `json:"state"`
+	Duplicate bool             `json:"duplicate"`
+	Message   string           `json:"message,omitempty"` // PendingMessage, in state received
 }
 
 // ChangeStage records a stage event and signals the deal. The ordering rules (duplicates,
@@ -423,7 +423,7 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 		return StageResponse{}, fmt.Errorf("stage %q is not in pipeline %s (stages: %s): %w",
 			r.Stage, cv.Pipeline.ID, strings.Join(cv.Pipeline.StageIDs(), ", "), ErrUnknownStage)
 	}
-	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, "stage_changed", func(payload []byte) bool {
+	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, store.KindStageChanged, func(payload []byte) bool {
 		var prev StageRequest
 		return json.Unmarshal(payload, &prev) == nil && prev.Stage == r.Stage
 	}); err != nil {
@@ -437,7 +437,7 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 	if err != nil {
 		return resp, err
 	}
-	if !ev.Inserted && ev.State != "received" {
+	if !ev.Inserted && ev.State != store.EventReceived {
 		return resp, nil // already signalled (or decided): a retried webhook converges
 	}
 	err = s.signalWithStart(ctx, d, workflows.Event{
@@ -446,7 +446,7 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 		SourceTime: r.SourceTime, Sequence: ev.ID, InboundEventID: ev.ID, Stage: r.Stage, Reason: r.Reason,
 	})
 	if errors.Is(err, ErrDeliveryPending) {
-		resp.State, resp.Message = "received", PendingMessage
+		resp.State, resp.Message = store.EventReceived, PendingMessage
 	}
 	if err != nil {
 		return resp, err
@@ -454,7 +454,7 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 	if err := s.Store.MarkEventSignalled(ctx, ev.ID); err != nil {
 		return resp, err
 	}
-	resp.State = "signalled"
+	resp.State = store.EventSignalled
 	return resp, nil
 }
 

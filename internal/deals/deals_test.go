@@ -10,6 +10,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/internal/temporaltest"
 	"github.com/followup-engine/followup/workflows"
 )
@@ -68,7 +69,7 @@ func TestAnOpenRunIsSignalledAndAMissingOneStarted(t *testing.T) {
 	require.NoError(t, devServer.Client().TerminateWorkflow(ctx, workflows.WorkflowID(id), "", "the run failed"))
 	resp, err := svc.Engage(ctx, deals.EngageRequest{Deal: id, Kind: cadence.EngagedReply, Source: "mailbox", EventID: "r-1"})
 	require.NoError(t, err)
-	require.Equal(t, "signalled", resp.State)
+	require.Equal(t, store.EventSignalled, resp.State)
 	require.Equal(t, []string{"signal", "signal-with-start"}, calls.take())
 	next := temporaltest.ReadDealRun(t, devServer.Client(), id)
 	require.Equal(t, "recovery", next.Input.Start.Source)

@@ -19,10 +19,10 @@ type EventResponse struct {
 	EventID int64  `json:"event_id"`
 	// State: signalled; received when Temporal did not answer (with a *PendingError: the
 	// sweeper delivers it); or the recorded state of a duplicate or of an event settled here.
-	State     string `json:"state"`
-	Reason    string `json:"reason,omitempty"`
-	Duplicate bool   `json:"duplicate"`
-	Message   string `json:"message,omitempty"` // PendingMessage, in state received
+	State     store.EventState `json:"state"`
+	Reason    string           `json:"reason,omitempty"`
+	Duplicate bool             `json:"duplicate"`
+	Message   string           `json:"message,omitempty"` // PendingMessage, in state received
 	// Suppressed: a bounce or unsubscribe whose suppression is committed (by this request or
 	// an earlier one); sends to the contact or address stop from now on.
 	Suppressed bool  `json:"suppressed,omitempty"`
@@ -144,7 +144,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 		// the same instant and gives one form, not both.
 		r.ReturnAt, r.ReturnOn = at, ""
 	}
-	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, "engaged", func(payload []byte) bool {
+	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, store.KindEngaged, func(payload []byte) bool {
 		var prev EngageRequest
 		return json.Unmarshal(payload, &prev) == nil && prev.Kind == r.Kind
 	}); err != nil {
@@ -160,7 +160,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 	if err != nil {
 		return resp, err
 	}
-	if rec.Event.State != "received" {
+	if rec.Event.State != store.EventReceived {
 		// A retry of an event already signalled (or decided), or a suppression for a closed
 		// deal, which is complete as recorded.
 		return resp, nil
@@ -174,7 +174,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 		if rec.Suppressed && errors.Is(err, ErrDealClosed) {
 			// The workflow has completed meanwhile; the suppression, the part that matters
 			// for a closed deal, is committed.
-			resp.State, resp.Reason = "refused", "deal workflow is closed; "+store.ReasonClosedSuppressed
+			resp.State, resp.Reason = store.EventRefused, "deal workflow is closed; "+store.ReasonClosedSuppressed
 			return resp, nil
 		}
 		return resp.pending(err), err
@@ -182,7 +182,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 	if err := s.Store.MarkEventSignalled(ctx, rec.Event.ID); err != nil {
 		return resp, err
 	}
-	resp.State, resp.Reason = "signalled", ""
+	resp.State, resp.Reason = store.EventSignalled, ""
 	return resp, nil
 }
 
@@ -191,7 +191,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 // used for a different request is refused with a *store.EventIDTakenError naming the event
 // that holds it (ErrEventIDTaken), rather than answered as that request's duplicate. Every
 // kind follows this rule; the store refuses another deal or kind again when it records.
-func (s *Service) previousEvent(ctx context.Context, dealID, source, eventID, kind string,
+func (s *Service) previousEvent(ctx context.Context, dealID, source, eventID string, kind store.EventKind,
 	same func(payload []byte) bool) (store.InboundEventRecord, bool, error) {
 	prev, err := s.Store.InboundEventByKey(ctx, source, eventID)
 	if errors.Is(err, store.ErrNotFound) {
@@ -246,7 +246,7 @@ func (s *Service) CloseTask(ctx context.Context, r TaskRequest) (EventResponse, 
 	if err != nil {
 		return EventResponse{}, err
 	}
-	_, retry, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, "task_closed", func(payload []byte) bool {
+	_, retry, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, store.KindTaskClosed, func(payload []byte) bool {
 		var prev TaskRequest
 		return json.Unmarshal(payload, &prev) == nil && prev.TaskID == r.TaskID && prev.Outcome == r.Outcome
 	})
@@ -295,7 +295,7 @@ func checkOpen(d store.Deal, t store.Task) error {
 // PendingMessage, when err is a *PendingError.
 func (r EventResponse) pending(err error) EventResponse {
 	if errors.Is(err, ErrDeliveryPending) {
-		r.State, r.Reason, r.Message = "received", "", PendingMessage
+		r.State, r.Reason, r.Message = store.EventReceived, "", PendingMessage
 	}
 	return r
 }

@@ -182,7 +182,7 @@ func (s *Service) sendMigration(ctx context.Context, d store.Deal, to store.Cade
 	if err != nil {
 		return "", err
 	}
-	if !ev.Inserted && ev.State != "received" {
+	if !ev.Inserted && ev.State != store.EventReceived {
 		return "duplicate", nil
 	}
 	err = s.signalUnlessDown(ctx, d, workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate,

@@ -70,7 +70,7 @@ func TestUnansweredDeliveryIsRecordedAndPending(t *testing.T) {
 	require.NotEmpty(t, created.DealID)
 	require.Positive(t, created.EventID)
 	require.Equal(t, deals.PendingError{DealID: created.DealID, EventID: created.EventID, Err: pending.Err}, *pending)
-	require.Equal(t, "received", created.State)
+	require.Equal(t, store.EventReceived, created.State)
 	require.Equal(t, deals.PendingMessage, created.Message)
 	require.True(t, created.Created)
 	require.Empty(t, created.RunID)
@@ -80,33 +80,33 @@ func TestUnansweredDeliveryIsRecordedAndPending(t *testing.T) {
 	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 	require.Equal(t, created.DealID, again.DealID)
 	require.Equal(t, created.EventID, again.EventID)
-	require.Equal(t, "received", again.State)
+	require.Equal(t, store.EventReceived, again.State)
 	require.False(t, again.Created)
 
 	stage := deals.StageRequest{Deal: created.DealID, Stage: "qualification", Source: "crm", EventID: "q-1"}
 	var moved deals.StageResponse
 	within(t, func() { moved, err = svc.ChangeStage(ctx, stage) })
 	require.ErrorIs(t, err, deals.ErrDeliveryPending)
-	require.Equal(t, "received", moved.State)
+	require.Equal(t, store.EventReceived, moved.State)
 	require.Equal(t, deals.PendingMessage, moved.Message)
 	require.False(t, moved.Duplicate)
 	var movedAgain deals.StageResponse
 	within(t, func() { movedAgain, err = svc.ChangeStage(ctx, stage) })
 	require.ErrorIs(t, err, deals.ErrDeliveryPending)
 	require.Equal(t, moved.EventID, movedAgain.EventID)
-	require.Equal(t, "received", movedAgain.State)
+	require.Equal(t, store.EventReceived, movedAgain.State)
 	require.Equal(t, int32(4), down.tried.Load())
 
 	// Temporal answers: the same requests deliver what was recorded.
 	svc.Temporal = live
 	created, err = svc.Create(ctx, req)
 	require.NoError(t, err)
-	require.Equal(t, "signalled", created.State)
+	require.Equal(t, store.EventSignalled, created.State)
 	require.NotEmpty(t, created.RunID)
 	require.Empty(t, created.Message)
 	moved, err = svc.ChangeStage(ctx, stage)
 	require.NoError(t, err)
-	require.Equal(t, "signalled", moved.State)
+	require.Equal(t, store.EventSignalled, moved.State)
 	run := temporaltest.ReadDealRun(t, devServer.Client(), created.DealID)
 	require.Equal(t, "create:d-1", run.Input.Start.SourceEventID)
 	require.Len(t, run.Signals, 2, "the create, and the stage change once")

@@ -159,13 +159,13 @@ func (s *Service) deliver(ctx context.Context, d store.Deal, payload []byte, ev 
 // leaves the event to the sweeper without trying once Temporal did not answer (outage).
 func (s *Service) deliverNow(ctx context.Context, d store.Deal, payload []byte, ev workflows.Event, o *outage) (EventResponse, bool, error) {
 	rec, err := s.Store.RecordStageEvent(ctx, store.StageEvent{
-		Kind: string(ev.Kind), DealID: d.ID, Source: ev.Source, EventID: ev.SourceEventID, SourceTime: ev.SourceTime, Payload: payload,
+		Kind: ev.Kind, DealID: d.ID, Source: ev.Source, EventID: ev.SourceEventID, SourceTime: ev.SourceTime, Payload: payload,
 	})
 	resp := EventResponse{DealID: d.ID, EventID: rec.ID, State: rec.State, Reason: rec.Reason, Duplicate: !rec.Inserted}
 	if err != nil {
 		return resp, false, err
 	}
-	if rec.State != "received" {
+	if rec.State != store.EventReceived {
 		return resp, false, nil // already signalled (or decided): a retry converges
 	}
 	ev.Sequence, ev.InboundEventID = rec.ID, rec.ID
@@ -175,7 +175,7 @@ func (s *Service) deliverNow(ctx context.Context, d store.Deal, payload []byte, 
 	if err := s.Store.MarkEventSignalled(ctx, rec.ID); err != nil {
 		return resp, true, err
 	}
-	resp.State, resp.Reason = "signalled", ""
+	resp.State, resp.Reason = store.EventSignalled, ""
 	return resp, true, nil
 }
 
@@ -224,7 +224,7 @@ func (s *Service) PauseDeal(ctx context.Context, r PauseRequest) (EventResponse,
 	if err != nil {
 		return EventResponse{}, err
 	}
-	_, retry, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, string(workflows.EventPaused), func(payload []byte) bool {
+	_, retry, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, workflows.EventPaused, func(payload []byte) bool {
 		var prev PauseRequest
 		return json.Unmarshal(payload, &prev) == nil && prev.Until.Equal(r.Until) && prev.UntilOn == r.UntilOn
 	})
@@ -269,7 +269,7 @@ func (s *Service) ResumeDeal(ctx context.Context, r ResumeRequest) (EventRespons
 	if err != nil {
 		return EventResponse{}, err
 	}
-	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, string(workflows.EventResumed), func([]byte) bool { return true }); err != nil {
+	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, workflows.EventResumed, func([]byte) bool { return true }); err != nil {
 		return EventResponse{}, err
 	}
 	payload, _ := json.Marshal(r)
@@ -531,7 +531,7 @@ func (s *Service) fanOut(ctx context.Context, resp ScopeResponse, ds []store.Dea
 			e.SourceEventID, e.SourceTime = idPrefix+d.ID, now
 			r, told, err := s.deliverNow(ctx, d, body, e, &down)
 			switch {
-			case errors.Is(err, ErrDealClosed), r.State == "refused":
+			case errors.Is(err, ErrDealClosed), r.State == store.EventRefused:
 				outs[i].state = "closed"
 			case errors.Is(err, ErrDeliveryPending):
 				outs[i] = outcome{"pending", err}

@@ -183,5 +183,5 @@ func TestPauseUntilIsInTheFuture(t *testing.T) {
 	require.Equal(t, []string{"until 2030-05-06T12:00:00Z is not in the future (now 2030-05-06T12:00:00Z)"}, v.Problems)
 	resp, err := svc.PauseDeal(context.Background(), deals.PauseRequest{Deal: id, Source: "cli", EventID: "p-1", Until: now.Add(time.Second)})
 	require.NoError(t, err)
-	require.Equal(t, "signalled", resp.State)
+	require.Equal(t, store.EventSignalled, resp.State)
 }

@@ -67,7 +67,7 @@ func (s *Service) SnoozeTask(ctx context.Context, r SnoozeRequest) (EventRespons
 	if err != nil {
 		return EventResponse{}, err
 	}
-	_, retry, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, string(workflows.EventTaskSnoozed), func(payload []byte) bool {
+	_, retry, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, workflows.EventTaskSnoozed, func(payload []byte) bool {
 		var prev SnoozeRequest
 		return json.Unmarshal(payload, &prev) == nil && prev.TaskID == r.TaskID && prev.Until.Equal(until)
 	})

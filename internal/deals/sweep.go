@@ -56,28 +56,31 @@ type SweepResult struct {
 
 // SweptEvent is one row a sweep handled.
 type SweptEvent struct {
-	ID            int64  `json:"id"`
-	Kind          string `json:"kind"`
-	Source        string `json:"source"`
-	SourceEventID string `json:"source_event_id"`
-	DealID        string `json:"deal_id,omitempty"`
-	Result        string `json:"result"`           // SweepSignalled, SweepSettled, SweepSkipped or SweepFailed
-	State         string `json:"state,omitempty"`  // the row's state afterwards
-	Reason        string `json:"reason,omitempty"` // its outcome reason (settled)
-	Error         string `json:"error,omitempty"`  // failed: why
+	ID            int64            `json:"id"`
+	Kind          store.EventKind  `json:"kind"`
+	Source        string           `json:"source"`
+	SourceEventID string           `json:"source_event_id"`
+	DealID        string           `json:"deal_id,omitempty"`
+	Result        string           `json:"result"`           // SweepSignalled, SweepSettled, SweepSkipped or SweepFailed
+	State         store.EventState `json:"state,omitempty"`  // the row's state afterwards
+	Reason        string           `json:"reason,omitempty"` // its outcome reason (settled)
+	Error         string           `json:"error,omitempty"`  // failed: why
 }
 
 // settle is a row's outcome decided by the sweeper itself: it cannot be rebuilt, or a later
 // change made it moot.
-type settle struct{ state, reason string }
-
-func (e *settle) Error() string { return e.state + ": " + e.reason }
-
-func ignore(format string, args ...any) error {
-	return &settle{state: "ignored", reason: fmt.Sprintf(format, args...)}
+type settle struct {
+	state  store.EventState
+	reason string
 }
 
-const reasonClosed = "deal is closed; reopen it to continue"
+func (e *settle) Error() string { return string(e.state) + ": " + e.reason }
+
+func ignore(format string, args ...any) error {
+	return &settle{state: store.EventIgnored, reason: fmt.Sprintf(format, args...)}
+}
+
+const reasonClosed = store.ReasonClosed
 
 // SweepReceived re-signals, oldest first, up to limit events that have stayed in received
 // for longer than olderThan. Each row is re-sent by the code path of its kind, exactly as the
@@ -148,7 +151,7 @@ func (s *Service) temporalHealthy(ctx context.Context) error {
 func (s *Service) sweepOne(ctx context.Context, row store.ReceivedEvent) SweptEvent {
 	out := SweptEvent{ID: row.ID, Kind: row.Kind, Source: row.Source, SourceEventID: row.SourceEventID, DealID: row.DealID}
 	fail := func(err error) SweptEvent {
-		out.Result, out.State, out.Error = SweepFailed, "received", err.Error()
+		out.Result, out.State, out.Error = SweepFailed, store.EventReceived, err.Error()
 		return out
 	}
 	unlock, ok, err := s.Store.LockEvent(ctx, row.ID)
@@ -161,10 +164,10 @@ func (s *Service) sweepOne(ctx context.Context, row store.ReceivedEvent) SweptEv
 	}
 	defer unlock()
 	// Read under the lock: a sweeper that held it before marked the row before letting go.
-	if out.State, out.Reason, err = s.Store.EventState(ctx, row.ID); err != nil {
+	if out.State, out.Reason, err = s.Store.InboundEventState(ctx, row.ID); err != nil {
 		return fail(err)
 	}
-	if out.State != "received" {
+	if out.State != store.EventReceived {
 		out.Result = SweepSkipped
 		return out
 	}
@@ -174,15 +177,15 @@ func (s *Service) sweepOne(ctx context.Context, row store.ReceivedEvent) SweptEv
 	rctx, cancel := context.WithTimeout(ctx, sweepRowTimeout)
 	state, sendErr := s.resend(rctx, row)
 	cancel()
-	if sendErr == nil && state == "signalled" {
-		out.Result, out.State, out.Reason = SweepSignalled, "signalled", ""
+	if sendErr == nil && state == store.EventSignalled {
+		out.Result, out.State, out.Reason = SweepSignalled, store.EventSignalled, ""
 		return out
 	}
 	// Whatever the path recorded (refused for a closed deal, say) stands.
-	if out.State, out.Reason, err = s.Store.EventState(ctx, row.ID); err != nil {
+	if out.State, out.Reason, err = s.Store.InboundEventState(ctx, row.ID); err != nil {
 		return fail(errors.Join(sendErr, err))
 	}
-	if out.State != "received" {
+	if out.State != store.EventReceived {
 		out.Result = SweepSettled
 		return out
 	}
@@ -190,15 +193,15 @@ func (s *Service) sweepOne(ctx context.Context, row store.ReceivedEvent) SweptEv
 	switch {
 	case sendErr == nil:
 		// Defensive: the path neither signalled nor decided; never sweep it again and again.
-		st = &settle{"ignored", fmt.Sprintf("sent again by the sweeper, but not signalled (%s)", state)}
+		st = &settle{store.EventIgnored, fmt.Sprintf("sent again by the sweeper, but not signalled (%s)", state)}
 	case errors.As(sendErr, &st):
 	case errors.Is(sendErr, ErrDealClosed):
-		st = &settle{"refused", reasonClosed}
+		st = &settle{store.EventRefused, reasonClosed}
 	case isRefusal(sendErr):
 		// Such as an engagement or a snooze recorded by an earlier version with both a date
 		// and the instant it meant (return_on and return_at, until_on and until): "…refused:
 		// invalid request: give return_at or return_on, not both".
-		st = &settle{"refused", "sent again by the sweeper and refused: " + sendErr.Error()}
+		st = &settle{store.EventRefused, "sent again by the sweeper and refused: " + sendErr.Error()}
 		if d, err := s.Store.DealByID(ctx, row.DealID); err == nil && d.Closed() {
 			st.reason = reasonClosed
 		}
@@ -222,7 +225,7 @@ func isRefusal(err error) bool {
 
 // resend runs a received row's request again through the code path of its kind and says
 // what that path reports of the row (signalled, or another state it decided).
-func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, error) {
+func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (store.EventState, error) {
 	if row.DealID == "" {
 		return "", ignore("the event names no deal")
 	}
@@ -251,7 +254,7 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 		if _, err := s.Create(ctx, r); err != nil {
 			return "", err
 		}
-		return "signalled", nil
+		return store.EventSignalled, nil
 	case "stage_changed":
 		var r StageRequest
 		if err := decode(&r); err != nil {
@@ -274,7 +277,7 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 		r.Deal = row.DealID
 		resp, err := s.Engage(ctx, r)
 		return resp.State, err
-	case string(workflows.EventTaskClosed):
+	case workflows.EventTaskClosed:
 		var r TaskRequest
 		if err := decode(&r); err != nil {
 			return "", err
@@ -285,7 +288,7 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 		r.Deal = row.DealID
 		resp, err := s.CloseTask(ctx, r)
 		return resp.State, err
-	case string(workflows.EventTaskSnoozed):
+	case workflows.EventTaskSnoozed:
 		var r SnoozeRequest
 		if err := decode(&r); err != nil {
 			return "", err
@@ -296,23 +299,23 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 		r.Deal = row.DealID
 		resp, err := s.SnoozeTask(ctx, r)
 		return resp.State, err
-	case string(workflows.EventPaused), string(workflows.EventResumed):
+	case workflows.EventPaused, workflows.EventResumed:
 		var scope scopePayload
 		if row.Source == SourceOps && json.Unmarshal(row.Payload, &scope) == nil && scope.PauseID > 0 {
-			return s.resendScope(ctx, row, workflows.EventKind(row.Kind), scope)
+			return s.resendScope(ctx, row, row.Kind, scope)
 		}
 		// A deal's own pause or resume swept after a later one of either was recorded would
 		// undo it (a pause re-sent after its resume holds the deal for good). Owner and
 		// pipeline pauses (source ops) are other scopes.
 		later, found, err := s.Store.LaterEvent(ctx, row.DealID, row.ID,
-			[]string{string(workflows.EventPaused), string(workflows.EventResumed)}, SourceOps)
+			[]store.EventKind{workflows.EventPaused, workflows.EventResumed}, SourceOps)
 		if err != nil {
 			return "", err
 		}
 		if found {
 			return "", ignore("superseded: a later pause or resume of the deal (event %d) was recorded after it", later)
 		}
-		if row.Kind == string(workflows.EventPaused) {
+		if row.Kind == workflows.EventPaused {
 			var r PauseRequest
 			if err := decode(&r); err != nil {
 				return "", err
@@ -340,7 +343,7 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 		// Store.Reopen records a reopen and starts its run in one transaction, and marks it
 		// signalled there: a reopen left in received was never started. Starting a closed deal
 		// again is a decision for a person, not for a sweeper.
-		return "", &settle{"refused", "the reopen did not start a run; send the reopen again (with a new event id) if the deal should continue"}
+		return "", &settle{store.EventRefused, "the reopen did not start a run; send the reopen again (with a new event id) if the deal should continue"}
 	default:
 		return "", ignore("cannot be sent again: unknown event kind %q", row.Kind)
 	}
@@ -348,13 +351,13 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (string, 
 
 // resendScope tells one deal of an owner or pipeline pause (or its lift) again, as fanOut
 // does, unless a later change to that pause made the event moot.
-func (s *Service) resendScope(ctx context.Context, row store.ReceivedEvent, kind workflows.EventKind, p scopePayload) (string, error) {
+func (s *Service) resendScope(ctx context.Context, row store.ReceivedEvent, kind workflows.EventKind, p scopePayload) (store.EventState, error) {
 	if p.Scope != store.PauseScopeOwner && p.Scope != store.PauseScopePipeline {
 		return "", ignore("cannot be sent again: pause scope %q", p.Scope)
 	}
 	// Checked and signalled under the scope's lock, which starting, changing and lifting
 	// its pauses take too: a lift waits for this signal, or this sees the lift.
-	var state string
+	var state store.EventState
 	err := s.Store.WithPauseScopeLock(ctx, p.Scope, p.Key, func(ctx context.Context) error {
 		var err error
 		state, err = s.resendScopeLocked(ctx, row, kind, p)
@@ -363,7 +366,7 @@ func (s *Service) resendScope(ctx context.Context, row store.ReceivedEvent, kind
 	return state, err
 }
 
-func (s *Service) resendScopeLocked(ctx context.Context, row store.ReceivedEvent, kind workflows.EventKind, p scopePayload) (string, error) {
+func (s *Service) resendScopeLocked(ctx context.Context, row store.ReceivedEvent, kind workflows.EventKind, p scopePayload) (store.EventState, error) {
 	pause, err := s.Store.PauseByID(ctx, p.PauseID)
 	if errors.Is(err, store.ErrNotFound) {
 		return "", ignore("cannot be sent again: %s pause %d is not recorded", p.Scope, p.PauseID)
@@ -400,7 +403,7 @@ func (s *Service) resendScopeLocked(ctx context.Context, row store.ReceivedEvent
 
 // resendMigration signals a deal's migration again while the deal is still on the version
 // it migrates from.
-func (s *Service) resendMigration(ctx context.Context, row store.ReceivedEvent) (string, error) {
+func (s *Service) resendMigration(ctx context.Context, row store.ReceivedEvent) (store.EventState, error) {
 	var m struct {
 		From int64 `json:"from"`
 		To   int64 `json:"to"`
@@ -425,7 +428,8 @@ func (s *Service) resendMigration(ctx context.Context, row store.ReceivedEvent) 
 	if err != nil {
 		return "", err
 	}
-	return s.sendMigration(ctx, d, to, row.SourceEventID, row.SourceTime, nil)
+	state, err := s.sendMigration(ctx, d, to, row.SourceEventID, row.SourceTime, nil)
+	return store.EventState(state), err
 }
 
 // SweepEvery sweeps every interval until ctx ends, logging what each sweep that found

@@ -55,8 +55,7 @@ func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
 			return err
 		}
 		if t.InboundEventID != 0 {
-			_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = 'applied', outcome_reason = $2, updated_at = now()
-				WHERE id = $1`, t.InboundEventID, fmt.Sprintf("moved to %s (visit %d)", t.To, t.Visit))
+			err = setEventState(ctx, tx, t.InboundEventID, EventApplied, fmt.Sprintf("moved to %s (visit %d)", t.To, t.Visit))
 		}
 		return err
 	})

@@ -105,16 +105,15 @@ func (s *Store) RecordMigration(ctx context.Context, dealID string, from, to int
 		if eventID == 0 {
 			return nil
 		}
-		_, err := tx.Exec(ctx, `UPDATE inbound_events SET state = 'applied', outcome_reason = $2, updated_at = now() WHERE id = $1`,
-			eventID, fmt.Sprintf("migrated from cadence version %d to %d at %s", from, to, at.UTC().Format(time.RFC3339)))
-		return err
+		return setEventState(ctx, tx, eventID, EventApplied,
+			fmt.Sprintf("migrated from cadence version %d to %d at %s", from, to, at.UTC().Format(time.RFC3339)))
 	})
 }
 
 // AppliedMigrations counts a deal's applied cadence migrations.
 func (s *Store) AppliedMigrations(ctx context.Context, dealID string) (int, error) {
 	var n int
-	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound_events WHERE deal_id = $1 AND kind = 'migrate' AND state = 'applied'`, dealID).Scan(&n)
+	err := s.pool.QueryRow(ctx, `SELECT count(*) FROM inbound_events WHERE deal_id = $1 AND kind = $2 AND state = $3`, dealID, KindMigrate, EventApplied).Scan(&n)
 	return n, err
 }
 

@@ -74,14 +74,6 @@ type Deal struct {
 // Closed reports whether PostgreSQL says the deal is closed.
 func (d Deal) Closed() bool { return d.State == "closed" }
 
-// InboundEvent is the recorded state of one input from outside.
-type InboundEvent struct {
-	ID       int64
-	State    string
-	Reason   string
-	Inserted bool // false when the same (source, event id) was recorded before
-}
-
 // CreatedDeal is the result of CreateDeal.
 type CreatedDeal struct {
 	Deal    Deal
@@ -124,7 +116,7 @@ func (s *Store) CreateDeal(ctx context.Context, nd NewDeal) (CreatedDeal, error)
 		if err != nil {
 			return fmt.Errorf("read deal: %w", err)
 		}
-		out.Event, err = recordEvent(ctx, tx, nd.Source, nd.EventID, "created", dealID, nd.SourceTime, nd.Payload)
+		out.Event, err = recordEvent(ctx, tx, nd.Source, nd.EventID, KindCreated, dealID, nd.SourceTime, nd.Payload)
 		return err
 	})
 	var pgErr *pgconn.PgError
@@ -189,55 +181,9 @@ func insertDeal(ctx context.Context, tx pgx.Tx, nd NewDeal) (string, error) {
 	return dealID, nil
 }
 
-func recordEvent(ctx context.Context, tx pgx.Tx, source, eventID, kind, dealID string, at time.Time, payload []byte) (InboundEvent, error) {
-	if payload == nil {
-		payload = []byte("{}")
-	}
-	ev := InboundEvent{Inserted: true}
-	err := tx.QueryRow(ctx, `
-		INSERT INTO inbound_events (source, source_event_id, kind, deal_id, source_time, payload)
-		VALUES ($1, $2, $3, $4, $5, $6)
-		ON CONFLICT (source, source_event_id) DO NOTHING
-		RETURNING id, state, outcome_reason`, source, eventID, kind, dealID, at, payload).Scan(&ev.ID, &ev.State, &ev.Reason)
-	if errors.Is(err, pgx.ErrNoRows) {
-		ev.Inserted = false
-		var prev InboundEventRecord
-		err = tx.QueryRow(ctx, `SELECT id, coalesce(deal_id::text, ''), kind, state, outcome_reason, payload FROM inbound_events
-			WHERE source = $1 AND source_event_id = $2`, source, eventID).
-			Scan(&prev.ID, &prev.DealID, &prev.Kind, &prev.State, &prev.Reason, &prev.Payload)
-		if err == nil && (prev.DealID != dealID || prev.Kind != kind) {
-			// The same key for another deal or kind is another request, never its duplicate.
-			return InboundEvent{}, &EventIDTakenError{Source: source, EventID: eventID, Holder: prev}
-		}
-		ev.ID, ev.State, ev.Reason = prev.ID, prev.State, prev.Reason
-	}
-	if err != nil {
-		return InboundEvent{}, fmt.Errorf("record inbound event: %w", err)
-	}
-	return ev, nil
-}
-
-// ErrEventIDTaken: a source's event id already names another request (another deal, kind or
-// payload). The request is refused, naming the event that holds the id (*EventIDTakenError).
-var ErrEventIDTaken = errors.New("event id already used for another request")
-
-// EventIDTakenError names the recorded event that holds a (source, event id).
-type EventIDTakenError struct {
-	Source, EventID string
-	Holder          InboundEventRecord
-}
-
-func (e *EventIDTakenError) Error() string {
-	return fmt.Sprintf("event id %q of source %s was already used for another request: event %d (%s on deal %s); send a new event id",
-		e.EventID, e.Source, e.Holder.ID, e.Holder.Kind, e.Holder.DealID)
-}
-
-// Is makes errors.Is(err, ErrEventIDTaken) true.
-func (e *EventIDTakenError) Is(target error) bool { return target == ErrEventIDTaken }
-
 // StageEvent is a stage change received from outside.
 type StageEvent struct {
-	Kind       string // default stage_changed
+	Kind       EventKind // default KindStageChanged
 	DealID     string
 	Source     string
 	EventID    string
@@ -261,44 +207,23 @@ func (s *Store) RecordStageEvent(ctx context.Context, ev StageEvent) (InboundEve
 		}
 		kind := ev.Kind
 		if kind == "" {
-			kind = "stage_changed"
+			kind = KindStageChanged
 		}
 		out, err = recordEvent(ctx, tx, ev.Source, ev.EventID, kind, ev.DealID, ev.SourceTime, ev.Payload)
 		if err != nil {
 			return err
 		}
-		if state == "closed" && (out.State == "received" || out.State == "signalled") {
+		if state == "closed" && out.State.Pending() {
 			// Refused whether new or a retry of one never applied: only reopen restarts a deal.
-			out.State, out.Reason = "refused", "deal is closed; reopen it to continue"
-			_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1`,
-				out.ID, out.State, out.Reason)
+			out.State, out.Reason = EventRefused, ReasonClosed
+			err = setEventState(ctx, tx, out.ID, out.State, out.Reason)
 		}
 		return err
 	})
-	if err == nil && out.State == "refused" {
+	if err == nil && out.State == EventRefused {
 		return out, fmt.Errorf("deal %s: %w", ev.DealID, ErrDealClosed)
 	}
 	return out, err
-}
-
-// MarkEventSignalled moves an event from received to signalled once Temporal accepted it.
-//
-// It runs once Temporal accepted the signal, so the caller's cancellation (a client gone, a
-// server stopping) does not stop it: a row left 'received' would be signalled again.
-func (s *Store) MarkEventSignalled(ctx context.Context, id int64) error {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = 'signalled', updated_at = now()
-		WHERE id = $1 AND state = 'received'`, id)
-	return err
-}
-
-// SetEventOutcome records what became of an event that was not applied. A decided event
-// keeps its first outcome: a redelivered copy marked duplicate must not hide that it applied.
-func (s *Store) SetEventOutcome(ctx context.Context, id int64, state, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now()
-		WHERE id = $1 AND state IN ('received', 'signalled')`, id, state, reason)
-	return err
 }
 
 // LastVisit is the highest stage-visit number recorded for a deal: the counter a new run
@@ -352,7 +277,7 @@ func (s *Store) Reopen(ctx context.Context, dealID, source, eventID string, at t
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(visit), 0) FROM stage_transitions WHERE deal_id = $1`, dealID).Scan(&prevVisit); err != nil {
 			return err
 		}
-		ev, err := recordEvent(ctx, tx, source, eventID, "reopen", dealID, at, payload)
+		ev, err := recordEvent(ctx, tx, source, eventID, KindReopen, dealID, at, payload)
 		if err != nil {
 			return err
 		}
@@ -366,7 +291,6 @@ func (s *Store) Reopen(ctx context.Context, dealID, source, eventID string, at t
 		if err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = 'signalled', updated_at = now() WHERE id = $1`, ev.ID)
-		return err
+		return setEventState(ctx, tx, ev.ID, EventSignalled, "")
 	})
 }

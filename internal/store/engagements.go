@@ -63,7 +63,7 @@ func (s *Store) RecordEngagement(ctx context.Context, ev EngagementEvent) (Recor
 		if err != nil {
 			return err
 		}
-		out.Event, err = recordEvent(ctx, tx, ev.Source, ev.EventID, "engaged", ev.DealID, ev.SourceTime, ev.Payload)
+		out.Event, err = recordEvent(ctx, tx, ev.Source, ev.EventID, KindEngaged, ev.DealID, ev.SourceTime, ev.Payload)
 		if err != nil {
 			return err
 		}
@@ -99,49 +99,20 @@ func (s *Store) RecordEngagement(ctx context.Context, ev EngagementEvent) (Recor
 			}
 			out.Suppressed, out.SuppressionAdded = true, tag.RowsAffected() == 1
 		}
-		if state == "closed" && (out.Event.State == "received" || out.Event.State == "signalled") {
+		if state == "closed" && out.Event.State.Pending() {
 			// Only reopen restarts a deal; a suppression is applied regardless.
-			out.Event.State, out.Event.Reason = "refused", "deal is closed; reopen it to continue"
+			out.Event.State, out.Event.Reason = EventRefused, ReasonClosed
 			if ev.Suppress != "" {
-				out.Event.State, out.Event.Reason = "applied", ReasonClosedSuppressed
+				out.Event.State, out.Event.Reason = EventApplied, ReasonClosedSuppressed
 			}
-			_, err = tx.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1`,
-				out.Event.ID, out.Event.State, out.Event.Reason)
+			err = setEventState(ctx, tx, out.Event.ID, out.Event.State, out.Event.Reason)
 		}
 		return err
 	})
-	if err == nil && out.Event.State == "refused" && ev.Suppress == "" {
+	if err == nil && out.Event.State == EventRefused && ev.Suppress == "" {
 		return out, fmt.Errorf("deal %s: %w", ev.DealID, ErrDealClosed)
 	}
 	return out, err
-}
-
-// InboundEventRecord is a recorded inbound event looked up by its source key.
-type InboundEventRecord struct {
-	ID      int64
-	DealID  string // empty when the event names no deal
-	Kind    string
-	State   string
-	Reason  string
-	Payload []byte
-}
-
-// InboundEventByKey reads the event a source recorded under eventID, or ErrNotFound.
-func (s *Store) InboundEventByKey(ctx context.Context, source, eventID string) (InboundEventRecord, error) {
-	var e InboundEventRecord
-	var dealID *string
-	err := s.pool.QueryRow(ctx, `SELECT id, deal_id, kind, state, outcome_reason, payload FROM inbound_events
-		WHERE source = $1 AND source_event_id = $2`, source, eventID).Scan(&e.ID, &dealID, &e.Kind, &e.State, &e.Reason, &e.Payload)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return InboundEventRecord{}, fmt.Errorf("event %s/%s: %w", source, eventID, ErrNotFound)
-	}
-	if err != nil {
-		return InboundEventRecord{}, err
-	}
-	if dealID != nil {
-		e.DealID = *dealID
-	}
-	return e, nil
 }
 
 // TaskByID reads one task, or ErrNotFound.

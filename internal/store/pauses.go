@@ -272,25 +272,16 @@ func (s *Store) OwnerByID(ctx context.Context, id string) (Owner, error) {
 	return scanOwner(s.pool.QueryRow(ctx, ownerQuery+`WHERE o.id = $1::uuid`, id), id)
 }
 
-// SupersedeReceived marks ignored the events of a source still waiting to be signalled
-// (state received) whose ids start with prefix, but not with except (empty: no exception):
-// a later change made them moot, such as a pause lifted, or given another end, before every
-// deal heard of it. Nothing re-signals them afterwards. It returns how many it marked.
-func (s *Store) SupersedeReceived(ctx context.Context, source, prefix, except, reason string) (int, error) {
-	notLike := ""
-	if except != "" {
-		notLike = likePrefix(except)
-	}
-	tag, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = 'ignored', outcome_reason = $3, updated_at = now()
-		WHERE source = $1 AND source_event_id LIKE $2 AND ($4 = '' OR source_event_id NOT LIKE $4) AND state = 'received'`,
-		source, likePrefix(prefix), reason, notLike)
-	if err != nil {
-		return 0, fmt.Errorf("supersede events %s/%s…: %w", source, prefix, err)
-	}
-	return int(tag.RowsAffected()), nil
-}
-
 // likePrefix is the LIKE pattern of the strings that start with prefix.
 func likePrefix(prefix string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(prefix) + "%"
+}
+
+// PauseByID reads one owner or pipeline pause, or ErrNotFound.
+func (s *Store) PauseByID(ctx context.Context, id int64) (Pause, error) {
+	p, err := scanPause(s.pool.QueryRow(ctx, `SELECT `+pauseColumns+` FROM pauses WHERE id = $1`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return Pause{}, fmt.Errorf("pause %d: %w", id, ErrNotFound)
+	}
+	return p, err
 }

@@ -166,7 +166,7 @@ func TestClosedDealRefusesEventsUntilReopened(t *testing.T) {
 
 	ev, err := st.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "crm", EventID: "late-1", SourceTime: now})
 	require.ErrorIs(t, err, store.ErrDealClosed)
-	require.Equal(t, "refused", ev.State, "the event is recorded, and refused")
+	require.Equal(t, store.EventRefused, ev.State, "the event is recorded, and refused")
 
 	// A failed start writes nothing: the deal stays closed.
 	err = st.Reopen(ctx, d.ID, "cli", "reopen-1", now, nil, func(store.Deal, int, int64) error { return context.DeadlineExceeded })
@@ -222,11 +222,11 @@ func TestRetriedEventForAClosedDealIsRefused(t *testing.T) {
 	d := newDeal(t, st, "rc-1").Deal
 	first, err := st.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "crm", EventID: "e-1", SourceTime: time.Now()})
 	require.NoError(t, err)
-	require.Equal(t, "received", first.State, "recorded, never signalled (Temporal was down)")
+	require.Equal(t, store.EventReceived, first.State, "recorded, never signalled (Temporal was down)")
 	require.NoError(t, st.MarkClosed(ctx, d.ID, "lost", 3, time.Now()))
 	again, err := st.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "crm", EventID: "e-1", SourceTime: time.Now()})
 	require.ErrorIs(t, err, store.ErrDealClosed)
-	require.Equal(t, "refused", again.State)
+	require.Equal(t, store.EventRefused, again.State)
 }
 
 func TestNewerTransitionReopensAClosedDeal(t *testing.T) {

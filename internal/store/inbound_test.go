@@ -29,7 +29,7 @@ func TestReceivedEventsOldestFirstAndLockedOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.Len(t, rows, 2, "the fresh one is left alone")
 	require.Equal(t, []int64{b.Event.ID, a.Event.ID}, []int64{rows[0].ID, rows[1].ID})
-	require.Equal(t, "created", rows[0].Kind)
+	require.Equal(t, store.KindCreated, rows[0].Kind)
 	require.Equal(t, b.Deal.ID, rows[0].DealID)
 	require.Equal(t, "create:hs-2", rows[0].SourceEventID)
 	require.JSONEq(t, `{}`, string(rows[0].Payload))
@@ -73,9 +73,9 @@ func TestReceivedEventsOldestFirstAndLockedOnce(t *testing.T) {
 	require.True(t, ok, "free again once unlocked")
 	unlock2()
 
-	state, _, err := st.EventState(ctx, b.Event.ID)
+	state, _, err := st.InboundEventState(ctx, b.Event.ID)
 	require.NoError(t, err)
-	require.Equal(t, "received", state)
-	_, _, err = st.EventState(ctx, 999999)
+	require.Equal(t, store.EventReceived, state)
+	_, _, err = st.InboundEventState(ctx, 999999)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
