@@ -240,7 +240,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 		Version: workflows.EventVersion, Kind: workflows.EventCreated, Source: r.Source, SourceEventID: r.EventID,
 		SourceTime: r.SourceTime, InboundEventID: created.Event.ID, Stage: d.Stage, Reason: "deal created",
 	}
-	run, err := s.signalWithStartOpts(ctx, d, ev, startOptions{importDeal: r.Import})
+	run, err := s.startRun(ctx, d, runStart{event: ev, importDeal: r.Import})
 	if errors.Is(err, ErrDeliveryPending) {
 		resp.State, resp.Message = store.EventReceived, PendingMessage
 	}
@@ -276,7 +276,9 @@ func loadable(cv store.CadenceVersion) error {
 //
 // A run is almost always open, so it is signalled first: only when Temporal finds none is
 // the start input, which costs queries (the last visit, the pauses holding the deal), built
-// and the event delivered with Signal-With-Start.
+// and the event delivered with Signal-With-Start, to a new run that re-enters the deal's
+// recorded stage (recovery: a start that failed after the deal was recorded, or a run that
+// failed).
 func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflows.Event) error {
 	if d.Closed() {
 		return fmt.Errorf("deal %s is closed in %s: %w", d.ID, d.Stage, ErrDealClosed)
@@ -285,14 +287,39 @@ func (s *Service) signalWithStart(ctx context.Context, d store.Deal, ev workflow
 	err := s.Temporal.SignalWorkflow(sctx, workflows.WorkflowID(d.ID), "", workflows.EventSignal, ev)
 	cancel()
 	var none *serviceerror.NotFound
-	if errors.As(err, &none) {
-		_, err = s.signalWithStartOpts(ctx, d, ev, startOptions{})
+	if !errors.As(err, &none) {
+		if err != nil {
+			return signalFailed(d, ev, err)
+		}
+		return nil
+	}
+	in, err := s.startInput(ctx, d, runStart{event: workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventCreated,
+		Source: "recovery", SourceEventID: "recover:" + d.ID, SourceTime: d.CreatedAt, Stage: d.Stage, Reason: "run restarted"},
+		prevStage: d.Stage})
+	if err != nil {
 		return err
+	}
+	opts := runOptions(d, d.Stage, false)
+	sctx, cancel = context.WithTimeout(ctx, SignalTimeout)
+	defer cancel()
+	_, err = s.Temporal.SignalWithStartWorkflow(sctx, opts.ID, workflows.EventSignal, ev, opts, workflows.DealWorkflow, in)
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) {
+		return s.closedRun(ctx, d, ev)
 	}
 	if err != nil {
 		return signalFailed(d, ev, err)
 	}
 	return nil
+}
+
+// closedRun refuses ev: the deal's workflow has completed (the reuse policy restarts only a
+// failed run), though PostgreSQL may not say the deal is closed yet.
+func (s *Service) closedRun(ctx context.Context, d store.Deal, ev workflows.Event) error {
+	if ev.InboundEventID != 0 {
+		_ = s.Store.SetEventOutcome(ctx, ev.InboundEventID, store.EventRefused, "deal workflow is closed; reopen the deal to continue")
+	}
+	return fmt.Errorf("deal %s: its workflow has completed: %w", d.ID, ErrDealClosed)
 }
 
 // signalFailed is the error of a delivery of a recorded event that failed: a *PendingError
@@ -304,68 +331,106 @@ func signalFailed(d store.Deal, ev workflows.Event, err error) error {
 	return fmt.Errorf("deal %s and the event are recorded but could not be signalled (retry the same request; it is deduplicated): %w", d.ID, err)
 }
 
-// startOptions shape the run signalWithStartOpts starts when none is open.
-type startOptions struct {
-	importDeal bool // DealInput.Import: the create of an imported deal
+// runStart says how a new run of a deal begins.
+type runStart struct {
+	event      workflows.Event // the run's first event: the create, a reopen's move, or a recovery
+	prevStage  string          // the stage the deal was in before (recovery, reopen); empty for a create
+	prevVisit  *int            // the stage-visit counter, read under the reopen's lock; nil: read now
+	importDeal bool            // DealInput.Import: the create of an imported deal
+	reopen     bool            // a reopen: a new run after a completed one, on purpose
 }
 
-// signalWithStartOpts delivers ev with Signal-With-Start, building the start input whether a
-// run is open or not: Create calls it directly, since a new deal has no run yet and its
-// answer names the run.
-func (s *Service) signalWithStartOpts(ctx context.Context, d store.Deal, ev workflows.Event, so startOptions) (client.WorkflowRun, error) {
-	if d.Closed() {
-		return nil, fmt.Errorf("deal %s is closed in %s: %w", d.ID, d.Stage, ErrDealClosed)
-	}
-	start, prevStage := ev, ""
-	if start.Kind != workflows.EventCreated {
-		// If no run is open (a start that failed after the deal was recorded, or a run that
-		// failed), the new run re-enters the deal's recorded stage and then receives ev.
-		start = workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventCreated, Source: "recovery",
-			SourceEventID: "recover:" + d.ID, SourceTime: d.CreatedAt, Stage: d.Stage, Reason: "run restarted"}
-		prevStage = d.Stage
-	}
-	prevVisit, err := s.Store.LastVisit(ctx, d.ID)
-	if err != nil {
-		return nil, err
+// startInput is the one builder of a new run's input, for a create, a recovery and a
+// reopen: the stage-visit counter continues from PostgreSQL, so ledger and task keys never
+// collide, and the run starts held by the owner and pipeline pauses that hold the deal.
+func (s *Service) startInput(ctx context.Context, d store.Deal, rs runStart) (workflows.DealInput, error) {
+	var prevVisit int
+	if rs.prevVisit != nil {
+		prevVisit = *rs.prevVisit
+	} else {
+		v, err := s.Store.LastVisit(ctx, d.ID)
+		if err != nil {
+			return workflows.DealInput{}, err
+		}
+		prevVisit = v
 	}
 	// Read after the deal's row is committed: an owner or pipeline pause recorded later
 	// lists this deal when it tells every open deal, so none starts unpaused by mistake.
 	pauses, err := s.startPauses(ctx, d.ID)
 	if err != nil {
-		return nil, err
+		return workflows.DealInput{}, err
 	}
-	in := workflows.DealInput{
+	return workflows.DealInput{
 		Version: workflows.InputVersion, DealID: d.ID, OwnerID: d.OwnerID,
 		Cadence: workflows.CadenceRef{Version: d.CadenceVersion, Hash: d.CadenceHash},
-		Start:   start, PrevStage: prevStage, PrevVisit: prevVisit, PrevRevision: d.Revision,
-		Pauses: pauses, Import: so.importDeal && ev.Kind == workflows.EventCreated,
+		Start:   rs.event, PrevStage: rs.prevStage, PrevVisit: prevVisit, PrevRevision: d.Revision,
+		Pauses: pauses, Import: rs.importDeal,
+	}, nil
+}
+
+// runOptions are the start options of a deal's run in stage. A completed run (a closed
+// deal) is restarted only by a reopen; a failed one may be by any start.
+func runOptions(d store.Deal, stage string, reopen bool) client.StartWorkflowOptions {
+	reuse := enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY
+	if reopen {
+		reuse = enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE
 	}
-	opts := client.StartWorkflowOptions{
-		ID:        workflows.WorkflowID(d.ID),
-		TaskQueue: workflows.TaskQueue,
-		// A completed run (a closed deal) is never restarted here; a failed one may be.
-		WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE_FAILED_ONLY,
+	return client.StartWorkflowOptions{
+		ID:                       workflows.WorkflowID(d.ID),
+		TaskQueue:                workflows.TaskQueue,
+		WorkflowIDReusePolicy:    reuse,
 		WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_USE_EXISTING,
 		TypedSearchAttributes: temporal.NewSearchAttributes(
-			workflows.DealStageKey.ValueSet(d.Stage),
+			workflows.DealStageKey.ValueSet(stage),
 			workflows.DealOwnerKey.ValueSet(d.OwnerID),
 			workflows.CadenceVersionKey.ValueSet(d.CadenceVersion),
 		),
 	}
-	sctx, cancel := context.WithTimeout(ctx, SignalTimeout)
-	defer cancel()
-	run, err := s.Temporal.SignalWithStartWorkflow(sctx, opts.ID, workflows.EventSignal, ev, opts, workflows.DealWorkflow, in)
-	var started *serviceerror.WorkflowExecutionAlreadyStarted
-	if errors.As(err, &started) {
-		if ev.InboundEventID != 0 {
-			_ = s.Store.SetEventOutcome(ctx, ev.InboundEventID, store.EventRefused, "deal workflow is closed; reopen the deal to continue")
-		}
-		return nil, fmt.Errorf("deal %s: its workflow has completed: %w", d.ID, ErrDealClosed)
-	}
+}
+
+// startRun is the one way the front door starts a run with its first event in the input
+// (a create, a reopen): nothing is signalled beside it. When a run is open already (a
+// second create for the deal, or a retry of one whose start Temporal did accept), the event
+// is delivered to that run as a signal instead, and the run decides (a create converges).
+// A reopen waits for the closing run to finish, then starts the new one.
+func (s *Service) startRun(ctx context.Context, d store.Deal, rs runStart) (client.WorkflowRun, error) {
+	in, err := s.startInput(ctx, d, rs)
 	if err != nil {
-		return nil, signalFailed(d, ev, err)
+		return nil, err
 	}
-	return run, nil
+	opts := runOptions(d, rs.event.Stage, rs.reopen)
+	opts.WorkflowIDConflictPolicy = enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL
+	// Without this the SDK hands back the open run as if it were new.
+	opts.WorkflowExecutionErrorWhenAlreadyStarted = true
+	start := func() (client.WorkflowRun, error) {
+		if rs.reopen {
+			// Nothing waits for a sweeper here: a reopen answers once its run started, or
+			// fails (503 while Temporal does not answer) and is sent again.
+			return s.Temporal.ExecuteWorkflow(ctx, opts, workflows.DealWorkflow, in)
+		}
+		sctx, cancel := context.WithTimeout(ctx, SignalTimeout)
+		defer cancel()
+		return s.Temporal.ExecuteWorkflow(sctx, opts, workflows.DealWorkflow, in)
+	}
+	run, err := start()
+	var started *serviceerror.WorkflowExecutionAlreadyStarted
+	if errors.As(err, &started) && rs.reopen {
+		// PostgreSQL marks a deal closed just before its run completes; wait for that run
+		// to finish, then start the new one.
+		if werr := s.waitForRunToEnd(ctx, opts.ID); werr != nil {
+			return nil, fmt.Errorf("reopen deal %s: its closing run has not finished: %w", d.ID, werr)
+		}
+		run, err = start()
+	} else if errors.As(err, &started) {
+		if err := s.signalWithStart(ctx, d, rs.event); err != nil {
+			return nil, err
+		}
+		return s.Temporal.GetWorkflow(ctx, opts.ID, started.RunId), nil
+	}
+	if err != nil && !rs.reopen {
+		return nil, signalFailed(d, rs.event, err)
+	}
+	return run, err
 }
 
 // StageRequest moves a deal to a stage.
@@ -511,49 +576,29 @@ func (s *Service) Reopen(ctx context.Context, r ReopenRequest) (ReopenResponse, 
 	}
 	now := s.now()
 	payload, _ := json.Marshal(r)
-	resp := ReopenResponse{DealID: d.ID, Stage: r.Stage}
-	err = s.Store.Reopen(ctx, d.ID, r.Source, r.EventID, now, payload, func(d store.Deal, prevVisit int, eventID int64) error {
-		pauses, err := s.startPauses(ctx, d.ID)
-		if err != nil {
-			return err
+	claim, err := s.Store.BeginReopen(ctx, d.ID, r.Source, r.EventID, now, payload)
+	if err != nil {
+		return ReopenResponse{}, err
+	}
+	// Started outside any transaction: the claim (the deal still closed, the reopen event
+	// received) keeps a second reopen out meanwhile; if the process stops before the run
+	// starts, the same request again continues it (the sweeper refuses it after a while).
+	d = claim.Deal
+	run, err := s.startRun(ctx, d, runStart{event: workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventStageChanged,
+		Source: r.Source, SourceEventID: r.EventID, SourceTime: now, InboundEventID: claim.EventID, Stage: r.Stage, Reason: r.Reason},
+		prevStage: d.Stage, prevVisit: &claim.PrevVisit, reopen: true})
+	if err != nil {
+		// A reopen whose run did not start writes nothing: its claim goes, the deal stays
+		// closed, and the same request may be sent again.
+		if derr := s.Store.DropReopen(ctx, claim.EventID); derr != nil {
+			err = errors.Join(err, derr)
 		}
-		in := workflows.DealInput{
-			Version: workflows.InputVersion, DealID: d.ID, OwnerID: d.OwnerID,
-			Cadence: workflows.CadenceRef{Version: d.CadenceVersion, Hash: d.CadenceHash},
-			Start: workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventStageChanged, Source: r.Source,
-				SourceEventID: r.EventID, SourceTime: now, InboundEventID: eventID, Stage: r.Stage, Reason: r.Reason},
-			PrevStage: d.Stage, PrevVisit: prevVisit, PrevRevision: d.Revision, Pauses: pauses,
-		}
-		opts := client.StartWorkflowOptions{
-			ID:                       workflows.WorkflowID(d.ID),
-			TaskQueue:                workflows.TaskQueue,
-			WorkflowIDReusePolicy:    enumspb.WORKFLOW_ID_REUSE_POLICY_ALLOW_DUPLICATE,
-			WorkflowIDConflictPolicy: enumspb.WORKFLOW_ID_CONFLICT_POLICY_FAIL,
-			// Without this the SDK hands back the still-running closing run as if it were new.
-			WorkflowExecutionErrorWhenAlreadyStarted: true,
-			TypedSearchAttributes: temporal.NewSearchAttributes(
-				workflows.DealStageKey.ValueSet(r.Stage),
-				workflows.DealOwnerKey.ValueSet(d.OwnerID),
-				workflows.CadenceVersionKey.ValueSet(d.CadenceVersion),
-			),
-		}
-		run, err := s.Temporal.ExecuteWorkflow(ctx, opts, workflows.DealWorkflow, in)
-		var started *serviceerror.WorkflowExecutionAlreadyStarted
-		if errors.As(err, &started) {
-			// PostgreSQL marks a deal closed just before its run completes; wait for that run
-			// to finish, then start the new one.
-			if werr := s.waitForRunToEnd(ctx, opts.ID); werr != nil {
-				return fmt.Errorf("reopen deal %s: its closing run has not finished: %w", d.ID, werr)
-			}
-			run, err = s.Temporal.ExecuteWorkflow(ctx, opts, workflows.DealWorkflow, in)
-		}
-		if err != nil {
-			return fmt.Errorf("start reopened deal %s: %w", d.ID, err)
-		}
-		resp.RunID, resp.Visit = run.GetRunID(), prevVisit+1
-		return nil
-	})
-	return resp, err
+		return ReopenResponse{}, fmt.Errorf("start reopened deal %s: %w", d.ID, err)
+	}
+	if err := s.Store.FinishReopen(ctx, d.ID, claim.EventID); err != nil {
+		return ReopenResponse{}, err
+	}
+	return ReopenResponse{DealID: d.ID, Stage: r.Stage, RunID: run.GetRunID(), Visit: claim.PrevVisit + 1}, nil
 }
 
 // closingRunWait bounds how long a reopen waits for the closed deal's last run to complete.

@@ -140,7 +140,7 @@ func TestOwnerPauseReachesMoreDealsThanItSignalsAtOnce(t *testing.T) {
 		State: "paused", Deals: 20, Signalled: 20}, resp)
 	require.WithinDuration(t, time.Now(), resp.Since, time.Minute)
 	for _, id := range ids {
-		require.Equal(t, []string{"created/", "paused/owner"}, told(t, id), id)
+		require.Equal(t, []string{"paused/owner"}, told(t, id), id)
 	}
 	resp, err = svc.ResumeOwner(ctx, deals.ScopeResumeRequest{Target: resp.Key, Source: "cli"})
 	require.NoError(t, err)

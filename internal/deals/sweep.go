@@ -340,9 +340,9 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (store.Ev
 	case "migrate":
 		return s.resendMigration(ctx, row)
 	case "reopen":
-		// Store.Reopen records a reopen and starts its run in one transaction, and marks it
-		// signalled there: a reopen left in received was never started. Starting a closed deal
-		// again is a decision for a person, not for a sweeper.
+		// A reopen left in received did not start its run (Temporal did not answer, or its
+		// process stopped before Store.FinishReopen). Starting a closed deal again is a
+		// decision for a person, not for a sweeper; refusing it also ends its claim.
 		return "", &settle{store.EventRefused, "the reopen did not start a run; send the reopen again (with a new event id) if the deal should continue"}
 	default:
 		return "", ignore("cannot be sent again: unknown event kind %q", row.Kind)

@@ -85,7 +85,7 @@ func TestEngagementSignalsTheDeal(t *testing.T) {
 	require.Equal(t, http.StatusOK, again.status, again.raw)
 	require.Equal(t, true, again.body["duplicate"])
 	require.Equal(t, r.body["event_id"], again.body["event_id"])
-	require.Len(t, signals(t, id), 2, "the create and the reply; the retry signals nothing")
+	require.Len(t, signals(t, id), 1, "the reply (the create is the run's input); the retry signals nothing")
 
 	r = a.do("POST", path, `{"kind":"out_of_office","event_id":"ooo-1","source_time":"2026-11-23T10:00:00Z","return_at":"2026-12-01T08:00:00Z"}`)
 	require.Equal(t, http.StatusAccepted, r.status, r.raw)

@@ -256,12 +256,23 @@ func (s *Store) DealByExternalID(ctx context.Context, source, externalID string)
 	return d, err
 }
 
-// Reopen is the one way back for a closed deal. Inside one transaction it locks the deal,
-// records the reopen event and calls start with the stage-visit counter from PostgreSQL; the
-// deal is marked open only if start succeeds, so a failed start writes nothing.
-func (s *Store) Reopen(ctx context.Context, dealID, source, eventID string, at time.Time, payload []byte,
-	start func(d Deal, prevVisit int, eventID int64) error) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+// ReopenClaim is a reopen recorded by BeginReopen: the closed deal, the stage-visit counter
+// its new run continues from, and the reopen's inbound event (still received).
+type ReopenClaim struct {
+	Deal      Deal
+	PrevVisit int
+	EventID   int64
+}
+
+// BeginReopen is the first half of the one way back for a closed deal: under the deal's lock
+// it checks the deal is closed, reads the stage-visit counter from PostgreSQL and records
+// the reopen event (received), then commits. The caller starts the run, outside any
+// transaction, then calls FinishReopen. The same reopen sent again (same event id, still
+// received: its start failed, or its process stopped) continues it; while one is under
+// way, a reopen with another event id is refused, so two reopens never start two runs.
+func (s *Store) BeginReopen(ctx context.Context, dealID, source, eventID string, at time.Time, payload []byte) (ReopenClaim, error) {
+	var out ReopenClaim
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
 		d, err := scanDeal(tx.QueryRow(ctx, `SELECT `+dealColumns+`
 			FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version WHERE d.id = $1 FOR UPDATE OF d`, dealID))
 		if errors.Is(err, pgx.ErrNoRows) {
@@ -277,20 +288,44 @@ func (s *Store) Reopen(ctx context.Context, dealID, source, eventID string, at t
 		if err := tx.QueryRow(ctx, `SELECT coalesce(max(visit), 0) FROM stage_transitions WHERE deal_id = $1`, dealID).Scan(&prevVisit); err != nil {
 			return err
 		}
+		under, found, err := reopenUnderWay(ctx, tx, dealID)
+		if err != nil {
+			return err
+		}
 		ev, err := recordEvent(ctx, tx, source, eventID, KindReopen, dealID, at, payload)
 		if err != nil {
 			return err
 		}
-		if !ev.Inserted {
-			return fmt.Errorf("reopen event %s/%s was already used", source, eventID)
+		switch {
+		case !ev.Inserted && ev.State != EventReceived:
+			return fmt.Errorf("reopen event %s/%s was already used (event %d, %s)", source, eventID, ev.ID, ev.State)
+		case found && under != ev.ID:
+			return fmt.Errorf("deal %s: another reopen (event %d) is under way: %w", dealID, under, ErrDealNotClosed)
 		}
-		if err := start(d, prevVisit, ev.ID); err != nil {
+		out = ReopenClaim{Deal: d, PrevVisit: prevVisit, EventID: ev.ID}
+		return nil
+	})
+	return out, err
+}
+
+// DropReopen removes the claim of a reopen whose run did not start (its event, still
+// received), so a failed reopen writes nothing, as before the run started outside the
+// transaction.
+func (s *Store) DropReopen(ctx context.Context, eventID int64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return dropReceived(ctx, s.pool, eventID, KindReopen)
+}
+
+// FinishReopen marks the deal open and its reopen event signalled, once its run started.
+func (s *Store) FinishReopen(ctx context.Context, dealID string, eventID int64) error {
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+	defer cancel()
+	return s.inTx(ctx, func(tx pgx.Tx) error {
+		if _, err := tx.Exec(ctx, `UPDATE deals SET state = 'open', closed_at = NULL, updated_at = now() WHERE id = $1 AND state = 'closed'`,
+			dealID); err != nil {
 			return err
 		}
-		_, err = tx.Exec(ctx, `UPDATE deals SET state = 'open', closed_at = NULL, updated_at = now() WHERE id = $1`, dealID)
-		if err != nil {
-			return err
-		}
-		return setEventState(ctx, tx, ev.ID, EventSignalled, "")
+		return markSignalled(ctx, tx, eventID)
 	})
 }

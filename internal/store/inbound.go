@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/jackc/pgx/v5"
+	"github.com/jackc/pgx/v5/pgconn"
 )
 
 // This file owns the inbound_events table: every INSERT and UPDATE of it is here. An inbound
@@ -160,9 +161,41 @@ func (s *Store) SetEventOutcome(ctx context.Context, id int64, state EventState,
 	return err
 }
 
+// markSignalled moves an event from received to signalled inside the caller's transaction.
+func markSignalled(ctx context.Context, tx pgx.Tx, id int64) error {
+	_, err := tx.Exec(ctx, `UPDATE inbound_events SET state = $2, updated_at = now() WHERE id = $1 AND state = $3`,
+		id, EventSignalled, EventReceived)
+	if err != nil {
+		return fmt.Errorf("mark inbound event %d signalled: %w", id, err)
+	}
+	return nil
+}
+
+// dropReceived deletes an event of kind still in received: a claim given up.
+func dropReceived(ctx context.Context, db interface {
+	Exec(context.Context, string, ...any) (pgconn.CommandTag, error)
+}, id int64, kind EventKind) error {
+	_, err := db.Exec(ctx, `DELETE FROM inbound_events WHERE id = $1 AND kind = $2 AND state = $3`, id, kind, EventReceived)
+	if err != nil {
+		return fmt.Errorf("drop inbound event %d: %w", id, err)
+	}
+	return nil
+}
+
+// reopenUnderWay finds a reopen of the deal recorded but not yet started (received).
+func reopenUnderWay(ctx context.Context, tx pgx.Tx, dealID string) (int64, bool, error) {
+	var id int64
+	err := tx.QueryRow(ctx, `SELECT id FROM inbound_events WHERE deal_id = $1 AND kind = $2 AND state = $3 ORDER BY id LIMIT 1`,
+		dealID, KindReopen, EventReceived).Scan(&id)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return 0, false, nil
+	}
+	return id, err == nil, err
+}
+
 // setEventState sets an event's state and outcome reason inside the caller's transaction:
 // the front door refusing an event of a closed deal, a transition or a migration applying
-// it, a reopen marking its event signalled once its run started.
+// it.
 func setEventState(ctx context.Context, tx pgx.Tx, id int64, state EventState, reason string) error {
 	_, err := tx.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1`,
 		id, state, reason)

@@ -168,23 +168,28 @@ func TestClosedDealRefusesEventsUntilReopened(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrDealClosed)
 	require.Equal(t, store.EventRefused, ev.State, "the event is recorded, and refused")
 
-	// A failed start writes nothing: the deal stays closed.
-	err = st.Reopen(ctx, d.ID, "cli", "reopen-1", now, nil, func(store.Deal, int, int64) error { return context.DeadlineExceeded })
-	require.ErrorIs(t, err, context.DeadlineExceeded)
+	// A claim whose run has not started leaves the deal closed, keeps another reopen out,
+	// and is continued by the same reopen sent again.
+	claim, err := st.BeginReopen(ctx, d.ID, "cli", "reopen-1", now, nil)
+	require.NoError(t, err)
+	require.Equal(t, 4, claim.PrevVisit, "the visit counter comes from the recorded transitions")
 	got, err := st.DealByID(ctx, d.ID)
 	require.NoError(t, err)
 	require.True(t, got.Closed())
+	_, err = st.BeginReopen(ctx, d.ID, "cli", "reopen-2", now, nil)
+	require.ErrorIs(t, err, store.ErrDealNotClosed, "another reopen is under way")
+	again, err := st.BeginReopen(ctx, d.ID, "cli", "reopen-1", now, nil)
+	require.NoError(t, err)
+	require.Equal(t, claim, again)
 
-	var prev int
-	require.NoError(t, st.Reopen(ctx, d.ID, "cli", "reopen-2", now, nil, func(_ store.Deal, prevVisit int, _ int64) error {
-		prev = prevVisit
-		return nil
-	}))
-	require.Equal(t, 4, prev, "the visit counter comes from the recorded transitions")
+	require.NoError(t, st.FinishReopen(ctx, d.ID, claim.EventID))
 	got, err = st.DealByID(ctx, d.ID)
 	require.NoError(t, err)
 	require.False(t, got.Closed())
-	err = st.Reopen(ctx, d.ID, "cli", "reopen-3", now, nil, func(store.Deal, int, int64) error { return nil })
+	state, _, err := st.InboundEventState(ctx, claim.EventID)
+	require.NoError(t, err)
+	require.Equal(t, store.EventSignalled, state)
+	_, err = st.BeginReopen(ctx, d.ID, "cli", "reopen-3", now, nil)
 	require.ErrorIs(t, err, store.ErrDealNotClosed)
 }
 
