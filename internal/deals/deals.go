@@ -240,7 +240,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 		Version: workflows.EventVersion, Kind: workflows.EventCreated, Source: r.Source, SourceEventID: r.EventID,
 		SourceTime: r.SourceTime, InboundEventID: created.Event.ID, Stage: d.Stage, Reason: "deal created",
 	}
-	run, err := s.startRun(ctx, d, runStart{event: ev, importDeal: r.Import})
+	run, err := s.startRun(ctx, d, runStart{event: ev, importDeal: r.Import, delivered: created.Event.State != store.EventReceived})
 	if errors.Is(err, ErrDeliveryPending) {
 		resp.State, resp.Message = store.EventReceived, PendingMessage
 	}
@@ -338,6 +338,7 @@ type runStart struct {
 	prevVisit  *int            // the stage-visit counter, read under the reopen's lock; nil: read now
 	importDeal bool            // DealInput.Import: the create of an imported deal
 	reopen     bool            // a reopen: a new run after a completed one, on purpose
+	delivered  bool            // the event was delivered before (a retry): an open run is not told again
 }
 
 // startInput is the one builder of a new run's input, for a create, a recovery and a
@@ -422,8 +423,10 @@ func (s *Service) startRun(ctx context.Context, d store.Deal, rs runStart) (clie
 		}
 		run, err = start()
 	} else if errors.As(err, &started) {
-		if err := s.signalWithStart(ctx, d, rs.event); err != nil {
-			return nil, err
+		if !rs.delivered {
+			if err := s.signalWithStart(ctx, d, rs.event); err != nil {
+				return nil, err
+			}
 		}
 		return s.Temporal.GetWorkflow(ctx, opts.ID, started.RunId), nil
 	}
@@ -495,32 +498,11 @@ func (s *Service) ChangeStage(ctx context.Context, r StageRequest) (StageRespons
 		return StageResponse{}, err
 	}
 	payload, _ := json.Marshal(r)
-	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{
-		DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
-	})
-	resp := StageResponse{DealID: d.ID, EventID: ev.ID, State: ev.State, Duplicate: !ev.Inserted}
-	if err != nil {
-		return resp, err
-	}
-	if !ev.Inserted && ev.State != store.EventReceived {
-		return resp, nil // already signalled (or decided): a retried webhook converges
-	}
-	err = s.signalWithStart(ctx, d, workflows.Event{
+	resp, err := s.deliver(ctx, d, payload, workflows.Event{
 		Version: workflows.EventVersion, Kind: workflows.EventStageChanged, Source: r.Source, SourceEventID: r.EventID,
-		// Receipt order breaks ties between events of one source with the same source time.
-		SourceTime: r.SourceTime, Sequence: ev.ID, InboundEventID: ev.ID, Stage: r.Stage, Reason: r.Reason,
+		SourceTime: r.SourceTime, Stage: r.Stage, Reason: r.Reason,
 	})
-	if errors.Is(err, ErrDeliveryPending) {
-		resp.State, resp.Message = store.EventReceived, PendingMessage
-	}
-	if err != nil {
-		return resp, err
-	}
-	if err := s.Store.MarkEventSignalled(ctx, ev.ID); err != nil {
-		return resp, err
-	}
-	resp.State = store.EventSignalled
-	return resp, nil
+	return StageResponse{DealID: resp.DealID, EventID: resp.EventID, State: resp.State, Duplicate: resp.Duplicate, Message: resp.Message}, err
 }
 
 // ReopenRequest reopens a closed deal into a stage.

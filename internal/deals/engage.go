@@ -151,39 +151,28 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 		return EventResponse{}, err
 	}
 	payload, _ := json.Marshal(r)
-	rec, err := s.Store.RecordEngagement(ctx, store.EngagementEvent{
-		DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
-		Suppress: suppresses(r.Kind), Address: r.Address, Detail: r.Detail,
+	// Recorded with its suppression, committed before the workflow hears of it.
+	var rec store.RecordedEngagement
+	resp, _, err := s.intake(ctx, d, payload, workflows.Event{
+		Version: workflows.EventVersion, Kind: workflows.EventEngaged, Source: r.Source, SourceEventID: r.EventID,
+		SourceTime: r.SourceTime, Engagement: r.Kind, ReturnAt: r.ReturnAt,
+	}, nil, func(ctx context.Context) (store.InboundEvent, error) {
+		var err error
+		rec, err = s.Store.RecordEngagement(ctx, store.EngagementEvent{
+			DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
+			Suppress: suppresses(r.Kind), Address: r.Address, Detail: r.Detail,
+		})
+		return rec.Event, err
 	})
-	resp := EventResponse{DealID: d.ID, EventID: rec.Event.ID, State: rec.Event.State, Reason: rec.Event.Reason,
-		Duplicate: !rec.Event.Inserted, Suppressed: rec.Suppressed}
-	if err != nil {
-		return resp, err
-	}
-	if rec.Event.State != store.EventReceived {
-		// A retry of an event already signalled (or decided), or a suppression for a closed
-		// deal, which is complete as recorded.
+	resp.Suppressed = rec.Suppressed
+	if err != nil && rec.Suppressed && errors.Is(err, ErrDealClosed) {
+		// The workflow has completed meanwhile; the suppression, the part that matters for a
+		// closed deal, is committed. (A closed deal's suppression is recorded applied, and
+		// not signalled; only a run that completed since answers so.)
+		resp.State, resp.Reason, resp.Message = store.EventRefused, "deal workflow is closed; "+store.ReasonClosedSuppressed, ""
 		return resp, nil
 	}
-	err = s.signalWithStart(ctx, d, workflows.Event{
-		Version: workflows.EventVersion, Kind: workflows.EventEngaged, Source: r.Source, SourceEventID: r.EventID,
-		SourceTime: r.SourceTime, Sequence: rec.Event.ID, InboundEventID: rec.Event.ID,
-		Engagement: r.Kind, ReturnAt: r.ReturnAt,
-	})
-	if err != nil {
-		if rec.Suppressed && errors.Is(err, ErrDealClosed) {
-			// The workflow has completed meanwhile; the suppression, the part that matters
-			// for a closed deal, is committed.
-			resp.State, resp.Reason = store.EventRefused, "deal workflow is closed; "+store.ReasonClosedSuppressed
-			return resp, nil
-		}
-		return resp.pending(err), err
-	}
-	if err := s.Store.MarkEventSignalled(ctx, rec.Event.ID); err != nil {
-		return resp, err
-	}
-	resp.State, resp.Reason = store.EventSignalled, ""
-	return resp, nil
+	return resp, err
 }
 
 // previousEvent looks up the event the source recorded under eventID. A retry of the same

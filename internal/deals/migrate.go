@@ -175,21 +175,16 @@ func (s *Service) signalMigration(ctx context.Context, d store.Deal, to store.Ca
 
 // sendMigration records the migration event of a deal on its current version (or finds it,
 // recorded earlier under eventID) and signals it unless it was signalled or decided already;
-// o as for deliverNow.
+// o as for intake.
 func (s *Service) sendMigration(ctx context.Context, d store.Deal, to store.CadenceVersion, eventID string, at time.Time, o *outage) (string, error) {
-	ev, err := s.Store.RecordStageEvent(ctx, store.StageEvent{DealID: d.ID, Source: "migration", EventID: eventID, SourceTime: at,
-		Kind: "migrate", Payload: []byte(fmt.Sprintf(`{"from":%d,"to":%d}`, d.CadenceVersion, to.Version))})
-	if err != nil {
+	_, told, err := s.intake(ctx, d, []byte(fmt.Sprintf(`{"from":%d,"to":%d}`, d.CadenceVersion, to.Version)), workflows.Event{
+		Version: workflows.EventVersion, Kind: workflows.EventMigrate, Source: "migration", SourceEventID: eventID, SourceTime: at,
+		Cadence: &workflows.CadenceRef{Version: to.Version, Hash: to.Hash}, MigrateFrom: d.CadenceVersion}, o, nil)
+	switch {
+	case err != nil:
 		return "", err
-	}
-	if !ev.Inserted && ev.State != store.EventReceived {
+	case !told:
 		return "duplicate", nil
 	}
-	err = s.signalUnlessDown(ctx, d, workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventMigrate,
-		Source: "migration", SourceEventID: eventID, SourceTime: at, InboundEventID: ev.ID,
-		Cadence: &workflows.CadenceRef{Version: to.Version, Hash: to.Hash}, MigrateFrom: d.CadenceVersion}, o)
-	if err != nil {
-		return "", err
-	}
-	return "signalled", s.Store.MarkEventSignalled(ctx, ev.ID)
+	return "signalled", nil
 }

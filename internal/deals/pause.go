@@ -148,37 +148,6 @@ func (s *Service) startPauses(ctx context.Context, dealID string) ([]workflows.P
 	return out, nil
 }
 
-// deliver records an event for a deal (refused if the deal is closed), then signals it
-// unless an earlier copy was signalled or decided already.
-func (s *Service) deliver(ctx context.Context, d store.Deal, payload []byte, ev workflows.Event) (EventResponse, error) {
-	resp, _, err := s.deliverNow(ctx, d, payload, ev, nil)
-	return resp, err
-}
-
-// deliverNow is deliver, also saying whether this call signalled the deal; o, if given,
-// leaves the event to the sweeper without trying once Temporal did not answer (outage).
-func (s *Service) deliverNow(ctx context.Context, d store.Deal, payload []byte, ev workflows.Event, o *outage) (EventResponse, bool, error) {
-	rec, err := s.Store.RecordStageEvent(ctx, store.StageEvent{
-		Kind: ev.Kind, DealID: d.ID, Source: ev.Source, EventID: ev.SourceEventID, SourceTime: ev.SourceTime, Payload: payload,
-	})
-	resp := EventResponse{DealID: d.ID, EventID: rec.ID, State: rec.State, Reason: rec.Reason, Duplicate: !rec.Inserted}
-	if err != nil {
-		return resp, false, err
-	}
-	if rec.State != store.EventReceived {
-		return resp, false, nil // already signalled (or decided): a retry converges
-	}
-	ev.Sequence, ev.InboundEventID = rec.ID, rec.ID
-	if err := s.signalUnlessDown(ctx, d, ev, o); err != nil {
-		return resp.pending(err), false, err
-	}
-	if err := s.Store.MarkEventSignalled(ctx, rec.ID); err != nil {
-		return resp, true, err
-	}
-	resp.State, resp.Reason = store.EventSignalled, ""
-	return resp, true, nil
-}
-
 // PauseRequest pauses one deal until resumed, or until Until.
 type PauseRequest struct {
 	Deal string `json:"deal"` // internal id, or source:external-id
@@ -529,7 +498,7 @@ func (s *Service) fanOut(ctx context.Context, resp ScopeResponse, ds []store.Dea
 			defer func() { <-sem }()
 			e := ev
 			e.SourceEventID, e.SourceTime = idPrefix+d.ID, now
-			r, told, err := s.deliverNow(ctx, d, body, e, &down)
+			r, told, err := s.intake(ctx, d, body, e, &down, nil)
 			switch {
 			case errors.Is(err, ErrDealClosed), r.State == store.EventRefused:
 				outs[i].state = "closed"

@@ -220,7 +220,7 @@ func (s *Service) sweepOne(ctx context.Context, row store.ReceivedEvent) SweptEv
 func isRefusal(err error) bool {
 	var v *ValidationError
 	return errors.As(err, &v) || errors.Is(err, ErrNotFound) || errors.Is(err, ErrUnknownStage) ||
-		errors.Is(err, ErrTaskNotOpen) || errors.Is(err, ErrNotClosed)
+		errors.Is(err, ErrTaskNotOpen) || errors.Is(err, ErrNotClosed) || errors.Is(err, ErrEventIDTaken)
 }
 
 // resend runs a received row's request again through the code path of its kind and says
@@ -229,76 +229,7 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (store.Ev
 	if row.DealID == "" {
 		return "", ignore("the event names no deal")
 	}
-	decode := func(v any) error {
-		if err := json.Unmarshal(row.Payload, v); err != nil {
-			return ignore("cannot be sent again: its recorded payload is not a %s request (%v)", row.Kind, err)
-		}
-		return nil
-	}
-	// The request must name this very row: sent again, it then finds it instead of recording another.
-	same := func(source, eventID string) error {
-		if source != row.Source || eventID != row.SourceEventID {
-			return ignore("cannot be sent again: its recorded payload names another event (%s/%s)", source, eventID)
-		}
-		return nil
-	}
 	switch row.Kind {
-	case "created":
-		var r CreateRequest
-		if err := decode(&r); err != nil {
-			return "", err
-		}
-		if err := same(r.Source, r.EventID); err != nil {
-			return "", err
-		}
-		if _, err := s.Create(ctx, r); err != nil {
-			return "", err
-		}
-		return store.EventSignalled, nil
-	case "stage_changed":
-		var r StageRequest
-		if err := decode(&r); err != nil {
-			return "", err
-		}
-		if err := same(r.Source, r.EventID); err != nil {
-			return "", err
-		}
-		r.Deal = row.DealID
-		resp, err := s.ChangeStage(ctx, r)
-		return resp.State, err
-	case "engaged":
-		var r EngageRequest
-		if err := decode(&r); err != nil {
-			return "", err
-		}
-		if err := same(r.Source, r.EventID); err != nil {
-			return "", err
-		}
-		r.Deal = row.DealID
-		resp, err := s.Engage(ctx, r)
-		return resp.State, err
-	case workflows.EventTaskClosed:
-		var r TaskRequest
-		if err := decode(&r); err != nil {
-			return "", err
-		}
-		if err := same(r.Source, r.EventID); err != nil {
-			return "", err
-		}
-		r.Deal = row.DealID
-		resp, err := s.CloseTask(ctx, r)
-		return resp.State, err
-	case workflows.EventTaskSnoozed:
-		var r SnoozeRequest
-		if err := decode(&r); err != nil {
-			return "", err
-		}
-		if err := same(r.Source, r.EventID); err != nil {
-			return "", err
-		}
-		r.Deal = row.DealID
-		resp, err := s.SnoozeTask(ctx, r)
-		return resp.State, err
 	case workflows.EventPaused, workflows.EventResumed:
 		var scope scopePayload
 		if row.Source == SourceOps && json.Unmarshal(row.Payload, &scope) == nil && scope.PauseID > 0 {
@@ -315,38 +246,28 @@ func (s *Service) resend(ctx context.Context, row store.ReceivedEvent) (store.Ev
 		if found {
 			return "", ignore("superseded: a later pause or resume of the deal (event %d) was recorded after it", later)
 		}
-		if row.Kind == workflows.EventPaused {
-			var r PauseRequest
-			if err := decode(&r); err != nil {
-				return "", err
-			}
-			if err := same(r.Source, r.EventID); err != nil {
-				return "", err
-			}
-			r.Deal = row.DealID
-			resp, err := s.PauseDeal(ctx, r)
-			return resp.State, err
-		}
-		var r ResumeRequest
-		if err := decode(&r); err != nil {
-			return "", err
-		}
-		if err := same(r.Source, r.EventID); err != nil {
-			return "", err
-		}
-		r.Deal = row.DealID
-		resp, err := s.ResumeDeal(ctx, r)
-		return resp.State, err
-	case "migrate":
+	case store.KindMigrate:
 		return s.resendMigration(ctx, row)
-	case "reopen":
-		// A reopen left in received did not start its run (Temporal did not answer, or its
-		// process stopped before Store.FinishReopen). Starting a closed deal again is a
-		// decision for a person, not for a sweeper; refusing it also ends its claim.
+	case store.KindReopen:
+		// A reopen left in received did not start its run (its process stopped before
+		// Store.FinishReopen). Starting a closed deal again is a decision for a person, not
+		// for a sweeper; refusing it also ends its claim.
 		return "", &settle{store.EventRefused, "the reopen did not start a run; send the reopen again (with a new event id) if the deal should continue"}
-	default:
+	}
+	newRequest, ok := intakeKinds[row.Kind]
+	if !ok {
 		return "", ignore("cannot be sent again: unknown event kind %q", row.Kind)
 	}
+	r := newRequest()
+	if err := json.Unmarshal(row.Payload, r); err != nil {
+		return "", ignore("cannot be sent again: its recorded payload is not a %s request (%v)", row.Kind, err)
+	}
+	// The request must name this very row: sent again, it then finds it instead of recording another.
+	if source, eventID := r.key(); source != row.Source || eventID != row.SourceEventID {
+		return "", ignore("cannot be sent again: its recorded payload names another event (%s/%s)", source, eventID)
+	}
+	r.forDeal(row.DealID)
+	return r.send(ctx, s)
 }
 
 // resendScope tells one deal of an owner or pipeline pause (or its lift) again, as fanOut
@@ -397,7 +318,7 @@ func (s *Service) resendScopeLocked(ctx context.Context, row store.ReceivedEvent
 	}
 	ev := p.event(kind)
 	ev.SourceEventID, ev.SourceTime = row.SourceEventID, s.now()
-	resp, _, err := s.deliverNow(ctx, d, row.Payload, ev, nil)
+	resp, err := s.deliver(ctx, d, row.Payload, ev)
 	return resp.State, err
 }
 
