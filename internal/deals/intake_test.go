@@ -39,6 +39,66 @@ type sent struct {
 	duplicate bool
 }
 
+// sender sends one kind's request for deal under event id id; variant changes its payload.
+type sender func(deal, id string, variant bool) (sent, error)
+
+// kindSenders is each kind's verb as a sender, for the deals given (deal id → the external
+// id a create names it by); each deal gets an open task to close or snooze.
+func kindSenders(t *testing.T, svc *deals.Service, ext map[string]string) map[string]sender {
+	ctx := context.Background()
+	tasks := map[string]int64{}
+	for deal := range ext {
+		tk, err := svc.Store.CreateTask(ctx, store.NewTask{DealID: deal, Visit: 1, StepID: "s", Occurrence: 1,
+			Kind: "call", Title: "Call Bob", DueAt: time.Now().Add(24 * time.Hour), At: time.Now()})
+		require.NoError(t, err)
+		tasks[deal] = tk.ID
+	}
+	until := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
+	pick := func(variant bool, a, b string) string {
+		if variant {
+			return b
+		}
+		return a
+	}
+	later := func(variant bool) time.Time {
+		if variant {
+			return until.Add(time.Hour)
+		}
+		return until
+	}
+	answer := func(r deals.EventResponse, err error) (sent, error) {
+		return sent{r.EventID, r.State, r.Duplicate}, err
+	}
+	return map[string]sender{
+		"created": func(deal, id string, variant bool) (sent, error) {
+			r, err := svc.Create(ctx, deals.CreateRequest{Source: "crm", ExternalID: pick(variant, ext[deal], ext[deal]+"-other"), EventID: id,
+				Owner: store.OwnerInput{Email: "ana@vendor.test"}, Contact: store.ContactInput{Email: "bob@prospect.test"}})
+			return sent{r.EventID, r.State, !r.Created}, err
+		},
+		"stage_changed": func(deal, id string, variant bool) (sent, error) {
+			r, err := svc.ChangeStage(ctx, deals.StageRequest{Deal: deal, Stage: pick(variant, "qualification", "nurturing"), Source: "crm", EventID: id})
+			return sent{r.EventID, r.State, r.Duplicate}, err
+		},
+		"engaged": func(deal, id string, variant bool) (sent, error) {
+			kind := cadence.Engagement(pick(variant, string(cadence.EngagedReply), string(cadence.EngagedClick)))
+			return answer(svc.Engage(ctx, deals.EngageRequest{Deal: deal, Kind: kind, Source: "crm", EventID: id}))
+		},
+		"task_closed": func(deal, id string, variant bool) (sent, error) {
+			return answer(svc.CloseTask(ctx, deals.TaskRequest{Deal: deal, TaskID: tasks[deal],
+				Outcome: pick(variant, workflows.TaskDone, workflows.TaskSkipped), Source: "crm", EventID: id}))
+		},
+		"task_snoozed": func(deal, id string, variant bool) (sent, error) {
+			return answer(svc.SnoozeTask(ctx, deals.SnoozeRequest{Deal: deal, TaskID: tasks[deal], Until: later(variant), Source: "crm", EventID: id}))
+		},
+		"paused": func(deal, id string, variant bool) (sent, error) {
+			return answer(svc.PauseDeal(ctx, deals.PauseRequest{Deal: deal, Until: later(variant), Source: "crm", EventID: id}))
+		},
+		"resumed": func(deal, id string, _ bool) (sent, error) { // a resume's payload has nothing to differ in
+			return answer(svc.ResumeDeal(ctx, deals.ResumeRequest{Deal: deal, Source: "crm", EventID: id}))
+		},
+	}
+}
+
 // Every kind of the intake's table through the one intake, as its verb sends it: new while
 // Temporal is down (recorded received, pending), the same request again (a duplicate, still
 // pending), swept once Temporal answers (signalled by the verb's own code), the same request
@@ -53,44 +113,7 @@ func TestEveryKindThroughTheOneIntake(t *testing.T) {
 	open := create(t, svc, "in-open", "ana@vendor.test")
 	closed := create(t, svc, "in-closed", "ana@vendor.test")
 	require.NoError(t, svc.Store.MarkClosed(ctx, closed, "lost", 1, time.Now()))
-	task := func(deal string) int64 {
-		tk, err := svc.Store.CreateTask(ctx, store.NewTask{DealID: deal, Visit: 1, StepID: "s", Occurrence: 1,
-			Kind: "call", Title: "Call Bob", DueAt: time.Now().Add(24 * time.Hour), At: time.Now()})
-		require.NoError(t, err)
-		return tk.ID
-	}
-	tasks := map[string]int64{open: task(open), closed: task(closed)}
-	until := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
-	answer := func(r deals.EventResponse, err error) (sent, error) {
-		return sent{r.EventID, r.State, r.Duplicate}, err
-	}
-	kinds := map[string]func(deal, id string) (sent, error){
-		"created": func(deal, id string) (sent, error) {
-			ext := map[string]string{open: "in-new", closed: "in-closed"}[deal]
-			r, err := svc.Create(ctx, deals.CreateRequest{Source: "crm", ExternalID: ext, EventID: id,
-				Owner: store.OwnerInput{Email: "ana@vendor.test"}, Contact: store.ContactInput{Email: "bob@prospect.test"}})
-			return sent{r.EventID, r.State, !r.Created}, err
-		},
-		"stage_changed": func(deal, id string) (sent, error) {
-			r, err := svc.ChangeStage(ctx, deals.StageRequest{Deal: deal, Stage: "qualification", Source: "crm", EventID: id})
-			return sent{r.EventID, r.State, r.Duplicate}, err
-		},
-		"engaged": func(deal, id string) (sent, error) {
-			return answer(svc.Engage(ctx, deals.EngageRequest{Deal: deal, Kind: cadence.EngagedReply, Source: "crm", EventID: id}))
-		},
-		"task_closed": func(deal, id string) (sent, error) {
-			return answer(svc.CloseTask(ctx, deals.TaskRequest{Deal: deal, TaskID: tasks[deal], Outcome: workflows.TaskDone, Source: "crm", EventID: id}))
-		},
-		"task_snoozed": func(deal, id string) (sent, error) {
-			return answer(svc.SnoozeTask(ctx, deals.SnoozeRequest{Deal: deal, TaskID: tasks[deal], Until: until, Source: "crm", EventID: id}))
-		},
-		"paused": func(deal, id string) (sent, error) {
-			return answer(svc.PauseDeal(ctx, deals.PauseRequest{Deal: deal, Until: until, Source: "crm", EventID: id}))
-		},
-		"resumed": func(deal, id string) (sent, error) {
-			return answer(svc.ResumeDeal(ctx, deals.ResumeRequest{Deal: deal, Source: "crm", EventID: id}))
-		},
-	}
+	kinds := kindSenders(t, svc, map[string]string{open: "in-new", closed: "in-closed"})
 	var names []string
 	for k := range kinds {
 		names = append(names, k)
@@ -105,7 +128,7 @@ func TestEveryKindThroughTheOneIntake(t *testing.T) {
 
 	// In the order the deal can take them (a task is closed after it is snoozed).
 	for _, kind := range []string{"created", "stage_changed", "engaged", "task_snoozed", "task_closed", "paused", "resumed"} {
-		send := kinds[kind]
+		send := func(deal, id string) (sent, error) { return kinds[kind](deal, id, false) }
 		t.Run(kind, func(t *testing.T) {
 			id := "in-" + kind
 			svc.Temporal = refusing{live}
