@@ -2,6 +2,8 @@
 #
 #   make test           vet + workflowcheck + test-go (what CI runs)
 #   make test-go        ensure PostgreSQL, the Temporal CLI and Chromium, then go test with a summary
+#   make test-unit      the fast tier: every test that needs no PostgreSQL, Temporal or Chromium
+#                       (FOLLOWUP_TEST_TIER=unit: the others skip, saying what they need); not CI
 #   make vet            go vet ./...
 #   make workflowcheck  Temporal determinism check of registered workflows
 #   make build          go build ./...
@@ -11,7 +13,7 @@
 #   make vulncheck      govulncheck against a database built offline from golang.org/x/vulndb
 #   make stop-postgres  stop the throwaway PostgreSQL that test-go may have started
 #
-# Overridable: PKGS (default ./...), GO_TEST_FLAGS, WORKFLOWCHECK_FLAGS.
+# Overridable: PKGS (default ./...), GO_TEST_FLAGS, UNIT_TEST_FLAGS, WORKFLOWCHECK_FLAGS.
 
 SHELL := /bin/bash
 .SHELLFLAGS := -euo pipefail -c
@@ -29,10 +31,16 @@ SCRIPTS       := internal/devstack/scripts
 LOCAL         := .local
 TEST_LOG      := $(LOCAL)/go-test.log
 GO_TEST_FLAGS ?= -race -count=1 -timeout 15m -p 2
+UNIT_TEST_LOG   := $(LOCAL)/go-test-unit.log
+# No -count=1: a package nothing changed in answers from Go's test cache (its output replayed,
+# so the counts stay whole); UNIT_TEST_FLAGS='-count=1 -timeout 5m' runs everything again.
+UNIT_TEST_FLAGS ?= -timeout 5m
+# Packages the unit tier leaves out: their TestMain starts a Temporal dev server before any test.
+UNIT_LEFT_OUT   := ./internal/deals ./internal/integration
 WORKFLOWCHECK_CONFIG := .ci/workflowcheck.yaml
 WORKFLOWCHECK_FLAGS  ?= $(if $(wildcard $(WORKFLOWCHECK_CONFIG)),-config $(WORKFLOWCHECK_CONFIG))
 
-.PHONY: test test-go fmt-check vet workflowcheck build tools stop-postgres run demo vulncheck
+.PHONY: test test-go test-unit fmt-check vet workflowcheck build tools stop-postgres run demo vulncheck
 
 test: fmt-check vet workflowcheck test-go
 
@@ -99,21 +107,36 @@ test-go:
 	echo
 	echo "==================== go test summary (exit status $$status) ===================="
 	grep -E '^(ok|FAIL|\?)[[:space:]]' "$$runlog" || true
-	awk -v status="$$status" -v elapsed="$$elapsed" -v logfile="$(TEST_LOG)" '
-		/^[[:space:]]*--- PASS: / { pass++ }
-		/^[[:space:]]*--- FAIL: / { fail++ }
-		/^[[:space:]]*--- SKIP: / { skip++ }
-		/^ok[[:space:]]/                { pk_ok++ }
-		/^FAIL[[:space:]]+[^[:space:]]/ { pk_fail++ }
-		/^\?[[:space:]]/                { pk_none++ }
-		END {
-			printf "packages: %d with tests (%d ok, %d failed), %d without test files; wall time %dm%02ds; log %s\n",
-				pk_ok + pk_fail, pk_ok, pk_fail, pk_none, elapsed / 60, elapsed % 60, logfile
-			if (status != 0 && fail == 0 && pk_fail == 0)
-				print "note: go test failed before any test or package reported FAIL (see output above)"
-			printf "go test: %d passed, %d failed, %d skipped\n", pass, fail, skip
-		}' "$$runlog"
+	awk -v status="$$status" -v elapsed="$$elapsed" -v logfile="$(TEST_LOG)" -f $(SCRIPTS)/go-test-summary.awk "$$runlog"
 	mv -f "$$runlog" $(TEST_LOG)
+	exit $$status
+
+# The unit tier: every test that needs no PostgreSQL, Temporal or Chromium, in well under a
+# minute once the modules are downloaded. DATABASE_URL, TEMPORAL_CLI and CHROMIUM are unset and
+# FOLLOWUP_TEST_TIER=unit, so each test that needs one of them is skipped by the helper that
+# would reach it (internal/pgtest, internal/temporaltest, internal/browsertest), saying which;
+# under `make test` the same test runs, and fails when its dependency is missing. Left out:
+# the packages in UNIT_LEFT_OUT, whose TestMain starts a Temporal dev server before any test.
+test-unit:
+	@mkdir -p $(LOCAL)
+	mod="$$($(GO) list -m)"
+	left_out=()
+	for p in $(UNIT_LEFT_OUT); do left_out+=(-e "$$mod/$${p#./}"); done
+	pkgs="$$($(GO) list $(PKGS) | grep -v -x -F "$${left_out[@]}")"
+	runlog="$$(mktemp $(LOCAL)/go-test-unit.XXXXXX.log)"
+	echo "FOLLOWUP_TEST_TIER=unit go test -v $(UNIT_TEST_FLAGS) (every package of $(PKGS) but $(UNIT_LEFT_OUT); output also in $$runlog, then $(UNIT_TEST_LOG))"
+	start=$$SECONDS
+	status=0
+	env -u DATABASE_URL -u TEMPORAL_CLI -u CHROMIUM FOLLOWUP_TEST_TIER=unit \
+		$(GO) test -v $(UNIT_TEST_FLAGS) $$pkgs 2>&1 </dev/null | tee "$$runlog" || status=$$?
+	elapsed=$$((SECONDS - start))
+	echo
+	echo "==================== unit tier summary (exit status $$status) ===================="
+	grep -E '^(ok|FAIL|\?)[[:space:]]' "$$runlog" || true
+	echo "not run (TestMain starts Temporal): $(UNIT_LEFT_OUT)"
+	awk -v status="$$status" -v elapsed="$$elapsed" -v logfile="$(UNIT_TEST_LOG)" -f $(SCRIPTS)/go-test-summary.awk "$$runlog"
+	echo "skipped: the tests that need PostgreSQL, Temporal or Chromium (make test runs them)"
+	mv -f "$$runlog" $(UNIT_TEST_LOG)
 	exit $$status
 
 stop-postgres:

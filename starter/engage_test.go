@@ -27,9 +27,7 @@ func lastSignal(t *testing.T, srv *testsuite.DevServer, dealID string) workflows
 
 func TestEngageAndTaskVerbs(t *testing.T) {
 	t.Parallel()
-	srv, err := temporaltest.StartDevServer(context.Background())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
+	srv := temporaltest.Start(t)
 	dbURL := pgtest.NewDatabase(t)
 	env := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": srv.FrontendHostPort(), "TEMPORAL_NAMESPACE": "default"}
 	ctx := context.Background()

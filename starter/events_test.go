@@ -21,9 +21,7 @@ import (
 // sweeper `serve` runs) signals it.
 func TestEventsSweepVerbAndServeSweeper(t *testing.T) {
 	t.Parallel()
-	srv, err := temporaltest.StartDevServer(context.Background())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
+	srv := temporaltest.Start(t)
 	dbURL := pgtest.NewDatabase(t)
 	live := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": srv.FrontendHostPort(), "TEMPORAL_NAMESPACE": "default"}
 	down := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": "127.0.0.1:1", "TEMPORAL_NAMESPACE": "default"}
@@ -91,7 +89,7 @@ func TestEventsSweepVerbAndServeSweeper(t *testing.T) {
 	done := make(chan error, 1)
 	go func() { done <- run(ctx, []string{"serve"}, env, io.Discard, logs) }()
 	// Sweeps skip rows younger than a minute: age this one.
-	_, err = pool.Exec(context.Background(), `UPDATE inbound_events SET received_at = now() - interval '2 minutes' WHERE source_event_id = 'create:s-2'`)
+	_, err := pool.Exec(context.Background(), `UPDATE inbound_events SET received_at = now() - interval '2 minutes' WHERE source_event_id = 'create:s-2'`)
 	require.NoError(t, err)
 	require.Eventually(t, func() bool { return state("create:s-2") == "signalled" }, 20*time.Second, 100*time.Millisecond, logs.String())
 	require.Eventually(t, func() bool { return strings.Contains(logs.String(), "Swept received events") }, 5*time.Second, 50*time.Millisecond)

@@ -107,9 +107,7 @@ func TestBadInputIsRefusedAndWritesNothing(t *testing.T) {
 
 func TestCreateShowStageOnRealServer(t *testing.T) {
 	t.Parallel()
-	srv, err := temporaltest.StartDevServer(context.Background())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
+	srv := temporaltest.Start(t)
 	dbURL := pgtest.NewDatabase(t)
 	smtp := smtptest.Start(t)
 	env := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": srv.FrontendHostPort(), "TEMPORAL_NAMESPACE": "default"}

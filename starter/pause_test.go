@@ -78,9 +78,7 @@ func TestPauseVerbsRefuseBadInputAndWriteNothing(t *testing.T) {
 
 func TestPauseSnoozeAndSendVerbs(t *testing.T) {
 	t.Parallel()
-	srv, err := temporaltest.StartDevServer(context.Background())
-	require.NoError(t, err)
-	t.Cleanup(func() { _ = srv.Stop() })
+	srv := temporaltest.Start(t)
 	dbURL := pgtest.NewDatabase(t)
 	env := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": srv.FrontendHostPort(), "TEMPORAL_NAMESPACE": "default", "USER": "ops-ana"}
 	ctx := context.Background()

@@ -6,7 +6,8 @@
 // CHROMIUM. Nothing here downloads a browser. Each browser gets a fresh profile directory,
 // no network but loopback (no proxy, no background networking, host names other than
 // localhost do not resolve), and is stopped, with its processes and profile, when the test
-// ends or its time is up.
+// ends or its time is up. In the unit tier (FOLLOWUP_TEST_TIER=unit, make test-unit) Start
+// skips its test instead.
 package browsertest
 
 import (
@@ -26,6 +27,7 @@ import (
 	"github.com/chromedp/chromedp"
 
 	"github.com/followup-engine/followup/internal/smtptest"
+	"github.com/followup-engine/followup/internal/testtier"
 )
 
 // DefaultPath is Debian's Chromium launcher.
@@ -68,9 +70,11 @@ type Browser struct {
 
 // Start launches Chromium for t with one blank tab and returns it; everything done through
 // Ctx must finish within timeout. The browser, its processes and its profile directory are
-// removed when t ends. A missing browser fails t with a message saying how to install it.
+// removed when t ends. A missing browser fails t with a message saying how to install it;
+// in the unit tier t is skipped.
 func Start(t testing.TB, timeout time.Duration) *Browser {
 	t.Helper()
+	testtier.Needs(t, "Chromium")
 	path, err := Path()
 	if err != nil {
 		t.Fatal(err)

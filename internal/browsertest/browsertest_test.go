@@ -9,11 +9,14 @@ import (
 	"time"
 
 	"github.com/chromedp/chromedp"
+
+	"github.com/followup-engine/followup/internal/testtier"
 )
 
 // TestStartLoadsAPageAndCleansUp starts the browser, loads a loopback page, and checks that
 // the browser's processes and profile are gone once the test that started it ends.
 func TestStartLoadsAPageAndCleansUp(t *testing.T) {
+	testtier.Needs(t, "Chromium") // here too: the checks after the subtest need its browser
 	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		w.Header().Set("Content-Type", "text/html; charset=utf-8")
 		w.Header().Set("Content-Security-Policy", "default-src 'none'")

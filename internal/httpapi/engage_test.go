@@ -25,12 +25,12 @@ import (
 // that a request reached it, since no worker runs here.
 func signals(t *testing.T, dealID string) []workflows.Event {
 	t.Helper()
-	return temporaltest.ReadDealRun(t, devServer.Client(), dealID).Signals
+	return temporaltest.ReadDealRun(t, devServer.Get(t).Client(), dealID).Signals
 }
 
 func lastSignal(t *testing.T, dealID string) workflows.Event {
 	t.Helper()
-	return temporaltest.ReadDealRun(t, devServer.Client(), dealID).LastSignal(t)
+	return temporaltest.ReadDealRun(t, devServer.Get(t).Client(), dealID).LastSignal(t)
 }
 
 func (a *api) eventState(id any) string {
@@ -63,7 +63,7 @@ func (a *api) suppressions() []string {
 
 func TestEngagementSignalsTheDeal(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	path := "/api/deals/" + id + "/engagements"
 
@@ -108,7 +108,7 @@ func TestEngagementSignalsTheDeal(t *testing.T) {
 
 func TestEngagementRefusesBadInputAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	path := "/api/deals/" + id + "/engagements"
 	r := a.do("POST", path, `{"kind":"reply","event_id":"used-1"}`)
@@ -156,7 +156,7 @@ func TestEngagementRefusesBadInputAndWritesNothing(t *testing.T) {
 
 func TestBounceAndUnsubscribeSuppressBeforeSignalling(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	path := "/api/deals/" + id + "/engagements"
 
@@ -201,7 +201,7 @@ func TestBounceAndUnsubscribeSuppressBeforeSignalling(t *testing.T) {
 
 func TestSuppressionIsCommittedEvenWhenTheSignalFails(t *testing.T) {
 	t.Parallel()
-	live := newAPI(t, devServer.FrontendHostPort(), nil)
+	live := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := live.create()
 	// The same database behind a front door whose Temporal does not answer.
 	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Namespace: "default", Logger: temporaltest.QuietLogger()})
@@ -235,7 +235,7 @@ func TestSuppressionIsCommittedEvenWhenTheSignalFails(t *testing.T) {
 
 func TestClosedDealRefusesEngagementsButStillSuppresses(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	require.NoError(t, a.store.MarkClosed(context.Background(), id, "lost", 1, time.Now()))
 	path := "/api/deals/" + id + "/engagements"
@@ -284,7 +284,7 @@ func (a *api) openTask(dealID, step string) int64 {
 
 func TestTaskDoneAndSkip(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	call, mail := a.openTask(id, "intro-call"), a.openTask(id, "linkedin")
 
@@ -321,7 +321,7 @@ func TestTaskDoneAndSkip(t *testing.T) {
 
 func TestTaskRefusals(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	r := a.do("POST", "/api/deals", strings.Replace(createBody, `"hs-1"`, `"hs-2"`, 1))
 	require.Equal(t, http.StatusCreated, r.status, r.raw)

@@ -18,7 +18,6 @@ import (
 	"github.com/jackc/pgx/v5/pgxpool"
 	"github.com/stretchr/testify/require"
 	"go.temporal.io/sdk/client"
-	"go.temporal.io/sdk/testsuite"
 
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/httpapi"
@@ -30,19 +29,14 @@ import (
 
 const token = "test-token-0123456789abcdef"
 
-var devServer *testsuite.DevServer
+// devServer is the package's Temporal dev server, started by the first test that needs it:
+// the tests that need none (decoding, routing, errors) run without it, as in the unit tier.
+var devServer temporaltest.Shared
 
 func TestMain(m *testing.M) {
-	os.Exit(func() int {
-		var err error
-		devServer, err = temporaltest.StartDevServer(context.Background())
-		if err != nil {
-			fmt.Fprintln(os.Stderr, "start dev server:", err)
-			return 1
-		}
-		defer func() { _ = devServer.Stop() }()
-		return m.Run()
-	}())
+	code := m.Run()
+	devServer.Stop()
+	os.Exit(code)
 }
 
 type api struct {
@@ -137,11 +131,11 @@ func (a *api) create() string {
 
 func TestHealthAndReadiness(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), func(context.Context) error { return nil })
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), func(context.Context) error { return nil })
 	require.Equal(t, http.StatusOK, a.do("GET", "/healthz", "", "Authorization", "").status)
 	require.Equal(t, http.StatusOK, a.do("GET", "/readyz", "", "Authorization", "").status)
 
-	down := newAPI(t, devServer.FrontendHostPort(), func(context.Context) error {
+	down := newAPI(t, devServer.Get(t).FrontendHostPort(), func(context.Context) error {
 		return errors.New("dial tcp 10.1.2.3:5432: secret detail")
 	})
 	r := down.do("GET", "/readyz", "")
@@ -152,7 +146,7 @@ func TestHealthAndReadiness(t *testing.T) {
 
 func TestAuthIsRequired(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	for _, h := range [][]string{{"Authorization", ""}, {"Authorization", "Bearer wrong"}, {"Authorization", token}, {"Authorization", "Basic " + token}} {
 		for _, route := range [][2]string{{"POST", "/api/deals"}, {"POST", "/api/deals/x:y/stage"}, {"POST", "/api/deals/x:y/reopen"}, {"GET", "/api/deals/x:y"},
 			{"POST", "/api/deals/x:y/engagements"}, {"POST", "/api/deals/x:y/tasks/1/done"}, {"POST", "/api/deals/x:y/tasks/1/skip"}} {
@@ -166,7 +160,7 @@ func TestAuthIsRequired(t *testing.T) {
 
 func TestCreateUpsertsByExternalID(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	first := a.do("POST", "/api/deals", createBody)
 	require.Equal(t, http.StatusCreated, first.status, first.raw)
 	id := first.body["deal_id"].(string)
@@ -183,7 +177,7 @@ func TestCreateUpsertsByExternalID(t *testing.T) {
 
 func TestCreateRefusesBadInputAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	cases := []struct {
 		name, body, contentType string
 		status                  int
@@ -215,7 +209,7 @@ func TestCreateRefusesBadInputAndWritesNothing(t *testing.T) {
 
 func TestStageChange(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	body := `{"stage":"qualification","source":"hubspot","event_id":"evt-1","source_time":"2026-11-23T10:00:00Z","reason":"call booked"}`
 	r := a.do("POST", "/api/deals/"+id+"/stage", body)
@@ -249,7 +243,7 @@ func TestStageChange(t *testing.T) {
 
 func TestClosedDealConflictsUntilReopened(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	r := a.do("POST", "/api/deals/"+id+"/reopen", `{"event_id":"re-0"}`)
 	require.Equal(t, http.StatusConflict, r.status, r.raw)
@@ -257,7 +251,7 @@ func TestClosedDealConflictsUntilReopened(t *testing.T) {
 
 	require.NoError(t, a.store.MarkClosed(context.Background(), id, "lost", 1, time.Now()))
 	// No worker runs here, so the closing run would never end by itself; reopen waits for it.
-	require.NoError(t, devServer.Client().TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "the closing run ends"))
+	require.NoError(t, devServer.Get(t).Client().TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "the closing run ends"))
 	r = a.do("POST", "/api/deals/"+id+"/stage", `{"stage":"proposal","event_id":"late"}`)
 	require.Equal(t, http.StatusConflict, r.status, r.raw)
 	require.Contains(t, text(r), "reopen it")
@@ -276,7 +270,7 @@ func TestClosedDealConflictsUntilReopened(t *testing.T) {
 
 func TestShowReadsPostgreSQLWithoutAWorker(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	for _, ref := range []string{id, "hubspot:hs-1"} {
 		r := a.do("GET", "/api/deals/"+ref, "")
@@ -339,10 +333,10 @@ func TestTemporalDownAnswers202Received(t *testing.T) {
 // records nothing and answers 503 with Retry-After, and the same request later reopens.
 func TestReopenWhileTemporalIsDownAnswers503(t *testing.T) {
 	t.Parallel()
-	live := newAPI(t, devServer.FrontendHostPort(), nil)
+	live := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := live.create()
 	require.NoError(t, live.store.MarkClosed(context.Background(), id, "lost", 1, time.Now()))
-	require.NoError(t, devServer.Client().TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "the closing run ends"))
+	require.NoError(t, devServer.Get(t).Client().TerminateWorkflow(context.Background(), workflows.WorkflowID(id), "", "the closing run ends"))
 	dead, err := client.NewLazyClient(client.Options{HostPort: "127.0.0.1:1", Namespace: "default", Logger: temporaltest.QuietLogger()})
 	require.NoError(t, err)
 	t.Cleanup(dead.Close)
@@ -373,7 +367,7 @@ func TestPostgreSQLDownAnswers503(t *testing.T) {
 	require.NoError(t, err)
 	t.Cleanup(pool.Close)
 	logs := &strings.Builder{}
-	srv := httptest.NewServer((&httpapi.Server{Deals: &deals.Service{Store: store.New(pool), Temporal: devServer.Client()}, Token: token,
+	srv := httptest.NewServer((&httpapi.Server{Deals: &deals.Service{Store: store.New(pool), Temporal: devServer.Get(t).Client()}, Token: token,
 		Logger: slog.New(slog.NewTextHandler(logs, nil))}).Handler())
 	t.Cleanup(srv.Close)
 	a := &api{t: t, srv: srv, logs: logs}
@@ -393,7 +387,7 @@ func TestPostgreSQLDownAnswers503(t *testing.T) {
 
 func TestPreviewCadence(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	r := a.do("POST", "/api/cadences/preview", `{"pipeline":"b2b-default","start":"2026-11-23T09:00:00Z","days":30}`)
 	require.Equal(t, http.StatusOK, r.status, r.raw)
 	touches := r.body["touches"].([]any)

@@ -24,7 +24,7 @@ import (
 // startInput is the input the deal's current run started with, read from its history.
 func startInput(t *testing.T, dealID string) workflows.DealInput {
 	t.Helper()
-	return temporaltest.ReadDealRun(t, devServer.Client(), dealID).Input
+	return temporaltest.ReadDealRun(t, devServer.Get(t).Client(), dealID).Input
 }
 
 // createFor creates a deal of the given owner: "hs-<n>" for owner ana@vendor.test unless
@@ -58,7 +58,7 @@ func (a *api) opsEvents() []string {
 
 func TestPauseRoutesNeedTheToken(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	for _, route := range [][2]string{{"POST", "/api/deals/x:y/pause"}, {"POST", "/api/deals/x:y/resume"}, {"POST", "/api/deals/x:y/tasks/1/snooze"},
 		{"POST", "/api/owners/a@b.test/pause"}, {"POST", "/api/owners/a@b.test/resume"}, {"POST", "/api/pipelines/p/pause"},
 		{"POST", "/api/pipelines/p/resume"}, {"GET", "/api/sends"}, {"POST", "/api/sends/hold"}, {"POST", "/api/sends/release"}} {
@@ -72,7 +72,7 @@ func TestPauseRoutesNeedTheToken(t *testing.T) {
 
 func TestDealPauseAndResume(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	until := time.Now().Add(72 * time.Hour).UTC().Truncate(time.Second)
 	body := fmt.Sprintf(`{"event_id":"p-1","until":%q,"reason":"prospect asked for a break"}`, until.Format(time.RFC3339))
@@ -120,7 +120,7 @@ func TestDealPauseAndResume(t *testing.T) {
 
 func TestDealPauseRefusals(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	r := a.do("POST", "/api/deals/"+id+"/pause", `{"event_id":"used-1"}`)
 	require.Equal(t, http.StatusAccepted, r.status, r.raw)
@@ -170,7 +170,7 @@ func TestDealPauseRefusals(t *testing.T) {
 
 func TestOwnerPauseReachesEveryOpenDealOfTheOwner(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	ctx := context.Background()
 	d1, d2 := a.createFor("hs-1", "ana@vendor.test"), a.createFor("hs-2", "ana@vendor.test")
 	closed := a.createFor("hs-3", "ana@vendor.test")
@@ -265,7 +265,7 @@ func TestOwnerPauseReachesEveryOpenDealOfTheOwner(t *testing.T) {
 
 func TestOwnerAndPipelinePauseRefusals(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	a.create()
 	before := a.counts()
 	past := time.Now().Add(-time.Hour).UTC().Format(time.RFC3339)
@@ -301,7 +301,7 @@ func TestOwnerAndPipelinePauseRefusals(t *testing.T) {
 
 func TestPipelinePauseReachesEveryOpenDealOnIt(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	d1, d2 := a.createFor("hs-1", "ana@vendor.test"), a.createFor("hs-2", "carl@vendor.test")
 	closed := a.createFor("hs-3", "carl@vendor.test")
 	require.NoError(t, a.store.MarkClosed(context.Background(), closed, "won", 1, time.Now()))
@@ -360,9 +360,9 @@ func (f flaky) SignalWithStartWorkflow(ctx context.Context, workflowID, signalNa
 
 func TestOwnerPausePartialFailureIsReportedAndARetryCompletes(t *testing.T) {
 	t.Parallel()
-	live := newAPI(t, devServer.FrontendHostPort(), nil)
+	live := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	d1, d2, d3 := live.createFor("hs-1", "ana@vendor.test"), live.createFor("hs-2", "ana@vendor.test"), live.createFor("hs-3", "ana@vendor.test")
-	c, err := client.NewLazyClient(client.Options{HostPort: devServer.FrontendHostPort(), Namespace: "default"})
+	c, err := client.NewLazyClient(client.Options{HostPort: devServer.Get(t).FrontendHostPort(), Namespace: "default"})
 	require.NoError(t, err)
 	t.Cleanup(c.Close)
 	down := &api{t: t, pool: live.pool, store: live.store, logs: &strings.Builder{}}
@@ -419,7 +419,7 @@ func TestOwnerPausePartialFailureIsReportedAndARetryCompletes(t *testing.T) {
 
 func TestSnoozeTask(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	task := a.openTask(id, "intro-call")
 	until := time.Now().Add(5 * 24 * time.Hour).UTC().Truncate(time.Second)
@@ -457,7 +457,7 @@ func TestSnoozeTask(t *testing.T) {
 
 func TestSnoozeRefusals(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	id := a.create()
 	other := a.createFor("hs-2", "ana@vendor.test")
 	open, done, theirs := a.openTask(id, "a"), a.openTask(id, "b"), a.openTask(other, "a")
@@ -502,7 +502,7 @@ func TestSnoozeRefusals(t *testing.T) {
 
 func TestCreateImportPassesThrough(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	imported := a.createFor("hs-1", "ana@vendor.test", `"import":true`)
 	require.True(t, startInput(t, imported).Import)
 	var payload string
@@ -516,7 +516,7 @@ func TestCreateImportPassesThrough(t *testing.T) {
 
 func TestSendSwitch(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	r := a.do("GET", "/api/sends", "")
 	require.Equal(t, http.StatusOK, r.status, r.raw)
 	require.Equal(t, false, r.body["held"])

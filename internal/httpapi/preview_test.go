@@ -17,7 +17,7 @@ import (
 // the timeline's previous email); "emails": true adds each email as it would be received.
 func TestPreviewCadenceEmails(t *testing.T) {
 	t.Parallel()
-	a := newAPI(t, devServer.FrontendHostPort(), nil)
+	a := newAPI(t, devServer.Get(t).FrontendHostPort(), nil)
 	p, err := cadencefile.Load(filepath.Join("..", "..", "cadences", "b2b.yaml"))
 	require.NoError(t, err)
 	p.Sender = &cadence.Sender{From: "Vendor Team <team@vendor.test>"}

@@ -92,7 +92,7 @@ func read(t *testing.T, b *browsertest.Browser) shown {
 // is skipped.
 func TestUnsubscribePageInChromium(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	// Links on the test server's loopback URL, as make run issues them: the header pair and
 	// the footer point at a page the browser can open.
 	local, err := unsubscribe.NewLinks(u.srv.URL, u.signer)
@@ -179,7 +179,7 @@ func TestUnsubscribePageInChromium(t *testing.T) {
 // shows the generic page, with nothing to click, and nothing is written.
 func TestTamperedUnsubscribeLinkInChromium(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	d := u.newDeal(1)
 	path := u.path(d)
 	token := strings.TrimPrefix(path, unsubscribe.PathPrefix)

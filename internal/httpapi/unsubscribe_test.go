@@ -85,7 +85,7 @@ func withUnsubAPI(t *testing.T, st *store.Store, signer *unsubscribe.Signer, tem
 func (u *unsubAPI) newDeal(n int) store.Deal {
 	u.t.Helper()
 	ctx := context.Background()
-	created, err := (&deals.Service{Store: u.store, Temporal: devServer.Client()}).Create(ctx, deals.CreateRequest{
+	created, err := (&deals.Service{Store: u.store, Temporal: devServer.Get(u.t).Client()}).Create(ctx, deals.CreateRequest{
 		Source: "crm", ExternalID: fmt.Sprintf("deal-%d", n), Title: "Pilot",
 		Owner:   store.OwnerInput{Email: "ana@vendor.test", Name: "Ana Rep", Company: "Vendor <Sales> & Co"},
 		Contact: store.ContactInput{Email: fmt.Sprintf("bob%d@prospect.test", n), FirstName: "Bob", Company: "Prospect Inc"},
@@ -186,7 +186,7 @@ func requireSecurePage(t *testing.T, r response) {
 // of it, and the next planned email is skipped.
 func TestEmailCarriesSignedOneClickLinkThatUnsubscribes(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	d := u.newDeal(1)
 
 	res, err := u.send(d, "intro", "intro")
@@ -233,7 +233,7 @@ func TestEmailCarriesSignedOneClickLinkThatUnsubscribes(t *testing.T) {
 
 func TestEmailWithoutPublicBaseURLHasNoUnsubscribeLink(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	u.acts.Mail.Unsubscribe = nil
 	d := u.newDeal(1)
 	_, err := u.send(d, "intro", "intro")
@@ -274,7 +274,7 @@ func TestEmailWithoutPublicBaseURLHasNoUnsubscribeLink(t *testing.T) {
 
 func TestUnsubscribeGetChangesNothing(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	d := u.newDeal(7)
 	path := u.path(d)
 	before := u.counts()
@@ -309,7 +309,7 @@ func TestUnsubscribeGetChangesNothing(t *testing.T) {
 
 func TestUnsubscribePostIsIdempotent(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	d := u.newDeal(1)
 	path := u.path(d)
 	sigs := len(signals(t, d.ID))
@@ -344,7 +344,7 @@ func TestUnsubscribePostIsIdempotent(t *testing.T) {
 
 func TestUnsubscribeRefusesBadTokensAndWritesNothing(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	d := u.newDeal(1)
 	path := u.path(d)
 	good := strings.TrimPrefix(path, "/u/")
@@ -409,7 +409,7 @@ func TestUnsubscribeRefusesBadTokensAndWritesNothing(t *testing.T) {
 
 func TestUnsubscribeBodyIsBounded(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	d := u.newDeal(1)
 	path := u.path(d)
 	big := oneClick + "&pad=" + strings.Repeat("x", httpapi.MaxUnsubscribeBodyBytes)
@@ -427,7 +427,7 @@ func TestUnsubscribeBodyIsBounded(t *testing.T) {
 
 func TestUnsubscribeOfAClosedDealStillSuppresses(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	d := u.newDeal(1)
 	require.NoError(t, u.store.MarkClosed(context.Background(), d.ID, "lost", 1, time.Now()))
 	r := u.page("POST", u.path(d), formType, oneClick)
@@ -447,7 +447,7 @@ func TestUnsubscribeOfAClosedDealStillSuppresses(t *testing.T) {
 
 func TestUnsubscribeIsCommittedWhenTemporalIsDown(t *testing.T) {
 	t.Parallel()
-	live := newUnsubAPI(t, devServer.FrontendHostPort())
+	live := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	down := withUnsubAPI(t, live.store, live.signer, "127.0.0.1:1")
 	d := live.newDeal(1)
 	path := live.path(d)
@@ -476,7 +476,7 @@ func TestUnsubscribeIsCommittedWhenTemporalIsDown(t *testing.T) {
 // arrived before the opt-out returned, or the opt-out committed first and nothing was sent.
 func TestOptOutRacingASendIsNeverFollowedByIt(t *testing.T) {
 	t.Parallel()
-	u := newUnsubAPI(t, devServer.FrontendHostPort())
+	u := newUnsubAPI(t, devServer.Get(t).FrontendHostPort())
 	const rounds = 20
 	var sentFirst, optOutFirst int
 	for i := range rounds {

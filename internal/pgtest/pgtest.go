@@ -1,6 +1,7 @@
 // Package pgtest gives each test its own PostgreSQL database, cloned in milliseconds from a
 // template that holds the migrated schema. The template is named by the migrations' hash and
-// built under an advisory lock, because test packages run in parallel.
+// built under an advisory lock, because test packages run in parallel. In the unit tier
+// (FOLLOWUP_TEST_TIER=unit, make test-unit) a test that asks for a database is skipped.
 package pgtest
 
 import (
@@ -18,6 +19,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/engine"
 	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/internal/testtier"
 )
 
 // DefaultAdminURL is used when DATABASE_URL is unset: the local server `make test` ensures.
@@ -31,9 +33,11 @@ func AdminURL() string {
 	return DefaultAdminURL
 }
 
-// NewDatabase creates a fresh, migrated database for t, dropped when t ends, and returns its URL.
+// NewDatabase creates a fresh, migrated database for t, dropped when t ends, and returns its
+// URL. It skips t in the unit tier and fails it when PostgreSQL does not answer.
 func NewDatabase(t testing.TB) string {
 	t.Helper()
+	testtier.Needs(t, "PostgreSQL")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
 	admin, err := pgx.Connect(ctx, AdminURL())

@@ -1,15 +1,19 @@
 // Package temporaltest finds the pinned Temporal CLI that integration tests start dev
-// servers from (tests never download it), and reads what a deal's run received.
+// servers from (tests never download it), and reads what a deal's run received. In the unit
+// tier (FOLLOWUP_TEST_TIER=unit, make test-unit) no dev server starts: Start and Shared.Get
+// skip their test, StartDevServer refuses.
 package temporaltest
 
 import (
 	"context"
 	"errors"
+	"fmt"
 	"io"
 	"log/slog"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"sync"
 	"testing"
 
 	"github.com/stretchr/testify/require"
@@ -19,6 +23,7 @@ import (
 	tlog "go.temporal.io/sdk/log"
 	"go.temporal.io/sdk/testsuite"
 
+	"github.com/followup-engine/followup/internal/testtier"
 	"github.com/followup-engine/followup/workflows"
 )
 
@@ -49,8 +54,13 @@ func isFile(p string) bool {
 
 // StartDevServer starts the pinned CLI's dev server on free ports with the deal search
 // attributes registered and its output discarded; extra are more `server start-dev` flags
-// (namespaces, dynamic config). Stop it when done.
+// (namespaces, dynamic config). Stop it when done. In the unit tier it starts nothing and
+// returns an error: a test should call Start, or a TestMain use Shared, which skip instead.
 func StartDevServer(ctx context.Context, extra ...string) (*testsuite.DevServer, error) {
+	if testtier.Unit() {
+		return nil, fmt.Errorf("no Temporal dev server in the unit tier (%s=%s): start it with temporaltest.Start or Shared.Get, which skip the test",
+			testtier.EnvVar, testtier.UnitValue)
+	}
 	cli, err := CLIPath()
 	if err != nil {
 		return nil, err
@@ -64,6 +74,50 @@ func StartDevServer(ctx context.Context, extra ...string) (*testsuite.DevServer,
 		Stdout:           io.Discard,
 		Stderr:           io.Discard,
 	})
+}
+
+// Start starts a dev server for t (see StartDevServer), stopped when t ends. It skips t in
+// the unit tier and fails it when the server does not start.
+func Start(t testing.TB, extra ...string) *testsuite.DevServer {
+	t.Helper()
+	testtier.Needs(t, "Temporal")
+	srv, err := StartDevServer(context.Background(), extra...)
+	if err != nil {
+		t.Fatalf("temporaltest: start dev server: %v", err)
+	}
+	t.Cleanup(func() { _ = srv.Stop() })
+	return srv
+}
+
+// Shared is one dev server for a whole test binary, started by the first test that asks for
+// it, so a package whose tests do not all need Temporal starts none when none of them runs
+// (as in the unit tier). TestMain stops it after m.Run.
+type Shared struct {
+	Extra []string // more `server start-dev` flags
+
+	once sync.Once
+	srv  *testsuite.DevServer
+	err  error
+}
+
+// Get returns the shared server, starting it on the first call. It skips t in the unit tier
+// and fails it when the server does not start.
+func (s *Shared) Get(t testing.TB) *testsuite.DevServer {
+	t.Helper()
+	testtier.Needs(t, "Temporal")
+	s.once.Do(func() { s.srv, s.err = StartDevServer(context.Background(), s.Extra...) })
+	if s.err != nil {
+		t.Fatalf("temporaltest: start dev server: %v", s.err)
+	}
+	return s.srv
+}
+
+// Stop stops the server if a test started it.
+func (s *Shared) Stop() {
+	s.once.Do(func() {}) // no start after the stop
+	if s.srv != nil {
+		_ = s.srv.Stop()
+	}
 }
 
 // QuietLogger is a Temporal client logger that discards, for tests.

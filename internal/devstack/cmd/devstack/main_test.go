@@ -22,6 +22,7 @@ import (
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/pgtest"
 	"github.com/followup-engine/followup/internal/smtptest"
+	"github.com/followup-engine/followup/internal/testtier"
 )
 
 func freePort(t *testing.T) int {
@@ -47,6 +48,7 @@ type stack struct {
 // skipped (ensure-temporal.sh would otherwise build the CLI, about 5 minutes).
 func startStack(t *testing.T, args ...string) *stack {
 	t.Helper()
+	testtier.Needs(t, "PostgreSQL and Temporal")
 	for _, v := range []string{"DATABASE_URL", "TEMPORAL_CLI"} {
 		if os.Getenv(v) == "" {
 			t.Skipf("%s is not set: run `make test-go`, which sets DATABASE_URL and TEMPORAL_CLI", v)
