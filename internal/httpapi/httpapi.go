@@ -11,9 +11,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"log/slog"
-	"mime"
 	"net/http"
 	"strings"
 	"time"
@@ -22,9 +20,6 @@ import (
 	"github.com/followup-engine/followup/internal/unsubscribe"
 	"github.com/followup-engine/followup/workflows"
 )
-
-// MaxBodyBytes bounds every request body.
-const MaxBodyBytes = 64 << 10
 
 // Server serves the API.
 type Server struct {
@@ -37,26 +32,121 @@ type Server struct {
 	Unsubscribe *unsubscribe.Signer
 }
 
-// Handler routes requests with stdlib ServeMux patterns.
-func (s *Server) Handler() http.Handler {
-	mux := http.NewServeMux()
-	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, r *http.Request) {
-		writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
-	})
-	mux.HandleFunc("GET /readyz", s.readyz)
-	mux.Handle("POST /api/deals", s.auth(s.createDeal))
-	mux.Handle("POST /api/deals/{id}/stage", s.auth(s.changeStage))
-	mux.Handle("POST /api/deals/{id}/reopen", s.auth(s.reopen))
-	mux.Handle("POST /api/deals/{id}/engagements", s.auth(s.engage))
-	mux.Handle("POST /api/deals/{id}/tasks/{task}/done", s.auth(s.closeTask(workflows.TaskDone)))
-	mux.Handle("POST /api/deals/{id}/tasks/{task}/skip", s.auth(s.closeTask(workflows.TaskSkipped)))
-	mux.Handle("GET /api/deals/{id}", s.auth(s.showDeal))
-	mux.Handle("POST /api/cadences/preview", s.auth(s.previewCadence))
-	s.pauseRoutes(mux) // pauses, snoozes and the send switch (pauses.go)
+// route is one route of the API. The mux and the index GET / answers are both built from
+// Server.routes, so the index lists exactly what is served.
+type route struct {
+	pattern string // a ServeMux pattern, "METHOD /path"
+	public  bool   // served without the bearer token
+	purpose string // one line, for the index
+	handle  func(http.ResponseWriter, *http.Request) error
+}
+
+// routes are the API's routes, in the order the index lists them.
+func (s *Server) routes() []route {
+	rs := []route{
+		{"GET /healthz", true, "liveness: the process answers", plain(healthz)},
+		{"GET /readyz", true, "readiness: PostgreSQL and Temporal answer (503 when one does not)", plain(s.readyz)},
+		{"POST /api/deals", false, "create a deal, or converge on the one its source and external_id name", s.createDeal},
+		{"GET /api/deals/{deal}", false, "a deal's timeline from PostgreSQL: stage, deadline, next actions and why, tasks, emails, history", s.showDeal},
+		{"POST /api/deals/{deal}/stage", false, "move a deal to a stage", s.changeStage},
+		{"POST /api/deals/{deal}/reopen", false, "reopen a closed deal in a new run", s.reopen},
+		{"POST /api/deals/{deal}/engagements", false, "report what the prospect did: reply, meeting_booked, click, bounce, unsubscribe, out_of_office", s.engage},
+		{"POST /api/deals/{deal}/tasks/{task}/done", false, "the owner completed a task", s.closeTask(workflows.TaskDone)},
+		{"POST /api/deals/{deal}/tasks/{task}/skip", false, "the owner skipped a task", s.closeTask(workflows.TaskSkipped)},
+		{"POST /api/cadences/preview", false, "the timeline a sample deal would get on a published cadence", s.previewCadence},
+	}
+	rs = append(rs, s.pauseRoutes()...) // pauses, snoozes and the send switch (pauses.go)
 	// Public, without the bearer token: the signed token is the capability (unsubscribe.go).
-	mux.HandleFunc("GET /u/{token}", s.unsubscribeForm)
-	mux.HandleFunc("POST /u/{token}", s.unsubscribePost)
-	return mux
+	return append(rs,
+		route{"GET /u/{token}", true, "a nurture email's unsubscribe link: a confirmation page that changes nothing", plain(s.unsubscribeForm)},
+		route{"POST /u/{token}", true, "unsubscribe (RFC 8058 one-click, or the page's button)", plain(s.unsubscribePost)},
+	)
+}
+
+// Handler routes requests with stdlib ServeMux patterns. GET / answers the index of the
+// routes; a request no route takes gets a JSON problem (404, or 405 with Allow).
+func (s *Server) Handler() http.Handler {
+	// The index is public, as /healthz is: it tells what the README tells (methods, paths,
+	// purposes) and nothing of the data behind them.
+	rs := append([]route{{"GET /{$}", true, "this index of the API's routes", nil}}, s.routes()...)
+	index := indexOf(rs)
+	rs[0].handle = func(w http.ResponseWriter, r *http.Request) error {
+		writeJSON(w, http.StatusOK, index)
+		return nil
+	}
+	mux := http.NewServeMux()
+	for _, rt := range rs {
+		h := s.serve(rt.handle)
+		if !rt.public {
+			h = s.auth(h)
+		}
+		mux.Handle(rt.pattern, h)
+	}
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if _, pattern := mux.Handler(r); pattern == "" {
+			// No route takes it: the mux answers 404, or 405 with its Allow header, as plain
+			// text; noRouteWriter turns that answer into a JSON problem.
+			mux.ServeHTTP(&noRouteWriter{ResponseWriter: w, r: r}, r)
+			return
+		}
+		mux.ServeHTTP(w, r)
+	})
+}
+
+// index is the answer of GET /.
+type index struct {
+	Service string       `json:"service"`
+	Auth    string       `json:"auth"`
+	Routes  []indexEntry `json:"routes"`
+}
+
+type indexEntry struct {
+	Method  string `json:"method"`
+	Path    string `json:"path"`
+	Auth    string `json:"auth"` // bearer or none
+	Purpose string `json:"purpose"`
+}
+
+func indexOf(rs []route) index {
+	ix := index{Service: "followup", Auth: "routes with \"auth\": \"bearer\" need Authorization: Bearer $API_TOKEN"}
+	for _, rt := range rs {
+		method, path, _ := strings.Cut(rt.pattern, " ")
+		e := indexEntry{Method: method, Path: strings.TrimSuffix(path, "{$}"), Auth: "bearer", Purpose: rt.purpose}
+		if rt.public {
+			e.Auth = "none"
+		}
+		ix.Routes = append(ix.Routes, e)
+	}
+	return ix
+}
+
+// noRouteWriter answers, as a JSON problem, what the mux writes for a request no route
+// takes; the mux's own text is dropped.
+type noRouteWriter struct {
+	http.ResponseWriter
+	r *http.Request
+}
+
+func (n *noRouteWriter) WriteHeader(status int) {
+	msg := fmt.Sprintf("no route %s %s; GET / lists the routes", n.r.Method, n.r.URL.Path)
+	if status == http.StatusMethodNotAllowed {
+		msg = fmt.Sprintf("%s %s: method not allowed (allowed: %s); GET / lists the routes", n.r.Method, n.r.URL.Path, n.Header().Get("Allow"))
+	}
+	writeProblem(n.ResponseWriter, status, msg, nil)
+}
+
+func (n *noRouteWriter) Write(p []byte) (int, error) { return len(p), nil }
+
+// plain adapts a handler that answers every request itself.
+func plain(h http.HandlerFunc) func(http.ResponseWriter, *http.Request) error {
+	return func(w http.ResponseWriter, r *http.Request) error {
+		h(w, r)
+		return nil
+	}
+}
+
+func healthz(w http.ResponseWriter, r *http.Request) {
+	writeJSON(w, http.StatusOK, map[string]string{"status": "ok"})
 }
 
 func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
@@ -73,7 +163,7 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 }
 
 // auth requires the bearer token, compared in constant time.
-func (s *Server) auth(next func(http.ResponseWriter, *http.Request) error) http.Handler {
+func (s *Server) auth(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
 		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) != 1 {
@@ -81,68 +171,17 @@ func (s *Server) auth(next func(http.ResponseWriter, *http.Request) error) http.
 			writeProblem(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
 			return
 		}
+		next.ServeHTTP(w, r)
+	})
+}
+
+// serve runs a handler, answering its error through writeError.
+func (s *Server) serve(next func(http.ResponseWriter, *http.Request) error) http.Handler {
+	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if err := next(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
 	})
-}
-
-// errBadRequest marks a request the API could not read; its text is safe to show.
-type errBadRequest struct {
-	status int
-	msg    string
-}
-
-func (e *errBadRequest) Error() string { return e.msg }
-
-// decode reads one JSON object of at most MaxBodyBytes, refusing unknown fields.
-func decode(w http.ResponseWriter, r *http.Request, v any) error {
-	return decodeBody(w, r, v, false)
-}
-
-// decodeOptional is decode for routes whose body may be empty (every field optional).
-func decodeOptional(w http.ResponseWriter, r *http.Request, v any) error {
-	return decodeBody(w, r, v, true)
-}
-
-func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) error {
-	if ct := r.Header.Get("Content-Type"); ct != "" {
-		mt, _, err := mime.ParseMediaType(ct)
-		if err != nil || mt != "application/json" {
-			return &errBadRequest{http.StatusUnsupportedMediaType, "send the body as application/json"}
-		}
-	}
-	body := http.MaxBytesReader(w, r.Body, MaxBodyBytes)
-	dec := json.NewDecoder(body)
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		var tooBig *http.MaxBytesError
-		var syntax *json.SyntaxError
-		var typeErr *json.UnmarshalTypeError
-		var timeErr *time.ParseError
-		switch {
-		case errors.As(err, &timeErr):
-			return &errBadRequest{http.StatusBadRequest, fmt.Sprintf("time %q is not RFC 3339, like 2026-11-23T10:00:00Z", timeErr.Value)}
-		case errors.As(err, &tooBig):
-			return &errBadRequest{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes)}
-		case errors.Is(err, io.EOF) && optional:
-			return nil
-		case errors.Is(err, io.EOF):
-			return &errBadRequest{http.StatusBadRequest, "body is empty: send a JSON object"}
-		case errors.As(err, &syntax):
-			return &errBadRequest{http.StatusBadRequest, fmt.Sprintf("body is not valid JSON (at byte %d)", syntax.Offset)}
-		case errors.As(err, &typeErr):
-			return &errBadRequest{http.StatusBadRequest, fmt.Sprintf("field %q: want %s", typeErr.Field, typeErr.Type)}
-		case strings.HasPrefix(err.Error(), "json: unknown field "):
-			return &errBadRequest{http.StatusBadRequest, "unknown field " + strings.TrimPrefix(err.Error(), "json: unknown field ")}
-		default:
-			return &errBadRequest{http.StatusBadRequest, "body is not a valid request: " + err.Error()}
-		}
-	}
-	if dec.More() {
-		return &errBadRequest{http.StatusBadRequest, "body holds more than one JSON value"}
-	}
-	return nil
 }
 
 // RetryAfter is the Retry-After, in seconds, of a 503: a dependency does not answer.
@@ -196,7 +235,7 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	case errors.Is(err, deals.ErrNotFound):
 		writeProblem(w, http.StatusNotFound, err.Error(), nil)
 	case errors.Is(err, deals.ErrDealClosed):
-		writeProblem(w, http.StatusConflict, err.Error()+"; reopen it with POST /api/deals/{id}/reopen", nil)
+		writeProblem(w, http.StatusConflict, err.Error()+"; reopen it with POST /api/deals/{deal}/reopen", nil)
 	case errors.Is(err, deals.ErrNotClosed), errors.Is(err, deals.ErrTaskNotOpen), errors.Is(err, deals.ErrEventIDTaken):
 		writeProblem(w, http.StatusConflict, err.Error(), nil)
 	case errors.Is(err, deals.ErrUnknownStage), errors.Is(err, deals.ErrCadenceCannotRun):

@@ -185,7 +185,7 @@ func TestCreateRefusesBadInputAndWritesNothing(t *testing.T) {
 	}{
 		{"empty", "", "application/json", 400, "body is empty"},
 		{"not json", "{nope", "application/json", 400, "not valid JSON"},
-		{"two values", createBody + createBody, "application/json", 400, "more than one JSON value"},
+		{"two values", createBody + createBody, "application/json", 400, "body goes on after its JSON object"},
 		{"unknown field", `{"source":"crm","external_id":"x","colour":"red"}`, "application/json", 400, `unknown field "colour"`},
 		{"wrong type", `{"source":"crm","external_id":7}`, "application/json", 400, `field "external_id"`},
 		{"form", "a=b", "application/x-www-form-urlencoded", 415, "application/json"},

@@ -10,19 +10,21 @@ import (
 	"github.com/followup-engine/followup/internal/deals"
 )
 
-// pauseRoutes serves pauses (a deal's, an owner's, a pipeline's), task snoozes and the
-// global send switch, behind the same bearer token as every /api route.
-func (s *Server) pauseRoutes(mux *http.ServeMux) {
-	mux.Handle("POST /api/deals/{id}/pause", s.auth(s.pauseDeal))
-	mux.Handle("POST /api/deals/{id}/resume", s.auth(s.resumeDeal))
-	mux.Handle("POST /api/deals/{id}/tasks/{task}/snooze", s.auth(s.snoozeTask))
-	mux.Handle("POST /api/owners/{owner}/pause", s.auth(s.pauseScope(s.Deals.PauseOwner, "owner")))
-	mux.Handle("POST /api/owners/{owner}/resume", s.auth(s.resumeScope(s.Deals.ResumeOwner, "owner")))
-	mux.Handle("POST /api/pipelines/{id}/pause", s.auth(s.pauseScope(s.Deals.PausePipeline, "id")))
-	mux.Handle("POST /api/pipelines/{id}/resume", s.auth(s.resumeScope(s.Deals.ResumePipeline, "id")))
-	mux.Handle("GET /api/sends", s.auth(s.sendStatus))
-	mux.Handle("POST /api/sends/hold", s.auth(s.holdSends))
-	mux.Handle("POST /api/sends/release", s.auth(s.releaseSends))
+// pauseRoutes are the routes of pauses (a deal's, an owner's, a pipeline's), task snoozes
+// and the global send switch, behind the same bearer token as every /api route.
+func (s *Server) pauseRoutes() []route {
+	return []route{
+		{"POST /api/deals/{deal}/pause", false, "hold a deal's cadence, until resumed or until a time", s.pauseDeal},
+		{"POST /api/deals/{deal}/resume", false, "lift a deal's own pause; each step gets the time it had left", s.resumeDeal},
+		{"POST /api/deals/{deal}/tasks/{task}/snooze", false, "move an open task's due date (into the owner's business hours)", s.snoozeTask},
+		{"POST /api/owners/{owner}/pause", false, "pause every open deal of an owner (a holiday); new ones start paused", s.pauseScope(s.Deals.PauseOwner, "owner")},
+		{"POST /api/owners/{owner}/resume", false, "lift an owner's pause", s.resumeScope(s.Deals.ResumeOwner, "owner")},
+		{"POST /api/pipelines/{id}/pause", false, "pause every open deal of a pipeline; new ones start paused", s.pauseScope(s.Deals.PausePipeline, "id")},
+		{"POST /api/pipelines/{id}/resume", false, "lift a pipeline's pause", s.resumeScope(s.Deals.ResumePipeline, "id")},
+		{"GET /api/sends", false, "the global send switch: held or not, why, since when, by whom", s.sendStatus},
+		{"POST /api/sends/hold", false, "hold every email, whatever the deal", s.holdSends},
+		{"POST /api/sends/release", false, "let emails go again", s.releaseSends},
+	}
 }
 
 // pauseBody is the body of a deal pause; the deal comes from the path.
@@ -45,7 +47,7 @@ func (s *Server) pauseDeal(w http.ResponseWriter, r *http.Request) error {
 	if err := requireEventID(body.EventID, "the id of this pause"); err != nil {
 		return err
 	}
-	resp, err := s.Deals.PauseDeal(r.Context(), deals.PauseRequest{Deal: r.PathValue("id"), Until: body.Until, UntilOn: body.UntilOn,
+	resp, err := s.Deals.PauseDeal(r.Context(), deals.PauseRequest{Deal: r.PathValue("deal"), Until: body.Until, UntilOn: body.UntilOn,
 		Source: body.Source, EventID: body.EventID, Reason: body.Reason})
 	if err != nil {
 		return answered(resp, err)
@@ -70,7 +72,7 @@ func (s *Server) resumeDeal(w http.ResponseWriter, r *http.Request) error {
 	if err := requireEventID(body.EventID, "the id of this resume"); err != nil {
 		return err
 	}
-	resp, err := s.Deals.ResumeDeal(r.Context(), deals.ResumeRequest{Deal: r.PathValue("id"), Source: body.Source,
+	resp, err := s.Deals.ResumeDeal(r.Context(), deals.ResumeRequest{Deal: r.PathValue("deal"), Source: body.Source,
 		EventID: body.EventID, Reason: body.Reason})
 	if err != nil {
 		return answered(resp, err)
@@ -98,7 +100,7 @@ func (s *Server) snoozeTask(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	resp, err := s.Deals.SnoozeTask(r.Context(), deals.SnoozeRequest{Deal: r.PathValue("id"), TaskID: id, Until: body.Until,
+	resp, err := s.Deals.SnoozeTask(r.Context(), deals.SnoozeRequest{Deal: r.PathValue("deal"), TaskID: id, Until: body.Until,
 		UntilOn: body.UntilOn, Source: body.Source, EventID: body.EventID})
 	if err != nil {
 		return answered(resp, err)

@@ -72,7 +72,7 @@ func TestPreviewCadenceEmails(t *testing.T) {
 		status int
 		want   string
 	}{
-		{`{"pipeline":"b2b","start":"2026-11-23T09:00:00Z","emails":"yes"}`, 400, `emails": want bool`},
+		{`{"pipeline":"b2b","start":"2026-11-23T09:00:00Z","emails":"yes"}`, 400, `field "emails" must be a boolean, not a string`},
 		{`{"pipeline":"b2b","start":"2026-11-23T09:00:00Z","email":true}`, 400, `unknown field "email"`},
 		{`{"pipeline":"broken","start":"2026-11-23T09:00:00Z"}`, 400, "email prospecting/intro#1: template: intro subject:1:13: executing \"intro subject\" at <.Contact.Compnay>"},
 	} {

@@ -63,7 +63,7 @@ func (s *Server) changeStage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp, err := s.Deals.ChangeStage(r.Context(), deals.StageRequest{
-		Deal: r.PathValue("id"), Stage: body.Stage, Source: body.Source, EventID: body.EventID,
+		Deal: r.PathValue("deal"), Stage: body.Stage, Source: body.Source, EventID: body.EventID,
 		SourceTime: body.SourceTime, Reason: body.Reason,
 	})
 	if err != nil {
@@ -102,7 +102,7 @@ func (s *Server) engage(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	resp, err := s.Deals.Engage(r.Context(), deals.EngageRequest{
-		Deal: r.PathValue("id"), Kind: body.Kind, Source: body.Source, EventID: body.EventID, SourceTime: body.SourceTime,
+		Deal: r.PathValue("deal"), Kind: body.Kind, Source: body.Source, EventID: body.EventID, SourceTime: body.SourceTime,
 		ReturnAt: body.ReturnAt, ReturnOn: body.ReturnOn, Address: body.Address, Detail: body.Detail,
 	})
 	if err != nil {
@@ -133,7 +133,7 @@ func (s *Server) closeTask(outcome string) func(http.ResponseWriter, *http.Reque
 			return err
 		}
 		resp, err := s.Deals.CloseTask(r.Context(), deals.TaskRequest{
-			Deal: r.PathValue("id"), TaskID: id, Outcome: outcome, Source: body.Source, EventID: body.EventID, Note: body.Note,
+			Deal: r.PathValue("deal"), TaskID: id, Outcome: outcome, Source: body.Source, EventID: body.EventID, Note: body.Note,
 		})
 		if err != nil {
 			return answered(resp, err)
@@ -164,7 +164,7 @@ func (s *Server) reopen(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	body.Source = apiSource(body.Source)
-	resp, err := s.Deals.Reopen(r.Context(), deals.ReopenRequest{Deal: r.PathValue("id"), Stage: body.Stage,
+	resp, err := s.Deals.Reopen(r.Context(), deals.ReopenRequest{Deal: r.PathValue("deal"), Stage: body.Stage,
 		Source: body.Source, EventID: body.EventID, Reason: body.Reason})
 	if err != nil {
 		return err
@@ -175,7 +175,7 @@ func (s *Server) reopen(w http.ResponseWriter, r *http.Request) error {
 
 // showDeal answers from PostgreSQL's projection, so it works when no worker runs.
 func (s *Server) showDeal(w http.ResponseWriter, r *http.Request) error {
-	det, err := s.Deals.Show(r.Context(), r.PathValue("id"), 0)
+	det, err := s.Deals.Show(r.Context(), r.PathValue("deal"), 0)
 	if err != nil {
 		return err
 	}
