@@ -14,21 +14,6 @@ import (
 	"github.com/followup-engine/followup/internal/preview"
 )
 
-func runCadence(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
-	switch verb {
-	case "migrate":
-		return cadenceMigrate(ctx, args, env, stdout, stderr)
-	case "validate":
-		return cadenceValidate(args, stdout, stderr)
-	case "publish":
-		return cadencePublish(ctx, args, env, stdout, stderr)
-	case "preview":
-		return cadencePreview(ctx, args, env, stdout, stderr)
-	default:
-		return usageError(fmt.Sprintf("unknown cadence command %q\n\n%s", verb, usage))
-	}
-}
-
 // cadenceValidate checks cadence files without touching any database; every problem of every
 // file is printed as file:line:col with an excerpt, and the exit status is 2 if any.
 func cadenceValidate(args []string, stdout, stderr io.Writer) error {

@@ -13,9 +13,9 @@ import (
 	"github.com/followup-engine/followup/internal/store"
 )
 
-func runMigrate(ctx context.Context, args []string, env config.Env, stdout io.Writer) error {
-	if len(args) > 0 {
-		return usageError("usage: starter migrate")
+func runMigrate(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
+	if _, err := parseExactly(newFlags("migrate", stderr), args, 0, "usage: starter migrate"); err != nil {
+		return err
 	}
 	_, closeAll, err := connect(ctx, env, false)
 	if err != nil {
@@ -24,25 +24,6 @@ func runMigrate(ctx context.Context, args []string, env config.Env, stdout io.Wr
 	closeAll()
 	fmt.Fprintln(stdout, "database migrated; built-in cadence version 0 published")
 	return nil
-}
-
-// dealVerbs are the commands of starter deal VERB.
-var dealVerbs = map[string]verbFunc{
-	"create": dealCreate,
-	"stage":  dealStage,
-	"engage": dealEngage,
-	"reopen": dealReopen,
-	"show":   dealShow,
-	"pause":  dealPause,
-	"resume": dealResume,
-}
-
-func runDeal(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
-	run, ok := dealVerbs[verb]
-	if !ok {
-		return usageError(fmt.Sprintf("unknown deal command %q\n\n%s", verb, usage))
-	}
-	return run(ctx, args, env, stdout, stderr)
 }
 
 func dealCreate(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {

@@ -77,7 +77,7 @@ func runTask(ctx context.Context, verb string, args []string, env config.Env, st
 	case "skip":
 		outcome = workflows.TaskSkipped
 	default:
-		return usageError(fmt.Sprintf("unknown task command %q\n\n%s", verb, usage))
+		return usageError(fmt.Sprintf("unknown task command %q\n\n%s", verb, usage()))
 	}
 	fs := newFlags("task "+verb, stderr)
 	r := deals.TaskRequest{Outcome: outcome}

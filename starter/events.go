@@ -15,7 +15,7 @@ import (
 // received, as `starter serve` runs every SWEEP_INTERVAL.
 func runEvents(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
 	if verb != "sweep" {
-		return usageError(fmt.Sprintf("unknown events command %q\n\n%s", verb, usage))
+		return usageError(fmt.Sprintf("unknown events command %q\n\n%s", verb, usage()))
 	}
 	fs := newFlags("events sweep", stderr)
 	olderThan := fs.Duration("older-than", deals.DefaultSweepAge, "only events received longer ago than this (a request still in flight is left alone)")

@@ -10,21 +10,46 @@ import (
 	"time"
 )
 
+// newFlags is the flag set of the command name ("deal create"); its usage, which --help
+// prints, is the command's line and summary from commands, then its flags.
 func newFlags(name string, stderr io.Writer) *flag.FlagSet {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	fs.SetOutput(stderr)
+	fs.Usage = func() { writeUsage(fs.Output(), fs) }
 	return fs
 }
 
+// writeUsage writes a command's usage: starter deal stage --help.
+func writeUsage(w io.Writer, fs *flag.FlagSet) {
+	c, _ := commandNamed(fs.Name())
+	fmt.Fprintf(w, "usage: starter %s\n\n", strings.TrimSpace(c.name+" "+c.args))
+	fmt.Fprintln(w, strings.ReplaceAll(c.summary, "\n", " "))
+	if strings.Contains(c.args, "DEAL") {
+		fmt.Fprintln(w, "DEAL is a deal id or source:external-id.")
+	}
+	n := 0
+	fs.VisitAll(func(*flag.Flag) { n++ })
+	if n > 0 {
+		fmt.Fprintln(w, "\nflags:")
+		fs.PrintDefaults()
+	}
+}
+
 // parse parses flags that may follow positional arguments ("deal stage D S --reason x").
+// -h or --help answers the command's usage (errHelp: to stdout, exit 0); a flag it does not
+// know, the flag package's complaint and the usage (exit 2).
 func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	out := fs.Output()
+	var said strings.Builder // what the flag package prints: the usage, and a complaint first
+	fs.SetOutput(&said)
+	defer fs.SetOutput(out)
 	var positional []string
 	for {
 		if err := fs.Parse(args); err != nil {
 			if errors.Is(err, flag.ErrHelp) {
-				return nil, usageError("")
+				return nil, errHelp{strings.TrimRight(said.String(), "\n")}
 			}
-			return nil, usageError(err.Error())
+			return nil, usageError(strings.TrimRight(said.String(), "\n"))
 		}
 		args = fs.Args()
 		if len(args) == 0 {

@@ -79,7 +79,7 @@ func runScope(ctx context.Context, what, verb string, args []string, env config.
 		arg = "PIPELINE-ID"
 	}
 	if verb != "pause" && verb != "resume" {
-		return usageError(fmt.Sprintf("unknown %s command %q\n\n%s", what, verb, usage))
+		return usageError(fmt.Sprintf("unknown %s command %q\n\n%s", what, verb, usage()))
 	}
 	fs := newFlags(what+" "+verb, stderr)
 	var until, reason, source string
@@ -212,7 +212,7 @@ func taskSnooze(ctx context.Context, args []string, env config.Env, stdout, stde
 // runSends flips or shows the global send switch: starter sends hold|release|status.
 func runSends(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
 	if verb != "hold" && verb != "release" && verb != "status" {
-		return usageError(fmt.Sprintf("unknown sends command %q\n\n%s", verb, usage))
+		return usageError(fmt.Sprintf("unknown sends command %q\n\n%s", verb, usage()))
 	}
 	fs := newFlags("sends "+verb, stderr)
 	var reason, by string

@@ -22,8 +22,9 @@ import (
 
 // runServe serves the HTTP API until ctx ends, then drains in-flight requests.
 func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
-	if len(args) > 0 {
-		return usageError("usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, SWEEP_INTERVAL, DATABASE_URL, TEMPORAL_ADDRESS)")
+	const use = "usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, SWEEP_INTERVAL, DATABASE_URL, TEMPORAL_ADDRESS)"
+	if _, err := parseExactly(newFlags("serve", stderr), args, 0, use); err != nil {
+		return err
 	}
 	cfg, err := config.LoadServer(env)
 	if err != nil {
