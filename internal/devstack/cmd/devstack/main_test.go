@@ -187,8 +187,8 @@ func sinkMessages(t *testing.T, mailUI string) []sinkMessage {
 	return msgs
 }
 
-// TestKilledWorkerIsRestartedAndTheDemoGoesOn is issue 10's "nothing is lost when a worker
-// restarts", seen under make run: kill -9 the worker once the demo's intro emails have
+// TestKilledWorkerIsRestartedAndTheDemoGoesOn is the README's promise "nothing is lost when a
+// worker restarts", seen under make run: kill -9 the worker once the demo's intro emails have
 // arrived; the console says it is restarted, the stack keeps running, and each prospecting
 // deal's next email (the follow-up 15 seconds in, a reply to the intro) still arrives, once.
 func TestKilledWorkerIsRestartedAndTheDemoGoesOn(t *testing.T) {
