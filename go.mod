@@ -1,6 +1,6 @@
 module github.com/followup-engine/followup
 
-go 1.26.10
+go 1.26.8
 
 toolchain go1.27.3
 
@@ -18,7 +18,7 @@ require (
 	github.com/rickar/cal/v2 v2.1.32
 	github.com/santhosh-tekuri/jsonschema/v6 v6.0.3
 	github.com/stretchr/testify v1.12.1
-	github.com/wneessen/go-mail v0.8.2
+	github.com/wneessen/go-mail v0.8.1
 	go.temporal.io/api v1.64.3
 	go.temporal.io/sdk v1.51.0
 	go.temporal.io/sdk/contrib/envconfig v1.1.0
