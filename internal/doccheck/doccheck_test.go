@@ -14,8 +14,8 @@ import (
 // outside names documents that were cited once but are not in the repository.
 var outside = regexp.MustCompile(`\bDESIGN\b|reliability\.md|performance\.md|libraries\.md|what-users-expect|style-anchors|docs/notes|\.\./shared`)
 
-// sectionOf is a citation by section sign of something that is not an RFC ("DESIGN §4",
-// "notes on libraries §1.3"); "RFC 8058 §3.2" and a bare "(§3.2)" after an RFC pass.
+// sectionOf is a citation by section sign of something that is not an RFC (a document
+// name, then "§" and a number); "RFC 8058 §3.2" and a bare "(§3.2)" after an RFC pass.
 var sectionOf = regexp.MustCompile(`\b([A-Za-z][\w./-]*)\s*§`)
 
 // mdFile is a Markdown file named in the text.
