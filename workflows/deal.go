@@ -51,7 +51,7 @@ type deal struct {
 // inflightSend is one email step whose send activity is running or retrying.
 type inflightSend struct {
 	item   cadence.Item
-	visit  int
+	in     activities.SendInput // its ledger key; CancelEmail and AbandonEmail take it too
 	since  time.Time
 	fut    workflow.Future
 	cancel workflow.CancelFunc
@@ -376,7 +376,7 @@ const sendSettleWait = 30 * time.Second
 func (d *deal) startSend(ctx workflow.Context, stage cadence.Stage, item cadence.Item) {
 	step, _ := stage.Step(item.StepID)
 	sendCtx, cancel := workflow.WithCancel(ctx)
-	fut := workflow.ExecuteActivity(sendOptions(sendCtx), a.SendEmail, activities.SendInput{
+	in := activities.SendInput{
 		DealID:         d.in.DealID,
 		CadenceVersion: d.in.Cadence.Version,
 		Visit:          d.state.Visit.Number,
@@ -384,8 +384,9 @@ func (d *deal) startSend(ctx workflow.Context, stage cadence.Stage, item cadence
 		Occurrence:     item.Occurrence,
 		Template:       step.Template,
 		Thread:         step.Thread,
-	})
-	d.send = &inflightSend{item: item, visit: d.state.Visit.Number, since: workflow.Now(ctx), fut: fut, cancel: cancel}
+	}
+	fut := workflow.ExecuteActivity(sendOptions(sendCtx), a.SendEmail, in)
+	d.send = &inflightSend{item: item, in: in, since: workflow.Now(ctx), fut: fut, cancel: cancel}
 	d.dirty = true // pages show the email as being sent
 }
 
@@ -430,21 +431,18 @@ func (d *deal) stopSend(ctx workflow.Context, abandon string) error {
 		if abandon == "" {
 			return nil
 		}
-		return workflow.ExecuteActivity(dbOptions(ctx), a.CancelEmail, activities.SendInput{
-			DealID: d.in.DealID, CadenceVersion: d.in.Cadence.Version, Visit: s.visit,
-			StepID: s.item.StepID, Occurrence: s.item.Occurrence, Reason: abandon,
-		}).Get(ctx, nil)
+		in := s.in
+		in.Reason = abandon
+		return workflow.ExecuteActivity(dbOptions(ctx), a.CancelEmail, in).Get(ctx, nil)
 	}
 	return d.sendOutcome(ctx, s, res, nil)
 }
 
-// sendOutcome records what a settled send did to its item. A hard bounce is applied as the
-// bounce engagement it is, once the send is out of the way.
+// sendOutcome records what a settled send did to its item, which belongs to the current
+// visit (leaving a visit stops its send first). A hard bounce is applied as the bounce
+// engagement it is, once the send is out of the way.
 func (d *deal) sendOutcome(ctx workflow.Context, s *inflightSend, res activities.SendResult, sendErr error) error {
 	item := s.item
-	if s.visit != d.state.Visit.Number {
-		return nil // the visit it belonged to is over
-	}
 	switch {
 	case sendErr != nil:
 		var canceled *temporal.CanceledError
@@ -455,11 +453,7 @@ func (d *deal) sendOutcome(ctx workflow.Context, s *inflightSend, res activities
 		}
 		// Retries ran out (Schedule-To-Close): record the failure in the ledger and move on.
 		d.logger.Error("Email step failed after retries", "Item", item.ID, "Error", sendErr)
-		err := workflow.ExecuteActivity(dbOptions(ctx), a.AbandonEmail, activities.SendInput{
-			DealID: d.in.DealID, CadenceVersion: d.in.Cadence.Version, Visit: s.visit,
-			StepID: item.StepID, Occurrence: item.Occurrence,
-		}).Get(ctx, nil)
-		if err != nil {
+		if err := workflow.ExecuteActivity(dbOptions(ctx), a.AbandonEmail, s.in).Get(ctx, nil); err != nil {
 			return err
 		}
 		d.markDone(item, workflow.Now(ctx), "failed")
@@ -487,7 +481,7 @@ func (d *deal) sendOutcome(ctx workflow.Context, s *inflightSend, res activities
 		d.markDone(item, workflow.Now(ctx), string(res.Outcome))
 		d.held = append(d.held, Event{
 			Version: EventVersion, Kind: EventEngaged, Engagement: cadence.EngagedBounce,
-			Source: SourceEngine, SourceEventID: fmt.Sprintf("%s/visit-%d/%s/bounce", d.in.DealID, s.visit, item.ID),
+			Source: SourceEngine, SourceEventID: fmt.Sprintf("%s/visit-%d/%s/bounce", d.in.DealID, s.in.Visit, item.ID),
 			SourceTime: workflow.Now(ctx), Reason: "the relay refused the address (" + res.Enhanced + ")",
 		})
 	default:
