@@ -74,7 +74,8 @@ type Sink struct {
 	// DKIM keys the check knows: TXT record by lower-case name
 	// (selector._domainkey.domain); see AddDKIMKey.
 	dkimKeys map[string]string
-	dkimGen  int // bumped by AddDKIMKey; cached results of older generations are stale
+	dkimGen  int       // bumped by AddDKIMKey; cached results of older generations are stale
+	imap     imapState // UIDs, UIDVALIDITY, IMAP flags (see uids.go)
 
 	life     sync.Mutex // guards the fields below
 	srv      *smtp.Server
@@ -82,6 +83,7 @@ type Sink struct {
 	served   chan struct{} // closed when Serve returned
 	closed   bool
 	inflight sync.WaitGroup // stores in progress; Add only while !closed
+	imapSrv  *imapServer    // set by StartIMAP
 }
 
 // entry is the index record of one stored message.
@@ -104,6 +106,10 @@ type entry struct {
 	dkimGen int         // Sink.dkimGen the cached result was computed with
 
 	unsub *unsubscribeResult // answer to the last one-click POST (guarded by Sink.mu); nil before one
+
+	// UID is the message's IMAP UID in every mailbox that holds it (see
+	// uids.go); set before the entry is published in the index.
+	UID uint32
 }
 
 // New opens (creating it if needed) dir and indexes the .eml files an
@@ -134,6 +140,9 @@ func New(dir string) (*Sink, error) {
 		s.index = append(s.index, e)
 	}
 	sortIndex(s.index)
+	if err := s.loadUIDs(); err != nil {
+		return nil, fmt.Errorf("mailsink: imap uids: %w", err)
+	}
 	return s, nil
 }
 
@@ -186,7 +195,7 @@ func (s *Sink) SMTPAddr() net.Addr {
 	return s.ln.Addr()
 }
 
-// Close stops the SMTP server at once: it closes the listener and all open
+// Close stops the SMTP server (and the IMAP server, see StartIMAP) at once: it closes the listener and all open
 // connections (a transaction that has not finished DATA is dropped; its
 // client sees a connection error) and waits until messages being written
 // are on disk. No file is written after Close returns. The index stays
@@ -199,9 +208,13 @@ func (s *Sink) Close() error {
 	}
 	s.closed = true
 	srv, ln, served := s.srv, s.ln, s.served
+	is := s.imapSrv
 	s.life.Unlock()
 
 	var err error
+	if is != nil {
+		is.close()
+	}
 	if srv != nil {
 		if cerr := srv.Close(); cerr != nil && !errors.Is(cerr, net.ErrClosed) {
 			err = cerr
@@ -226,17 +239,19 @@ func (s *Sink) beginStore() bool {
 	return true
 }
 
-// store writes one received message and indexes it.
-func (s *Sink) store(from string, to []string, data []byte) error {
+// store writes one received message, indexes it and gives it its IMAP UID;
+// it returns the new message's id. SMTP and the web page's prospect buttons
+// both store through here.
+func (s *Sink) store(from string, to []string, data []byte) (string, error) {
 	if !s.beginStore() {
-		return errors.New("mailsink: closed")
+		return "", errors.New("mailsink: closed")
 	}
 	defer s.inflight.Done()
 
 	now := time.Now().UTC()
 	id, err := newID(now)
 	if err != nil {
-		return err
+		return "", err
 	}
 	nl := "\n"
 	if bytes.Contains(data, []byte("\r\n")) {
@@ -259,20 +274,23 @@ func (s *Sink) store(from string, to []string, data []byte) error {
 	final := s.path(id)
 	tmp := filepath.Join(s.dir, ".tmp-"+id)
 	if err := os.WriteFile(tmp, raw, 0o644); err != nil {
-		return err
+		return "", err
 	}
 	if err := os.Rename(tmp, final); err != nil {
 		_ = os.Remove(tmp)
-		return err
+		return "", err
 	}
 
 	e := indexEntry(id, now, raw)
 	s.mu.Lock()
 	defer s.mu.Unlock()
+	// UID and index entry under one lock: a mailbox snapshot never sees a
+	// UID lower than one it saw before appear later.
+	s.assignUID(e)
 	s.byID[id] = e
 	s.index = append(s.index, e)
 	sortIndex(s.index)
-	return nil
+	return id, nil
 }
 
 // list returns the index, newest first.
@@ -295,8 +313,9 @@ func (s *Sink) readRaw(e *entry) ([]byte, error) {
 	return os.ReadFile(s.path(e.ID))
 }
 
-// deleteAll removes every indexed message. Messages whose file cannot be
-// removed stay indexed.
+// deleteAll removes every indexed message and starts a new IMAP
+// UIDVALIDITY. Messages whose file cannot be removed stay indexed (with
+// their UIDs, under the new UIDVALIDITY).
 func (s *Sink) deleteAll() error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -312,6 +331,10 @@ func (s *Sink) deleteAll() error {
 	}
 	clear(s.index[len(kept):])
 	s.index = kept
+	// A new UIDVALIDITY: IMAP clients drop what they knew and read again.
+	if err := s.resetUIDs(); err != nil {
+		errs = append(errs, err)
+	}
 	return errors.Join(errs...)
 }
 
@@ -450,7 +473,7 @@ func (ss *session) Data(r io.Reader) error {
 	if err != nil {
 		return err
 	}
-	if err := ss.sink.store(ss.from, ss.to, data); err != nil {
+	if _, err := ss.sink.store(ss.from, ss.to, data); err != nil {
 		return &smtp.SMTPError{Code: 451, EnhancedCode: smtp.EnhancedCode{4, 3, 0}, Message: "mailsink: cannot store message: " + err.Error()}
 	}
 	return nil
