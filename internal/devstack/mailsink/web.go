@@ -26,6 +26,9 @@ import (
 //	POST /messages/{id}/unsubscribe the RFC 8058 one-click POST to the message's
 //	                                List-Unsubscribe URL, sent by the sink; then 303
 //	                                to the message, which shows the answer
+//	POST /messages/{id}/reply       play the prospect: store a reply, an out-of-office
+//	POST /messages/{id}/auto-reply  auto-reply or a bounce (DSN) to the message, then
+//	POST /messages/{id}/bounce      303 to the new message (see prospect.go)
 //
 // The list and each message show a DKIM result (pass, fail or none; see
 // AddDKIMKey for the keys it knows) and the thread a message belongs to
@@ -36,7 +39,7 @@ import (
 // escaped source. Every page is sent with a CSP forbidding scripts, which
 // the srcdoc frame inherits.
 //
-// delete-all and unsubscribe are refused with 403 unless the request proves it is
+// delete-all, unsubscribe and the prospect buttons are refused with 403 unless the request proves it is
 // same-origin: "Sec-Fetch-Site: same-origin" (browsers), or, without that
 // header, an Origin header equal to http://<Host> (scripts:
 // curl -X POST -H "Origin: http://127.0.0.1:8025" http://127.0.0.1:8025/messages/delete-all).
@@ -52,6 +55,9 @@ func (s *Sink) Handler() http.Handler {
 	mux.HandleFunc("GET /api/messages", s.handleAPIList)
 	mux.HandleFunc("POST /messages/delete-all", s.handleDeleteAll)
 	mux.HandleFunc("POST /messages/{id}/unsubscribe", s.handleUnsubscribe)
+	mux.HandleFunc("POST /messages/{id}/reply", s.handleProspect("reply"))
+	mux.HandleFunc("POST /messages/{id}/auto-reply", s.handleProspect("auto-reply"))
+	mux.HandleFunc("POST /messages/{id}/bounce", s.handleProspect("bounce"))
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		h := w.Header()
 		h.Set("X-Content-Type-Options", "nosniff")
@@ -198,6 +204,9 @@ type messagePage struct {
 	// provider offers the button.
 	OneClickUnsigned bool
 	Unsubscribe      *unsubscribeResult
+
+	Prospect *prospectView // the buttons that answer as the prospect
+	Made     string        // notice after a button made this message; "" otherwise
 }
 
 // msgRef is one id of In-Reply-To or References; ID is set when the sink has
@@ -230,6 +239,10 @@ func (s *Sink) handleMessage(w http.ResponseWriter, r *http.Request) {
 		Problems:     pm.Problems,
 		DKIM:         s.dkimOf(e, raw),
 		OneClick:     findOneClick(pm.Header),
+		Prospect:     prospectViewOf(readOriginal(e, raw), time.Now()),
+	}
+	if note, ok := madeNotes[r.URL.Query().Get("made")]; ok {
+		p.Made = note + ": delivered to " + p.EnvelopeTo + ", in that address's IMAP INBOX."
 	}
 	ts := findThreads(s.list())
 	ref := func(id string) msgRef {
@@ -477,6 +490,9 @@ details summary { cursor:pointer; color:var(--accent); margin:.5rem 0; }
 .badge.none { color:var(--muted); }
 code { font:12px ui-monospace,SFMono-Regular,Menlo,monospace; word-break:break-all; }
 tr.current td { background:var(--bg); font-weight:600; }
+form.prospect { margin:.4rem 0; }
+form.prospect textarea { width:100%; max-width:40rem; font:inherit; display:block; margin-bottom:.3rem; }
+p.made { padding:.5rem .8rem; border:1px solid #1a7f37; border-radius:6px; color:#1a7f37; background:#dafbe1; }
 </style>
 </head>
 <body>
@@ -523,7 +539,15 @@ tr.current td { background:var(--bg); font-weight:600; }
 <dt>Envelope</dt><dd>{{.EnvelopeFrom}} → {{.EnvelopeTo}}</dd>
 </dl>
 <p class="links"><a href="/messages/{{.ID}}/raw">raw .eml</a></p>
+{{with .Made}}<p class="made" id="made">{{.}}</p>{{end}}
 {{range .Problems}}<p class="note">{{.}}</p>{{end}}
+
+{{with .Prospect}}<h2 id="prospect">Play the prospect</h2>
+<p class="small muted">As {{.Prospect}}. Reply and Auto-reply go to {{if .ReplyTarget}}{{.ReplyTarget}}{{else}}(no address){{end}} (Reply-To, else From); Bounce goes to {{if .BounceTarget}}{{.BounceTarget}}{{else}}(no address){{end}} (the envelope sender). Each is stored here and lands in that address's IMAP INBOX.</p>
+<form method="post" action="/messages/{{$.ID}}/reply" class="prospect"><textarea name="body" rows="3" maxlength="{{.MaxReplyText}}" aria-label="reply text">{{.ReplyText}}</textarea><div><button type="submit">Reply</button> <span class="small muted">the original is quoted below your text</span></div></form>
+<form method="post" action="/messages/{{$.ID}}/auto-reply" class="prospect"><button type="submit">Auto-reply</button> <label>(back on <input type="date" name="back" value="{{.BackOn}}" required>)</label></form>
+<form method="post" action="/messages/{{$.ID}}/bounce" class="prospect"><button type="submit">Bounce</button> <span class="small muted">550 5.1.1 user unknown, as a delivery status notification</span></form>
+{{end}}
 
 <h2 id="dkim">DKIM</h2>
 {{with .DKIM}}
