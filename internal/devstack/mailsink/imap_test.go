@@ -300,3 +300,86 @@ func TestStartIMAPNeedsPassword(t *testing.T) {
 	_, err := sink.StartIMAP("127.0.0.1:0", "")
 	require.Error(t, err)
 }
+
+func TestIMAPPartsAndSearch(t *testing.T) {
+	t.Parallel()
+	sink, smtpAddr, _ := startSink(t, t.TempDir())
+	addr := startIMAP(t, sink)
+	m := welcome("parts@seller.example") // multipart/alternative, text and HTML, quoted-printable
+	send(t, smtpAddr, m)
+	require.NoError(t, sendRaw(smtpAddr, "sales@followup.local", []string{"bo@buyer.example"}, rawMail("plain@followup.local", "Renewal terms")))
+
+	c := imapLogin(t, addr, "bo@buyer.example")
+	_, err := c.Select("INBOX", true)
+	require.NoError(t, err)
+	ms := fetchAll(t, c, imap.FetchUid, imap.FetchBodyStructure, "BODY.PEEK[1]", "BODY.PEEK[2]", "BODY.PEEK[1.MIME]",
+		"BODY.PEEK[HEADER.FIELDS (Subject From)]", "BODY.PEEK[HEADER.FIELDS.NOT (Subject)]")
+	require.Len(t, ms, 2)
+	bs := ms[0].BodyStructure
+	require.Equal(t, "multipart", bs.MIMEType)
+	require.Equal(t, "alternative", bs.MIMESubType)
+	require.Len(t, bs.Parts, 2)
+	require.Equal(t, "plain", bs.Parts[0].MIMESubType)
+	require.Equal(t, "html", bs.Parts[1].MIMESubType)
+	require.True(t, strings.EqualFold("quoted-printable", bs.Parts[0].Encoding), bs.Parts[0].Encoding)
+	require.Contains(t, string(body(t, ms[0], "BODY.PEEK[1]")), "Gr=C3=BC=C3=9Fe")
+	require.Contains(t, string(body(t, ms[0], "BODY.PEEK[2]")), "<b>Ana</b>")
+	require.Contains(t, string(body(t, ms[0], "BODY.PEEK[1.MIME]")), "Content-Type: text/plain")
+	fields := string(body(t, ms[0], "BODY.PEEK[HEADER.FIELDS (Subject From)]"))
+	require.Contains(t, fields, "From: \"Ana Rep\" <ana@seller.example>\r\n")
+	require.Contains(t, fields, "Subject: ")
+	require.NotContains(t, fields, "To: ")
+	require.True(t, strings.HasSuffix(fields, "\r\n\r\n"))
+	require.NotContains(t, string(body(t, ms[0], "BODY.PEEK[HEADER.FIELDS.NOT (Subject)]")), "Subject:")
+	// A single-part message's part 1 is its body.
+	require.Equal(t, "Hi Bob,\r\n\r\nJust following up.\r\n", string(body(t, ms[1], "BODY.PEEK[1]")))
+	require.Equal(t, "text", ms[1].BodyStructure.MIMEType)
+	require.Equal(t, uint32(3), ms[1].BodyStructure.Lines)
+
+	search := func(set func(*imap.SearchCriteria)) []uint32 {
+		t.Helper()
+		cr := imap.NewSearchCriteria()
+		set(cr)
+		ids, err := c.UidSearch(cr)
+		require.NoError(t, err)
+		return ids
+	}
+	first, second := []uint32{ms[0].Uid}, []uint32{ms[1].Uid}
+	require.Equal(t, second, search(func(c *imap.SearchCriteria) { c.Header.Add("Subject", "renewal") }))
+	require.Equal(t, first, search(func(c *imap.SearchCriteria) { c.Body = []string{"great deal"} }))
+	require.Equal(t, first, search(func(c *imap.SearchCriteria) { c.Text = []string{"ana@seller.example"} }))
+	require.Equal(t, first, search(func(c *imap.SearchCriteria) {
+		c.Not = []*imap.SearchCriteria{{Header: map[string][]string{"Subject": {"renewal"}}}}
+	}))
+	require.Equal(t, append(first, second...), search(func(c *imap.SearchCriteria) { c.Since = time.Now().Add(-24 * time.Hour) }))
+	require.Empty(t, search(func(c *imap.SearchCriteria) { c.Before = time.Now().Add(-24 * time.Hour) }))
+	require.Equal(t, second, search(func(c *imap.SearchCriteria) { c.SentBefore = time.Date(2026, 3, 3, 0, 0, 0, 0, time.UTC) }))
+	require.Equal(t, second, search(func(c *imap.SearchCriteria) {
+		c.Uid = new(imap.SeqSet)
+		c.Uid.AddNum(0) // "*": the highest UID
+	}))
+}
+
+func TestIMAPUIDsForOlderMail(t *testing.T) {
+	t.Parallel()
+	dir := t.TempDir()
+	sink, smtpAddr, _ := startSink(t, dir)
+	for _, id := range []string{"o1@followup.local", "o2@followup.local", "o3@followup.local"} {
+		require.NoError(t, sendRaw(smtpAddr, "sales@followup.local", []string{"ana@vendor.example"}, rawMail(id, id)))
+	}
+	require.NoError(t, sink.Close())
+	// Mail an older sink left, without the UID list (and a torn line in a fresh one).
+	require.NoError(t, os.Remove(filepath.Join(dir, ".imap-uids")))
+	require.NoError(t, os.WriteFile(filepath.Join(dir, ".imap-uids"), []byte("7 2026"), 0o644))
+
+	sink2, _, _ := startSink(t, dir)
+	c := imapLogin(t, startIMAP(t, sink2), "ana@vendor.example")
+	_, err := c.Select("INBOX", true)
+	require.NoError(t, err)
+	ms := fetchAll(t, c, imap.FetchUid, imap.FetchEnvelope)
+	require.Len(t, ms, 3)
+	for i, m := range ms {
+		require.Equal(t, uint32(i+1), m.Uid, "UIDs given in arrival order")
+		require.Equal(t, "<o"+string(rune('1'+i))+"@followup.local>", m.Envelope.MessageId)
+	}
+}

@@ -290,9 +290,27 @@ type searchMsg struct {
 	seq              uint32
 	lastSeq, lastUID uint32
 
-	raw    []byte // read on first need
-	header mail.Header
-	failed bool
+	raw     []byte // read on first need
+	header  mail.Header
+	failed  bool
+	decoded []byte
+}
+
+// decodedBody is the body as stored followed by its text parts decoded
+// (quoted-printable and base64 undone), so SEARCH BODY finds words a
+// transfer encoding split or escaped.
+func (m *searchMsg) decodedBody() []byte {
+	if m.decoded == nil {
+		_, body := splitEntity(m.raw)
+		m.decoded = slices.Clone(body)
+		for _, l := range parseMessage(m.raw).Leaves {
+			if l.IsText() {
+				t, _ := l.Text()
+				m.decoded = append(append(m.decoded, '\n'), t...)
+			}
+		}
+	}
+	return m.decoded
 }
 
 func (m *searchMsg) load() bool {
@@ -376,14 +394,13 @@ func (m *searchMsg) match(c *imap.SearchCriteria) bool {
 				}
 			}
 		}
-		_, body := splitEntity(m.raw)
 		for _, s := range c.Body {
-			if !containsFold(body, s) {
+			if !containsFold(m.decodedBody(), s) {
 				return false
 			}
 		}
 		for _, s := range c.Text {
-			if !containsFold(m.raw, s) {
+			if !containsFold(m.raw, s) && !containsFold(m.decodedBody(), s) {
 				return false
 			}
 		}

@@ -1,12 +1,17 @@
 // Package mailsink is the local dev stack's SMTP sink: an SMTP server that
 // accepts every message (any sender, any recipient, no auth), keeps each one
 // as an .eml file in a directory, and a small web UI to read them (the role
-// Mailpit plays elsewhere; see Handler for the routes).
+// Mailpit plays elsewhere; see Handler for the routes). An IMAP endpoint
+// (StartIMAP, imap.go) serves each envelope recipient's mail as that
+// address's INBOX, and the message page's prospect buttons (prospect.go)
+// store a reply, an auto-reply or a bounce to a message, so the stack's
+// mailbox poller has something real to read.
 //
 // Usage:
 //
 //	sink, err := mailsink.New(".local/mail") // loads earlier mail
 //	addr, err := sink.StartSMTP("127.0.0.1:1025")
+//	imapAddr, err := sink.StartIMAP("127.0.0.1:1143", password)
 //	defer sink.Close()
 //	http.ListenAndServe("127.0.0.1:8025", sink.Handler())
 //
@@ -18,7 +23,8 @@
 //
 // Before storing, the sink prepends two trace headers with the SMTP
 // envelope: "Return-Path: <sender>" and "X-Mailsink-Envelope-To: <rcpt>, …"
-// (so Bcc recipients stay visible).
+// (so Bcc recipients stay visible). The directory also holds the IMAP UID
+// state (.imap-uidvalidity, .imap-uids; see uids.go).
 package mailsink
 
 import (
