@@ -17,6 +17,7 @@ import (
 
 	"github.com/emersion/go-imap"
 	"github.com/emersion/go-imap/backend"
+	"github.com/emersion/go-imap/commands"
 	"github.com/emersion/go-imap/server"
 )
 
@@ -45,8 +46,9 @@ import (
 // Refused: CREATE, DELETE, RENAME, APPEND, COPY, MOVE, STARTTLS.
 //
 // A mailbox is a snapshot taken at SELECT/EXAMINE (and STATUS): messages that
-// arrive later are seen at the next SELECT, which pollers do on every poll;
-// NOOP and IDLE report nothing new.
+// arrive later are seen at the next SELECT, which pollers do on every poll,
+// or at a NOOP, which adds them to the view and answers "* n EXISTS". IDLE
+// reports nothing (a client in IDLE is closed after imapIdleTimeout).
 //
 // Limits: at most imapMaxConns connections at once (more are greeted with
 // BYE and closed), a connection that sends nothing for imapIdleTimeout is
@@ -180,6 +182,23 @@ func (selectTracker) Command(name string) server.HandlerFactory {
 			h.ReadOnly = true
 			return h
 		}
+	case "NOOP":
+		return func() server.Handler { return &pollNoop{} }
+	}
+	return nil
+}
+
+// pollNoop is NOOP that reports new mail: messages stored since the
+// mailbox was opened join its view and the client gets "* n EXISTS".
+type pollNoop struct{ commands.Noop }
+
+func (h *pollNoop) Handle(conn server.Conn) error {
+	mb, ok := conn.Context().Mailbox.(*imapMailbox)
+	if !ok {
+		return nil
+	}
+	if n, grew := mb.refresh(); grew {
+		return conn.WriteResp(imap.NewUntaggedResp([]any{n, imap.RawString("EXISTS")}))
 	}
 	return nil
 }
@@ -271,6 +290,30 @@ func (s *Sink) snapshot(addr string) *imapMailbox {
 	}
 	slices.SortFunc(mb.msgs, func(a, b *entry) int { return cmp.Compare(a.UID, b.UID) })
 	return mb
+}
+
+// refresh appends the messages stored since the view was taken (UIDs above
+// its last; under the same UIDVALIDITY only) and returns the new count and
+// whether it grew. Sequence numbers of the view stay as they were.
+func (mb *imapMailbox) refresh() (uint32, bool) {
+	now := mb.sink.snapshot(mb.addr)
+	mb.mu.Lock()
+	defer mb.mu.Unlock()
+	if now.validity != mb.validity {
+		return uint32(len(mb.msgs)), false
+	}
+	var lastUID uint32
+	if len(mb.msgs) > 0 {
+		lastUID = mb.msgs[len(mb.msgs)-1].UID
+	}
+	before := len(mb.msgs)
+	for _, e := range now.msgs {
+		if e.UID > lastUID {
+			mb.msgs = append(mb.msgs, e)
+		}
+	}
+	mb.uidNext = max(mb.uidNext, now.uidNext)
+	return uint32(len(mb.msgs)), len(mb.msgs) > before
 }
 
 func (mb *imapMailbox) Name() string { return inboxName }

@@ -383,3 +383,24 @@ func TestIMAPUIDsForOlderMail(t *testing.T) {
 		require.Equal(t, "<o"+string(rune('1'+i))+"@followup.local>", m.Envelope.MessageId)
 	}
 }
+
+func TestIMAPNoopSeesNewMail(t *testing.T) {
+	t.Parallel()
+	sink, smtpAddr, _ := startSink(t, t.TempDir())
+	addr := startIMAP(t, sink)
+	require.NoError(t, sendRaw(smtpAddr, "sales@followup.local", []string{"ana@vendor.example"}, rawMail("n1@followup.local", "one")))
+	c := imapLogin(t, addr, "ana@vendor.example")
+	st, err := c.Select("INBOX", true)
+	require.NoError(t, err)
+	require.Equal(t, uint32(1), st.Messages)
+
+	require.NoError(t, c.Noop())
+	require.Equal(t, uint32(1), c.Mailbox().Messages, "nothing new yet")
+	require.NoError(t, sendRaw(smtpAddr, "sales@followup.local", []string{"bo@other.example"}, rawMail("n2@followup.local", "not ana's")))
+	require.NoError(t, sendRaw(smtpAddr, "sales@followup.local", []string{"ana@vendor.example"}, rawMail("n3@followup.local", "two")))
+	require.NoError(t, c.Noop())
+	require.Equal(t, uint32(2), c.Mailbox().Messages, "NOOP reports the new message with EXISTS")
+	ms := fetchAll(t, c, imap.FetchEnvelope)
+	require.Len(t, ms, 2)
+	require.Equal(t, "<n3@followup.local>", ms[1].Envelope.MessageId)
+}
