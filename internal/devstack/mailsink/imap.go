@@ -55,10 +55,10 @@ import (
 // closed (IDLE included), and messages are read from their .eml files for
 // each FETCH.
 const (
-	imapMaxConns    = 20
-	imapIdleTimeout = 5 * time.Minute
-	imapWriteTimout = time.Minute
-	inboxName       = "INBOX"
+	imapMaxConns     = 20
+	imapIdleTimeout  = 5 * time.Minute
+	imapWriteTimeout = time.Minute
+	inboxName        = "INBOX"
 )
 
 // imapServer is a running IMAP endpoint.
@@ -143,7 +143,7 @@ func (l *limitListener) Accept() (net.Conn, error) {
 }
 
 // idleConn closes a connection whose client sends nothing for
-// imapIdleTimeout or does not read for imapWriteTimout.
+// imapIdleTimeout or does not read for imapWriteTimeout.
 type idleConn struct {
 	net.Conn
 	release func()
@@ -155,7 +155,7 @@ func (c *idleConn) Read(p []byte) (int, error) {
 }
 
 func (c *idleConn) Write(p []byte) (int, error) {
-	_ = c.Conn.SetWriteDeadline(time.Now().Add(imapWriteTimout))
+	_ = c.Conn.SetWriteDeadline(time.Now().Add(imapWriteTimeout))
 	return c.Conn.Write(p)
 }
 
