@@ -17,12 +17,13 @@ import (
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/engine"
 	"github.com/followup-engine/followup/internal/httpapi"
+	"github.com/followup-engine/followup/internal/mailpoll"
 	"github.com/followup-engine/followup/internal/store"
 )
 
 // runServe serves the HTTP API until ctx ends, then drains in-flight requests.
 func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
-	const use = "usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, SWEEP_INTERVAL, DATABASE_URL, TEMPORAL_ADDRESS)"
+	const use = "usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, SWEEP_INTERVAL, DATABASE_URL, TEMPORAL_ADDRESS, and for the mailbox intake IMAP_*, SMTP_MAILBOXES_FILE, MAIL_FROM, INBOUND_MIME_MAX_BYTES)"
 	if _, err := parseExactly(newFlags("serve", stderr), args, 0, use); err != nil {
 		return err
 	}
@@ -45,7 +46,7 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 		return fmt.Errorf("Temporal client for %s: %w", engine.HostPort(opts), err)
 	}
 	defer c.Close()
-	svc := &deals.Service{Store: st, Temporal: c}
+	svc := &deals.Service{Store: st, Temporal: c, OwnAddresses: cfg.OwnAddresses}
 	if cfg.SweepInterval > 0 {
 		// Re-signals inbound events left in received; stopped and waited for before the
 		// client and the pool close (deferred after them, so it runs first).
@@ -59,11 +60,29 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 	} else {
 		logger.Warn("SWEEP_INTERVAL=0: inbound events left in received are not re-signalled (run starter events sweep)")
 	}
+	if len(cfg.Mailboxes) > 0 {
+		// The mailbox intake runs here, beside the API, since a mailbox is one more source of
+		// inbound events: it records them while Temporal is down, and the sweeper delivers.
+		poll := cfg.Poll
+		poll.Logger = logger
+		poller := &mailpoll.Poller{Store: st, Taker: svc, Mailboxes: cfg.Mailboxes, Options: poll}
+		pollCtx, cancel := context.WithCancel(ctx)
+		done := make(chan struct{})
+		go func() {
+			defer close(done)
+			poller.Run(pollCtx)
+		}()
+		defer func() { cancel(); <-done }()
+		for _, mb := range cfg.Mailboxes {
+			logger.Info("reading mailbox", "mailbox", mb.String(), "every", poll.Interval, "mark_seen", poll.MarkSeen, "move_to", poll.MoveTo)
+		}
+	}
 	api := &httpapi.Server{
-		Deals:       svc,
-		Token:       cfg.APIToken,
-		Logger:      logger,
-		Unsubscribe: cfg.Unsubscribe,
+		MIMEMaxBytes: cfg.InboundMIMEMaxBytes,
+		Deals:        svc,
+		Token:        cfg.APIToken,
+		Logger:       logger,
+		Unsubscribe:  cfg.Unsubscribe,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return fmt.Errorf("PostgreSQL: %w", err)

@@ -10,6 +10,8 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
+	netmail "net/mail"
 	"os"
 	"reflect"
 	"slices"
@@ -22,6 +24,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/mailpoll"
 	"github.com/followup-engine/followup/internal/unsubscribe"
 )
 
@@ -106,7 +109,21 @@ type Server struct {
 	// SweepInterval (SWEEP_INTERVAL) is how often the server re-signals inbound events stuck
 	// in received; 0 turns the sweeper off.
 	SweepInterval time.Duration
+	// Mailboxes the IMAP poller reads: the entries of SMTP_MAILBOXES_FILE that have an "imap"
+	// part, and the shared reply mailbox of IMAP_HOST. None: no poller.
+	Mailboxes []mailpoll.Mailbox
+	// Poll tunes the poller: IMAP_POLL_INTERVAL, IMAP_MARK_SEEN, IMAP_MOVE_TO.
+	Poll mailpoll.Options
+	// OwnAddresses are MAIL_FROM and the SMTP_MAILBOXES_FILE addresses: mail from them is
+	// ours, never a prospect's reply.
+	OwnAddresses []string
+	// InboundMIMEMaxBytes (INBOUND_MIME_MAX_BYTES) bounds a message posted to
+	// /api/inbound/mime.
+	InboundMIMEMaxBytes int
 }
+
+// DefaultInboundMIMEMaxBytes is INBOUND_MIME_MAX_BYTES's default: 10 MiB.
+const DefaultInboundMIMEMaxBytes = 10 << 20
 
 // DefaultSweepInterval is SWEEP_INTERVAL's default.
 const DefaultSweepInterval = 30 * time.Second
@@ -282,6 +299,38 @@ type mailboxJSON struct {
 	Username string `json:"username"`
 	Password string `json:"password"`
 	TLS      string `json:"tls"`
+	// IMAP, when given, is where replies to this mailbox arrive: the API server's poller reads
+	// its INBOX.
+	IMAP *imapJSON `json:"imap,omitempty"`
+}
+
+// imapJSON is the "imap" part of an SMTP_MAILBOXES_FILE entry.
+type imapJSON struct {
+	Host     string `json:"host"`
+	Port     int    `json:"port"` // default 993, or 143 with tls starttls or none
+	Username string `json:"username"`
+	Password string `json:"password"`
+	TLS      string `json:"tls"` // tls (default), starttls, or none (loopback hosts only)
+}
+
+// relay is the entry's SMTP relay.
+func (m mailboxJSON) relay() mail.Relay {
+	return mail.Relay{Host: m.Host, Port: m.Port, Username: m.Username, Password: m.Password, TLS: mail.TLSPolicy(m.TLS)}
+}
+
+// imapMailbox builds an IMAP mailbox named name; the TLS mode defaults to implicit TLS and the
+// port to the mode's.
+func imapMailbox(name, host string, port int, username, password, mode string) mailpoll.Mailbox {
+	if mode == "" {
+		mode = string(mailpoll.TLSImplicit)
+	}
+	if port == 0 {
+		port = 993
+		if mode != string(mailpoll.TLSImplicit) {
+			port = 143
+		}
+	}
+	return mailpoll.Mailbox{Name: name, Host: host, Port: port, Username: username, Password: password, TLS: mailpoll.TLSMode(mode)}
 }
 
 // mailboxes reads SMTP_MAILBOXES_FILE, a JSON object from sending address to relay:
@@ -290,7 +339,7 @@ type mailboxJSON struct {
 //
 // Keys are lower-cased; unknown fields are problems. Problems never quote a value from the
 // file, which holds passwords. mail.NewSender checks each relay.
-func (r *reader) mailboxes(file string) map[string]mail.Relay {
+func (r *reader) mailboxes(file string) map[string]mailboxJSON {
 	if file == "" {
 		return nil
 	}
@@ -308,7 +357,7 @@ func (r *reader) mailboxes(file string) map[string]mail.Relay {
 
 // parseMailboxes walks the top-level object itself, so every entry's problems are listed
 // and a key given twice (in any case) is caught, which json.Unmarshal into a map would hide.
-func parseMailboxes(data []byte) (map[string]mail.Relay, []string) {
+func parseMailboxes(data []byte) (map[string]mailboxJSON, []string) {
 	dec := json.NewDecoder(bytes.NewReader(data))
 	syntax := func(err error) []string { return []string{jsonError(err, data)} }
 	tok, err := dec.Token()
@@ -318,7 +367,7 @@ func parseMailboxes(data []byte) (map[string]mail.Relay, []string) {
 	if d, ok := tok.(json.Delim); !ok || d != '{' {
 		return nil, []string{`want a JSON object like {"ana@acme.com": {"host": …, "port": 587, "username": …, "password": …, "tls": "mandatory"}}`}
 	}
-	out := map[string]mail.Relay{}
+	out := map[string]mailboxJSON{}
 	var problems []string
 	for dec.More() {
 		tok, err := dec.Token()
@@ -346,7 +395,7 @@ func parseMailboxes(data []byte) (map[string]mail.Relay, []string) {
 			problems = append(problems, fmt.Sprintf("mailbox %q: want an object with host, port, username, password and tls", key))
 			continue
 		}
-		out[addr] = mail.Relay{Host: mb.Host, Port: mb.Port, Username: mb.Username, Password: mb.Password, TLS: mail.TLSPolicy(mb.TLS)}
+		out[addr] = mb
 	}
 	if _, err := dec.Token(); err != nil { // the closing brace
 		return nil, syntax(err)
@@ -383,7 +432,7 @@ func jsonError(err error, data []byte) string {
 		return fmt.Sprintf("%q: want %s", typ.Field, want)
 	case strings.HasPrefix(err.Error(), "json: unknown field "):
 		// Names a key of ours, not a value: fine to quote.
-		return strings.TrimPrefix(err.Error(), "json: ") + " (known: host, port, username, password, tls)"
+		return strings.TrimPrefix(err.Error(), "json: ") + " (known: host, port, username, password, tls, imap)"
 	}
 	return "not valid JSON"
 }
@@ -453,7 +502,12 @@ func LoadWorker(env Env) (Worker, error) {
 	}
 	w.SMTP.DKIM = r.dkim()
 	mailboxesFile := r.str("SMTP_MAILBOXES_FILE", "")
-	w.SMTP.Mailboxes = r.mailboxes(mailboxesFile)
+	for addr, mb := range r.mailboxes(mailboxesFile) {
+		if w.SMTP.Mailboxes == nil {
+			w.SMTP.Mailboxes = map[string]mail.Relay{}
+		}
+		w.SMTP.Mailboxes[addr] = mb.relay()
+	}
 	sender, err := mail.NewSender(w.SMTP)
 	if err != nil {
 		r.mailProblems(err, mailboxesFile)
@@ -495,7 +549,68 @@ func LoadServer(env Env) (Server, error) {
 	}
 	s.Unsubscribe, _ = r.unsubscribe()
 	s.SweepInterval = r.interval("SWEEP_INTERVAL", DefaultSweepInterval)
+	r.mailIntake(&s)
 	return s, r.err("server")
+}
+
+// mailIntake reads what the mailbox intake needs: the mailboxes to poll, the poll options,
+// our own addresses and the MIME endpoint's bound.
+func (r *reader) mailIntake(s *Server) {
+	if from := r.str("MAIL_FROM", ""); from != "" {
+		if a, err := netmail.ParseAddress(from); err == nil {
+			s.OwnAddresses = append(s.OwnAddresses, strings.ToLower(a.Address))
+		}
+	}
+	file := r.str("SMTP_MAILBOXES_FILE", "")
+	entries := r.mailboxes(file)
+	for _, addr := range slices.Sorted(maps.Keys(entries)) {
+		s.OwnAddresses = append(s.OwnAddresses, addr)
+		im := entries[addr].IMAP
+		if im == nil {
+			continue
+		}
+		mb := imapMailbox(addr, im.Host, im.Port, im.Username, im.Password, im.TLS)
+		for _, p := range mb.Problems() {
+			r.problems = append(r.problems, fmt.Sprintf("SMTP_MAILBOXES_FILE=%q: mailbox %q: imap: %s", file, addr, p))
+		}
+		s.Mailboxes = append(s.Mailboxes, mb)
+	}
+	if host := r.str("IMAP_HOST", ""); host != "" {
+		user := r.str("IMAP_USERNAME", "")
+		mb := imapMailbox(user+"@"+host, host, r.int("IMAP_PORT", 0, 1, 65535), user, r.str("IMAP_PASSWORD", ""), r.str("IMAP_TLS", ""))
+		for _, p := range mb.Problems() {
+			r.problems = append(r.problems, "IMAP_* (IMAP_HOST, IMAP_PORT, IMAP_TLS, IMAP_USERNAME, IMAP_PASSWORD): "+p)
+		}
+		s.Mailboxes = append(s.Mailboxes, mb)
+	} else {
+		for _, k := range []string{"IMAP_PORT", "IMAP_TLS", "IMAP_USERNAME", "IMAP_PASSWORD"} {
+			if r.str(k, "") != "" {
+				r.problems = append(r.problems, k+" is set without IMAP_HOST")
+			}
+		}
+	}
+	s.Poll.Interval = r.duration("IMAP_POLL_INTERVAL", mailpoll.DefaultInterval)
+	if s.Poll.Interval < time.Second {
+		r.problems = append(r.problems, "IMAP_POLL_INTERVAL: want 1s or more")
+	}
+	s.Poll.MarkSeen = r.boolean("IMAP_MARK_SEEN")
+	s.Poll.MoveTo = r.str("IMAP_MOVE_TO", "")
+	if strings.EqualFold(s.Poll.MoveTo, "INBOX") || strings.ContainsAny(s.Poll.MoveTo, "\r\n\x00") {
+		r.problems = append(r.problems, fmt.Sprintf("IMAP_MOVE_TO=%q: want the name of another folder, like Processed", s.Poll.MoveTo))
+	}
+	s.InboundMIMEMaxBytes = r.int("INBOUND_MIME_MAX_BYTES", DefaultInboundMIMEMaxBytes, 1<<10, 64<<20)
+}
+
+// boolean reads true/false (also 1/0, yes/no); unset is false.
+func (r *reader) boolean(key string) bool {
+	switch strings.ToLower(r.str(key, "")) {
+	case "", "false", "0", "no":
+		return false
+	case "true", "1", "yes":
+		return true
+	}
+	r.problems = append(r.problems, fmt.Sprintf("%s=%q: want true or false", key, r.str(key, "")))
+	return false
 }
 
 // LoadStarter reads the starter's configuration.

@@ -298,7 +298,7 @@ func TestLoadWorkerMailboxProblems(t *testing.T) {
 		"not an object":            {`[{"host": "h"}]`, []string{"want a JSON object"}},
 		"trailing data":            {`{} {}`, []string{"more after the JSON object"}},
 		"unknown key": {`{"ana@acme.example": {"host": "h", "port": 587, "tls": "mandatory", "passwd": "` + mailboxPassword + `"}}`,
-			[]string{`mailbox "ana@acme.example": unknown field "passwd" (known: host, port, username, password, tls)`}},
+			[]string{`mailbox "ana@acme.example": unknown field "passwd" (known: host, port, username, password, tls, imap)`}},
 		"per-mailbox timeout": {`{"ana@acme.example": {"host": "h", "port": 587, "tls": "mandatory", "timeout": "5s"}}`,
 			[]string{`unknown field "timeout"`}},
 		"port as a string": {`{"ana@acme.example": {"host": "h", "port": "587", "tls": "mandatory"}}`,

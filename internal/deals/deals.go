@@ -61,6 +61,9 @@ type Service struct {
 	Store    *store.Store
 	Temporal client.Client
 	Now      func() time.Time
+	// OwnAddresses are addresses of ours beyond the owners and the mailboxes the engine sent
+	// from (MAIL_FROM, the configured mailboxes): mail from them is never a prospect's reply.
+	OwnAddresses []string
 }
 
 func (s *Service) now() time.Time {

@@ -50,6 +50,13 @@ type EngageRequest struct {
 	// Detail (the bounce message, say) stays in PostgreSQL: it is never sent to the workflow,
 	// whose history must hold no personal data.
 	Detail string `json:"detail,omitempty"`
+	// Complaint (unsubscribe only): the prospect reported an email as spam (an RFC 5965
+	// abuse report); the suppression's reason is complaint.
+	Complaint bool `json:"complaint,omitempty"`
+	// Answers names the email of this deal the engagement answers or reports on (its ledger
+	// key), when known: the mailbox intake sets it from In-Reply-To, so a reply is counted on
+	// the step it answered.
+	Answers *store.LedgerKey `json:"answers,omitempty"`
 }
 
 // EngagementKinds lists the engagement kinds, for messages: "reply, click, …".
@@ -63,12 +70,15 @@ func EngagementKinds() string {
 }
 
 // suppresses says which suppression an engagement records: a bounce blocks the address, an
-// unsubscribe the contact.
-func suppresses(k cadence.Engagement) string {
+// unsubscribe (or a complaint) the contact.
+func suppresses(k cadence.Engagement, complaint bool) string {
 	switch k {
 	case cadence.EngagedBounce:
 		return "bounce"
 	case cadence.EngagedUnsubscribe:
+		if complaint {
+			return "complaint"
+		}
 		return "unsubscribe"
 	}
 	return ""
@@ -117,10 +127,19 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 		}
 	}
 	if r.Address != "" {
-		if valid && suppresses(r.Kind) == "" {
+		if valid && suppresses(r.Kind, false) == "" {
 			p.add("address applies only to bounce and unsubscribe, not to %s", r.Kind)
 		} else {
 			checkEmail(&p, "address", r.Address)
+		}
+	}
+	if r.Complaint && valid && r.Kind != cadence.EngagedUnsubscribe {
+		p.add("complaint applies only to unsubscribe, not to %s", r.Kind)
+	}
+	if a := r.Answers; a != nil {
+		checkToken(&p, "answers.step_id", a.StepID)
+		if a.Visit < 1 || a.Occurrence < 1 {
+			p.add("answers: want visit and occurrence from 1")
 		}
 	}
 	if err := p.err(); err != nil {
@@ -129,6 +148,9 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 	d, err := s.Resolve(ctx, r.Deal)
 	if err != nil {
 		return EventResponse{}, err
+	}
+	if r.Answers != nil && r.Answers.DealID != d.ID {
+		return EventResponse{}, &ValidationError{Problems: []string{fmt.Sprintf("answers names an email of deal %s, not of %s", r.Answers.DealID, d.ID)}}
 	}
 	if r.ReturnOn != "" {
 		loc, err := s.dealLocation(ctx, d, contactZone) // a date the prospect gives
@@ -146,7 +168,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 	}
 	if _, _, err := s.previousEvent(ctx, d.ID, r.Source, r.EventID, store.KindEngaged, func(payload []byte) bool {
 		var prev EngageRequest
-		return json.Unmarshal(payload, &prev) == nil && prev.Kind == r.Kind
+		return json.Unmarshal(payload, &prev) == nil && prev.Kind == r.Kind && prev.Complaint == r.Complaint
 	}); err != nil {
 		return EventResponse{}, err
 	}
@@ -160,7 +182,7 @@ func (s *Service) Engage(ctx context.Context, r EngageRequest) (EventResponse, e
 		var err error
 		rec, err = s.Store.RecordEngagement(ctx, store.EngagementEvent{
 			DealID: d.ID, Source: r.Source, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
-			Suppress: suppresses(r.Kind), Address: r.Address, Detail: r.Detail,
+			Suppress: suppresses(r.Kind, r.Complaint), Address: r.Address, Detail: r.Detail,
 		})
 		return rec.Event, err
 	})

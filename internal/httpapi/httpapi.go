@@ -30,6 +30,8 @@ type Server struct {
 	// Unsubscribe verifies the tokens of the public unsubscribe pages (/u/{token}); with
 	// none, those pages answer 404.
 	Unsubscribe *unsubscribe.Signer
+	// MIMEMaxBytes bounds a message posted to /api/inbound/mime; DefaultMIMEMaxBytes when 0.
+	MIMEMaxBytes int
 }
 
 // route is one route of the API. The mux and the index GET / answers are both built from
@@ -55,7 +57,8 @@ func (s *Server) routes() []route {
 		{"POST /api/deals/{deal}/tasks/{task}/skip", false, "the owner skipped a task", s.closeTask(workflows.TaskSkipped)},
 		{"POST /api/cadences/preview", false, "the timeline a sample deal would get on a published cadence", s.previewCadence},
 	}
-	rs = append(rs, s.pauseRoutes()...) // pauses, snoozes and the send switch (pauses.go)
+	rs = append(rs, s.pauseRoutes()...)   // pauses, snoozes and the send switch (pauses.go)
+	rs = append(rs, s.inboundRoutes()...) // the mailbox intake (inbound.go)
 	// Public, without the bearer token: the signed token is the capability (unsubscribe.go).
 	return append(rs,
 		route{"GET /u/{token}", true, "a nurture email's unsubscribe link: a confirmation page that changes nothing", plain(s.unsubscribeForm)},

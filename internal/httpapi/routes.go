@@ -87,6 +87,7 @@ type engageBody struct {
 	ReturnOn   string             `json:"return_on,omitempty"`
 	Address    string             `json:"address,omitempty"`
 	Detail     string             `json:"detail,omitempty"`
+	Complaint  bool               `json:"complaint,omitempty"`
 }
 
 // engage records what the prospect did and signals the deal: 202 once signalled; 200 for a
@@ -103,7 +104,7 @@ func (s *Server) engage(w http.ResponseWriter, r *http.Request) error {
 	}
 	resp, err := s.Deals.Engage(r.Context(), deals.EngageRequest{
 		Deal: r.PathValue("deal"), Kind: body.Kind, Source: body.Source, EventID: body.EventID, SourceTime: body.SourceTime,
-		ReturnAt: body.ReturnAt, ReturnOn: body.ReturnOn, Address: body.Address, Detail: body.Detail,
+		ReturnAt: body.ReturnAt, ReturnOn: body.ReturnOn, Address: body.Address, Detail: body.Detail, Complaint: body.Complaint,
 	})
 	if err != nil {
 		return answered(resp, err)

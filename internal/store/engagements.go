@@ -18,7 +18,8 @@ type EngagementEvent struct {
 	SourceTime time.Time
 	Payload    []byte // the request as received, JSON
 	// Suppress is "bounce" (suppress Address, default the deal contact's email), "unsubscribe"
-	// (suppress the deal's contact, and Address too when given) or empty.
+	// or "complaint" (suppress the deal's contact, and Address too when given; a complaint is
+	// an unsubscribe the prospect made by reporting the email as spam) or empty.
 	Suppress string
 	Address  string
 	Detail   string // stored with the suppression
@@ -48,8 +49,8 @@ const ReasonClosedSuppressed = "suppression recorded; the deal is closed, so its
 // RecordStageEvent does); a bounce or unsubscribe for a closed deal is still suppressed and
 // its event stored as applied, since suppression always wins.
 func (s *Store) RecordEngagement(ctx context.Context, ev EngagementEvent) (RecordedEngagement, error) {
-	if ev.Suppress != "" && ev.Suppress != "bounce" && ev.Suppress != "unsubscribe" {
-		return RecordedEngagement{}, fmt.Errorf("record engagement: suppress %q (want bounce or unsubscribe)", ev.Suppress)
+	if ev.Suppress != "" && ev.Suppress != "bounce" && ev.Suppress != "unsubscribe" && ev.Suppress != "complaint" {
+		return RecordedEngagement{}, fmt.Errorf("record engagement: suppress %q (want bounce, unsubscribe or complaint)", ev.Suppress)
 	}
 	var out RecordedEngagement
 	err := s.inTx(ctx, func(tx pgx.Tx) error {
@@ -79,7 +80,7 @@ func (s *Store) RecordEngagement(ctx context.Context, ev EngagementEvent) (Recor
 					a = strings.ToLower(email)
 				}
 				address = &a
-			case "unsubscribe":
+			case "unsubscribe", "complaint":
 				contact = &contactID
 				if ev.Address != "" {
 					a := strings.ToLower(ev.Address)

@@ -86,8 +86,16 @@ func TestEngagementSuppressesOnceWithItsEvent(t *testing.T) {
 
 	_, err = st.RecordEngagement(ctx, store.EngagementEvent{DealID: "00000000-0000-0000-0000-000000000000", Source: "x", EventID: "y", SourceTime: time.Now()})
 	require.ErrorIs(t, err, store.ErrNotFound)
-	_, err = st.RecordEngagement(ctx, store.EngagementEvent{DealID: d.ID, Source: "x", EventID: "y", SourceTime: time.Now(), Suppress: "complaint"})
-	require.ErrorContains(t, err, "want bounce or unsubscribe")
+	_, err = st.RecordEngagement(ctx, store.EngagementEvent{DealID: d.ID, Source: "x", EventID: "y", SourceTime: time.Now(), Suppress: "manual"})
+	require.ErrorContains(t, err, "want bounce, unsubscribe or complaint")
+
+	// A spam complaint suppresses the contact, with its own reason.
+	rec2, err := st.RecordEngagement(ctx, store.EngagementEvent{DealID: d.ID, Source: "mailbox", EventID: "arf-1", SourceTime: time.Now(), Suppress: "complaint"})
+	require.NoError(t, err)
+	require.True(t, rec2.SuppressionAdded)
+	var reason string
+	require.NoError(t, st.Pool().QueryRow(ctx, `SELECT reason FROM suppressions WHERE source = 'mailbox' AND contact_id IS NOT NULL AND reason = 'complaint'`).Scan(&reason))
+	require.Equal(t, "complaint", reason)
 }
 
 func TestClosedDealEngagementsAreRefusedButSuppressionsApplied(t *testing.T) {

@@ -59,7 +59,7 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 		v := cv.Version
 		resp, err := svc.Create(ctx, deals.CreateRequest{
 			Source: "demo", ExternalID: fmt.Sprintf("%s-%d", run, i+1), Title: "Pilot for " + p.company, CadenceVersion: &v,
-			Owner:   store.OwnerInput{Email: "ana@vendor.example", Name: "Ana Rep", Company: "Vendor"},
+			Owner:   store.OwnerInput{Email: demoOwner, Name: "Ana Rep", Company: "Vendor"},
 			Contact: store.ContactInput{Email: fmt.Sprintf("%s.%s.%s@prospect.example", strings.ToLower(p.last), run, "demo"), FirstName: p.first, LastName: p.last, Company: p.company},
 		})
 		if err != nil {

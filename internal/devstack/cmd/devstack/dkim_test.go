@@ -29,7 +29,7 @@ func TestWorkerEnvHasOneMailDomain(t *testing.T) {
 	require.NoError(t, err)
 	secrets, err := loadSecrets(filepath.Join(dir, "secrets.env"))
 	require.NoError(t, err)
-	env := stackEnv(ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088},
+	env := stackEnv(ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088, IMAP: 1143},
 		"postgres://postgres@127.0.0.1:5432/followup", secrets, key)
 	w, err := config.LoadWorker(config.MapEnv(env))
 	require.NoError(t, err)

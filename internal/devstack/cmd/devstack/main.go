@@ -8,6 +8,7 @@ import (
 	"context"
 	"crypto/rand"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -41,13 +42,13 @@ func main() {
 
 // Ports of the local stack; each can be moved with its environment variable.
 type ports struct {
-	Temporal, TemporalUI, SMTP, MailUI, API int
+	Temporal, TemporalUI, SMTP, MailUI, API, IMAP int
 }
 
 func loadPorts() ports {
-	p := ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088}
+	p := ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088, IMAP: 1143}
 	for name, ptr := range map[string]*int{"FOLLOWUP_TEMPORAL_PORT": &p.Temporal, "FOLLOWUP_TEMPORAL_UI_PORT": &p.TemporalUI,
-		"FOLLOWUP_SMTP_PORT": &p.SMTP, "FOLLOWUP_MAIL_UI_PORT": &p.MailUI, "FOLLOWUP_API_PORT": &p.API} {
+		"FOLLOWUP_SMTP_PORT": &p.SMTP, "FOLLOWUP_MAIL_UI_PORT": &p.MailUI, "FOLLOWUP_API_PORT": &p.API, "FOLLOWUP_IMAP_PORT": &p.IMAP} {
 		if v := os.Getenv(name); v != "" {
 			_, _ = fmt.Sscan(v, ptr)
 		}
@@ -101,6 +102,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		step(stdout, "generated a DKIM key for "+dkim.Domain+" (selector "+dkim.Selector+") in "+relative(root, dkim.Private))
 	}
 	env := stackEnv(p, dbURL, secrets, dkim)
+	if env["SMTP_MAILBOXES_FILE"], err = writeMailboxesFile(filepath.Join(local, "mailboxes.json"), p, secrets); err != nil {
+		return err
+	}
 	if err := writeEnvFile(filepath.Join(local, "env.sh"), env); err != nil {
 		return err
 	}
@@ -130,7 +134,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	step(stdout, "starting the mail sink")
 	if err := sup.start("mailsink", filepath.Join(bin, "mailsink"), []string{"-smtp", fmt.Sprintf("127.0.0.1:%d", p.SMTP),
 		"-http", fmt.Sprintf("127.0.0.1:%d", p.MailUI), "-dir", filepath.Join(local, "mail"),
-		"-dkim-domain", dkim.Domain, "-dkim-selector", dkim.Selector, "-dkim-key", dkim.Private}, nil); err != nil {
+		"-dkim-domain", dkim.Domain, "-dkim-selector", dkim.Selector, "-dkim-key", dkim.Private,
+		"-imap", fmt.Sprintf("127.0.0.1:%d", p.IMAP), "-imap-password", secrets["IMAP_PASSWORD"]}, nil); err != nil {
 		return err
 	}
 	if err := waitTCP(ctx, sup, "mail sink", "mailsink", p.MailUI, 30*time.Second); err != nil {
@@ -196,7 +201,49 @@ func stackEnv(p ports, dbURL string, secrets map[string]string, dkim dkimKey) ma
 		"DKIM_DOMAIN":           dkim.Domain,
 		"DKIM_SELECTOR":         dkim.Selector,
 		"DKIM_PRIVATE_KEY_FILE": dkim.Private,
+		// The mailbox intake reads the demo owner's mailbox on the sink's IMAP endpoint, where
+		// replies to the demo's emails land (Reply-To is the owner); bounces go to MAIL_FROM's
+		// mailbox, read through its SMTP_MAILBOXES_FILE entry (writeMailboxesFile).
+		"IMAP_HOST":          "127.0.0.1",
+		"IMAP_PORT":          fmt.Sprint(p.IMAP),
+		"IMAP_TLS":           "none",
+		"IMAP_USERNAME":      demoOwner,
+		"IMAP_PASSWORD":      secrets["IMAP_PASSWORD"],
+		"IMAP_POLL_INTERVAL": "2s",
 	}
+}
+
+// demoOwner owns the demo's deals and the README's examples: make run reads its mailbox.
+const demoOwner = "ana@vendor.example"
+
+// writeMailboxesFile writes SMTP_MAILBOXES_FILE for MAIL_FROM's mailbox: its SMTP relay is
+// the sink, as for every other sender, and its IMAP part is the sink's endpoint, where
+// bounces of the stack's emails land. 0600: it holds the sink's IMAP password.
+func writeMailboxesFile(path string, p ports, secrets map[string]string) (string, error) {
+	type imap struct {
+		Host     string `json:"host"`
+		Port     int    `json:"port"`
+		Username string `json:"username"`
+		Password string `json:"password"`
+		TLS      string `json:"tls"`
+	}
+	type mailbox struct {
+		Host string `json:"host"`
+		Port int    `json:"port"`
+		TLS  string `json:"tls"`
+		IMAP imap   `json:"imap"`
+	}
+	sender := "sales@" + mailDomain
+	b, err := json.MarshalIndent(map[string]mailbox{sender: {Host: "127.0.0.1", Port: p.SMTP, TLS: "none",
+		IMAP: imap{Host: "127.0.0.1", Port: p.IMAP, Username: sender, Password: secrets["IMAP_PASSWORD"], TLS: "none"}}}, "", "  ")
+	if err != nil {
+		return "", err
+	}
+	tmp := path + ".tmp"
+	if err := os.WriteFile(tmp, append(b, '\n'), 0o600); err != nil {
+		return "", err
+	}
+	return path, os.Rename(tmp, path)
 }
 
 // localDir holds the stack's state: .local in the repository, or FOLLOWUP_LOCAL_DIR.
@@ -224,6 +271,8 @@ func printBlock(w io.Writer, p ports, env map[string]string, sup *supervisor, to
    API            http://127.0.0.1:%d   (Authorization: Bearer $API_TOKEN)
    API health     http://127.0.0.1:%d/readyz
    Mail page      http://127.0.0.1:%d   (SMTP on 127.0.0.1:%d; DKIM checked against the %s key)
+   Mailboxes      IMAP on 127.0.0.1:%d: %s (replies) and %s (bounces), read every %s
+                  (press Reply, Auto-reply or Bounce on an email in the mail page)
    Temporal UI    http://127.0.0.1:%d   (search: DealStage = "prospecting")
    Temporal gRPC  127.0.0.1:%d
    PostgreSQL     %s
@@ -239,7 +288,8 @@ func printBlock(w io.Writer, p ports, env map[string]string, sup *supervisor, to
 
  Ctrl-C stops everything; the next make run resumes with the same data.
 ────────────────────────────────────────────────────────────────────────
-`, took.Round(100*time.Millisecond), p.API, p.API, p.MailUI, p.SMTP, env["DKIM_SELECTOR"]+"._domainkey."+env["DKIM_DOMAIN"], p.TemporalUI, p.Temporal, redact(env["DATABASE_URL"]), sup.pid("worker"), sup.pid("starter"), p.API)
+`, took.Round(100*time.Millisecond), p.API, p.API, p.MailUI, p.SMTP, env["DKIM_SELECTOR"]+"._domainkey."+env["DKIM_DOMAIN"],
+		p.IMAP, demoOwner, "sales@"+mailDomain, env["IMAP_POLL_INTERVAL"], p.TemporalUI, p.Temporal, redact(env["DATABASE_URL"]), sup.pid("worker"), sup.pid("starter"), p.API)
 }
 
 func redact(u string) string {
@@ -274,7 +324,8 @@ func repoRoot() (string, error) {
 func checkPortsFree(p ports) error {
 	var busy []string
 	for name, port := range map[string]int{"Temporal (FOLLOWUP_TEMPORAL_PORT)": p.Temporal, "Temporal UI (FOLLOWUP_TEMPORAL_UI_PORT)": p.TemporalUI,
-		"SMTP (FOLLOWUP_SMTP_PORT)": p.SMTP, "mail page (FOLLOWUP_MAIL_UI_PORT)": p.MailUI, "API (FOLLOWUP_API_PORT)": p.API} {
+		"SMTP (FOLLOWUP_SMTP_PORT)": p.SMTP, "mail page (FOLLOWUP_MAIL_UI_PORT)": p.MailUI, "API (FOLLOWUP_API_PORT)": p.API,
+		"IMAP (FOLLOWUP_IMAP_PORT)": p.IMAP} {
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			busy = append(busy, fmt.Sprintf("%d for the %s", port, name))
@@ -305,7 +356,7 @@ func scriptOutput(ctx context.Context, root, script string, stderr io.Writer) (s
 var stackSecrets = []struct {
 	name  string
 	bytes int
-}{{"MESSAGE_ID_SECRET", 32}, {"API_TOKEN", 24}, {"UNSUBSCRIBE_SECRET", 32}}
+}{{"MESSAGE_ID_SECRET", 32}, {"API_TOKEN", 24}, {"UNSUBSCRIBE_SECRET", 32}, {"IMAP_PASSWORD", 16}}
 
 func loadSecrets(path string) (map[string]string, error) {
 	secrets := map[string]string{}

@@ -295,7 +295,7 @@ func TestEnvFileRunsTheWorkerAndAPIByHand(t *testing.T) {
 	require.NoError(t, err)
 	// A URL with what a shell would expand or split: quotes, $, spaces, backslashes.
 	dbURL := `postgres://o'brien:p$ss w"rd\x@127.0.0.1:5432/followup?sslmode=disable`
-	env := stackEnv(ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088}, dbURL, secrets, dkim)
+	env := stackEnv(ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088, IMAP: 1143}, dbURL, secrets, dkim)
 	path := filepath.Join(dir, "env.sh")
 	require.NoError(t, os.WriteFile(path, []byte("# an older, world-readable one\n"), 0o644))
 	require.NoError(t, writeEnvFile(path, env))
