@@ -22,6 +22,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/mailpoll"
 )
 
 const secret = "00112233445566778899aabbccddeeff"
@@ -362,4 +363,60 @@ func TestSweepInterval(t *testing.T) {
 		_, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "SWEEP_INTERVAL": v})
 		require.ErrorContains(t, err, "SWEEP_INTERVAL", v)
 	}
+}
+
+func TestLoadServerMailboxesToPoll(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "mailboxes.json", `{
+		"Ana@Acme.example": {"host": "smtp.gmail.com", "port": 587, "username": "ana@acme.example", "password": "`+mailboxPassword+`", "tls": "mandatory",
+			"imap": {"host": "imap.gmail.com", "username": "ana@acme.example", "password": "`+mailboxPassword+`"}},
+		"bo@acme.example":  {"host": "127.0.0.1", "port": 1026, "tls": "none",
+			"imap": {"host": "127.0.0.1", "port": 1143, "username": "bo@acme.example", "password": "x", "tls": "none"}},
+		"cy@acme.example":  {"host": "127.0.0.1", "port": 1026, "tls": "none"}
+	}`)
+	s, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "SMTP_MAILBOXES_FILE": file,
+		"MAIL_FROM": "Sales <Sales@Acme.example>", "IMAP_HOST": "outlook.office365.com", "IMAP_USERNAME": "replies@acme.example",
+		"IMAP_PASSWORD": "p", "IMAP_TLS": "starttls", "IMAP_POLL_INTERVAL": "10s", "IMAP_MARK_SEEN": "true", "IMAP_MOVE_TO": "Processed"})
+	require.NoError(t, err)
+	require.Equal(t, []mailpoll.Mailbox{
+		{Name: "ana@acme.example", Host: "imap.gmail.com", Port: 993, TLS: mailpoll.TLSImplicit, Username: "ana@acme.example", Password: mailboxPassword},
+		{Name: "bo@acme.example", Host: "127.0.0.1", Port: 1143, TLS: mailpoll.TLSNone, Username: "bo@acme.example", Password: "x"},
+		{Name: "replies@acme.example@outlook.office365.com", Host: "outlook.office365.com", Port: 143, TLS: mailpoll.TLSStart,
+			Username: "replies@acme.example", Password: "p"},
+	}, s.Mailboxes, "TLS by default, its port by mode")
+	require.Equal(t, []string{"sales@acme.example", "ana@acme.example", "bo@acme.example", "cy@acme.example"}, s.OwnAddresses)
+	require.Equal(t, mailpoll.Options{Interval: 10 * time.Second, MarkSeen: true, MoveTo: "Processed"}, s.Poll)
+	require.Equal(t, config.DefaultInboundMIMEMaxBytes, s.InboundMIMEMaxBytes)
+
+	s, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef"})
+	require.NoError(t, err)
+	require.Empty(t, s.Mailboxes, "no poller unless a mailbox is configured")
+	require.Equal(t, mailpoll.Options{Interval: mailpoll.DefaultInterval}, s.Poll, "read-only by default")
+}
+
+func TestLoadServerMailboxProblems(t *testing.T) {
+	t.Parallel()
+	file := writeFile(t, "mailboxes.json", `{"ana@acme.example": {"host": "smtp.acme.example", "port": 587, "tls": "mandatory",
+		"imap": {"host": "imap.acme.example", "username": "ana", "password": "`+mailboxPassword+`", "tls": "none", "folder": "Sent"}}}`)
+	_, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "SMTP_MAILBOXES_FILE": file})
+	require.ErrorContains(t, err, `unknown field "folder"`, "INBOX only: there is no folder to choose")
+
+	file = writeFile(t, "mailboxes2.json", `{"ana@acme.example": {"host": "smtp.acme.example", "port": 587, "tls": "mandatory",
+		"imap": {"host": "imap.acme.example", "username": "ana", "password": "`+mailboxPassword+`", "tls": "none"}}}`)
+	_, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "SMTP_MAILBOXES_FILE": file,
+		"IMAP_HOST": "imap.acme.example", "IMAP_TLS": "ssl", "IMAP_POLL_INTERVAL": "1ms", "IMAP_MARK_SEEN": "maybe", "IMAP_MOVE_TO": "inbox",
+		"INBOUND_MIME_MAX_BYTES": "999999999"})
+	require.Error(t, err)
+	for _, want := range []string{
+		`mailbox "ana@acme.example": imap: TLS "none" would send the password in clear to "imap.acme.example"`,
+		`IMAP_* (IMAP_HOST, IMAP_PORT, IMAP_TLS, IMAP_USERNAME, IMAP_PASSWORD): TLS "ssl" is not one of`,
+		"username and password are required",
+		"IMAP_POLL_INTERVAL", `IMAP_MARK_SEEN="maybe"`, `IMAP_MOVE_TO="inbox"`, "INBOUND_MIME_MAX_BYTES",
+	} {
+		require.ErrorContains(t, err, want)
+	}
+	require.NotContains(t, err.Error(), mailboxPassword, "no problem quotes a password")
+
+	_, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "IMAP_USERNAME": "ana"})
+	require.ErrorContains(t, err, "IMAP_USERNAME is set without IMAP_HOST")
 }
