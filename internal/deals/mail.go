@@ -9,6 +9,7 @@ import (
 	"slices"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/inbox"
@@ -103,9 +104,6 @@ func (s *Service) TakeMessage(ctx context.Context, raw []byte, from MessageOrigi
 			rec.Outcome, rec.Reason = store.MessageIgnored, "every deal it concerns is closed"
 		case len(refusals) > 0:
 			rec.Reason = "refused for some deals: " + strings.Join(refusals, "; ")
-		}
-		if len(rec.Reason) > 2000 {
-			rec.Reason = rec.Reason[:2000]
 		}
 	}
 	saved, inserted, err := s.Store.RecordInboundMessage(ctx, rec)
@@ -296,11 +294,19 @@ func (s *Service) planReport(ctx context.Context, m inbox.Message, rec *store.In
 func bounceDetail(rs []inbox.Recipient, addr string) string {
 	for _, r := range rs {
 		if r.Address == addr {
-			d := strings.TrimSpace(r.Status + " " + r.Diagnostic)
-			if len(d) > 900 {
-				d = d[:900]
+			// Engage takes a detail of one line and at most 1000 bytes.
+			d := "delivery report: " + strings.TrimSpace(r.Status+" "+r.Diagnostic)
+			d = strings.ToValidUTF8(strings.Map(func(c rune) rune {
+				if c < ' ' || c == 0x7f {
+					return ' '
+				}
+				return c
+			}, d), "")
+			for len(d) > 1000 {
+				_, size := utf8.DecodeLastRuneInString(d)
+				d = d[:len(d)-size]
 			}
-			return "delivery report: " + d
+			return d
 		}
 	}
 	return "delivery report"

@@ -242,9 +242,9 @@ func (p *Poller) pollLocked(ctx context.Context, mb Mailbox) (PollResult, error)
 	last := cursor.LastUID
 	if !found || cursor.UIDValidity != status.UidValidity {
 		// New UIDs for every message: read them all again; the intake's dedupe by
-		// Message-ID keeps each message one event.
+		// Message-ID keeps each message one event. (0: no poll got this far yet.)
 		res.Reset, last = true, 0
-		if found {
+		if found && cursor.UIDValidity != 0 {
 			o.Logger.Warn("mailbox UIDVALIDITY changed: reading it again from its start", "mailbox", mb.Name,
 				"was", cursor.UIDValidity, "now", status.UidValidity)
 		}
@@ -256,15 +256,10 @@ func (p *Poller) pollLocked(ctx context.Context, mb Mailbox) (PollResult, error)
 	if status.Messages == 0 {
 		return res, nil
 	}
-	// UID last+1:* also answers the newest message when none is newer: filter.
-	var from imap.SeqSet
-	from.AddRange(last+1, 0)
-	uids, err := c.UidSearch(&imap.SearchCriteria{Uid: &from})
+	uids, err := newUIDs(c, last)
 	if err != nil {
-		return res, fmt.Errorf("search UID %d:*: %w", last+1, err)
+		return res, err
 	}
-	uids = slices.DeleteFunc(uids, func(u uint32) bool { return u <= last })
-	slices.Sort(uids)
 	if len(uids) > o.Batch {
 		uids = uids[:o.Batch]
 	}
@@ -295,6 +290,28 @@ func (p *Poller) pollLocked(ctx context.Context, mb Mailbox) (PollResult, error)
 	return res, nil
 }
 
+// newUIDs lists the UIDs after last, ascending. It asks UID FETCH for the UIDs alone, which
+// every server answers without reading a message (SEARCH may parse them).
+func newUIDs(c *client.Client, last uint32) ([]uint32, error) {
+	var from imap.SeqSet
+	from.AddRange(last+1, 0)
+	ch := make(chan *imap.Message, 64)
+	done := make(chan error, 1)
+	go func() { done <- c.UidFetch(&from, []imap.FetchItem{imap.FetchUid}, ch) }()
+	var uids []uint32
+	for m := range ch {
+		// UID last+1:* also answers the newest message when none is newer: filter.
+		if m.Uid > last {
+			uids = append(uids, m.Uid)
+		}
+	}
+	if err := <-done; err != nil {
+		return nil, fmt.Errorf("list UIDs %d:*: %w", last+1, err)
+	}
+	slices.Sort(uids)
+	return slices.Compact(uids), nil
+}
+
 // settle marks or moves a message taken, as configured.
 func settle(c *client.Client, uid uint32, o Options) error {
 	var set imap.SeqSet
@@ -305,6 +322,11 @@ func settle(c *client.Client, uid uint32, o Options) error {
 		}
 	}
 	if o.MoveTo != "" {
+		// Without MOVE, go-imap would copy, flag \Deleted and EXPUNGE, which also removes any
+		// other message someone flagged \Deleted: refuse instead.
+		if ok, err := c.Support("MOVE"); err != nil || !ok {
+			return fmt.Errorf("move UID %d to %q: the server does not offer IMAP MOVE (RFC 6851); unset IMAP_MOVE_TO", uid, o.MoveTo)
+		}
 		if err := c.UidMove(&set, o.MoveTo); err != nil {
 			return fmt.Errorf("move UID %d to %q: %w", uid, o.MoveTo, err)
 		}

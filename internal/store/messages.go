@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"strings"
 	"time"
+	"unicode/utf8"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -103,6 +104,10 @@ func (s *Store) InboundMessageByKey(ctx context.Context, key string) (InboundMes
 // key (read again, or from a second mailbox) keeps its first record, which is returned with
 // inserted false.
 func (s *Store) RecordInboundMessage(ctx context.Context, m InboundMessage) (rec InboundMessage, inserted bool, err error) {
+	// What a message says is stored bounded and as text PostgreSQL takes (UTF-8, no NUL): a
+	// message that cannot be recorded would be read again forever.
+	m.Key, m.From, m.Subject = boundedText(m.Key, 1000), boundedText(m.From, 320), boundedText(m.Subject, 1000)
+	m.Rule, m.Reason = boundedText(m.Rule, 1000), boundedText(m.Reason, 2000)
 	var sentAt *time.Time
 	if !m.SentAt.IsZero() {
 		sentAt = &m.SentAt
@@ -247,6 +252,19 @@ func (s *Store) OwnAddress(ctx context.Context, address string) (bool, error) {
 	return own, err
 }
 
+// boundedText is s as valid UTF-8 without NUL, cut to at most max bytes on a rune boundary.
+func boundedText(s string, max int) string {
+	s = strings.ToValidUTF8(strings.ReplaceAll(s, "\x00", ""), "\uFFFD")
+	if len(s) <= max {
+		return s
+	}
+	cut := max
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut]
+}
+
 func likeEscape(s string) string {
 	return strings.NewReplacer(`\`, `\\`, `%`, `\%`, `_`, `\_`).Replace(s)
 }
@@ -288,9 +306,12 @@ func (s *Store) SaveMailboxCursor(ctx context.Context, mailbox string, uidValidi
 	return err
 }
 
-// NoteMailboxPoll records the end of a poll: its time, and its error (” when it went well).
+// NoteMailboxPoll records the end of a poll: its time, and its error (empty when it went
+// well). A mailbox whose first poll failed gets a cursor with UIDVALIDITY 0: nothing read yet.
 func (s *Store) NoteMailboxPoll(ctx context.Context, mailbox, pollError string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE mailbox_cursors SET polled_at = now(), last_error = $2 WHERE mailbox = $1`, mailbox, pollError)
+	_, err := s.pool.Exec(ctx, `
+		INSERT INTO mailbox_cursors (mailbox, uid_validity, polled_at, last_error) VALUES ($1, 0, now(), $2)
+		ON CONFLICT (mailbox) DO UPDATE SET polled_at = now(), last_error = $2`, mailbox, boundedText(pollError, 1000))
 	return err
 }
 
