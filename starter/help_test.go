@@ -60,7 +60,7 @@ func TestHelpListsTheCommands(t *testing.T) {
 			groups[g] = append(groups[g], c.name)
 		}
 	}
-	require.Len(t, groups, 7, "deal, task, owner, pipeline, sends, cadence, events")
+	require.Len(t, groups, 8, "deal, task, owner, pipeline, sends, cadence, events, inbound")
 	for g, names := range groups {
 		for _, args := range [][]string{{g, "--help"}, {g, "-h"}, {g, "help"}, {"help", g}} {
 			r := runCLI(t, env, args...)

@@ -90,7 +90,11 @@ func init() {
 		{"cadence migrate", "--from V --to W [--deal DEAL] [--dry-run]", "move in-flight deals to another cadence version", cadenceMigrate},
 		{"events sweep", "[--older-than 1m]", "re-signal inbound events stuck in received (a request whose signal\n" +
 			"failed and was never retried); starter serve does it every SWEEP_INTERVAL", verbOf(runEvents, "sweep")},
-		{"serve", "", "serve the JSON HTTP API (HTTP_ADDR, API_TOKEN, SWEEP_INTERVAL)", runServe},
+		{"inbound take", "FILE|-", "take one raw email (a reply, an out-of-office, a bounce) through the\n" +
+			"mailbox intake, as the IMAP poller does", inboundTake},
+		{"inbound list", "[--deal DEAL] [--outcome O]", "the emails the mailbox intake read and what became of each;\n" +
+			"where each polled mailbox stands", inboundList},
+		{"serve", "", "serve the JSON HTTP API and read the mailboxes (HTTP_ADDR, API_TOKEN, IMAP_*)", runServe},
 	}
 }
 

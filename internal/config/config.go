@@ -556,15 +556,10 @@ func LoadServer(env Env) (Server, error) {
 // mailIntake reads what the mailbox intake needs: the mailboxes to poll, the poll options,
 // our own addresses and the MIME endpoint's bound.
 func (r *reader) mailIntake(s *Server) {
-	if from := r.str("MAIL_FROM", ""); from != "" {
-		if a, err := netmail.ParseAddress(from); err == nil {
-			s.OwnAddresses = append(s.OwnAddresses, strings.ToLower(a.Address))
-		}
-	}
+	var entries map[string]mailboxJSON
+	s.OwnAddresses, entries = r.ownAddresses()
 	file := r.str("SMTP_MAILBOXES_FILE", "")
-	entries := r.mailboxes(file)
 	for _, addr := range slices.Sorted(maps.Keys(entries)) {
-		s.OwnAddresses = append(s.OwnAddresses, addr)
 		im := entries[addr].IMAP
 		if im == nil {
 			continue
@@ -599,6 +594,30 @@ func (r *reader) mailIntake(s *Server) {
 		r.problems = append(r.problems, fmt.Sprintf("IMAP_MOVE_TO=%q: want the name of another folder, like Processed", s.Poll.MoveTo))
 	}
 	s.InboundMIMEMaxBytes = r.int("INBOUND_MIME_MAX_BYTES", DefaultInboundMIMEMaxBytes, 1<<10, 64<<20)
+}
+
+// ownAddresses reads MAIL_FROM and the addresses of SMTP_MAILBOXES_FILE (whose entries it
+// also returns): mail from them is ours.
+func (r *reader) ownAddresses() ([]string, map[string]mailboxJSON) {
+	var own []string
+	if from := r.str("MAIL_FROM", ""); from != "" {
+		if a, err := netmail.ParseAddress(from); err == nil {
+			own = append(own, strings.ToLower(a.Address))
+		}
+	}
+	entries := r.mailboxes(r.str("SMTP_MAILBOXES_FILE", ""))
+	for _, addr := range slices.Sorted(maps.Keys(entries)) {
+		own = append(own, addr)
+	}
+	return own, entries
+}
+
+// LoadOwnAddresses reads the addresses mail of ours comes from, beyond the owners: MAIL_FROM
+// and SMTP_MAILBOXES_FILE's (starter inbound take, which takes a message as the API does).
+func LoadOwnAddresses(env Env) ([]string, error) {
+	r := &reader{env: env}
+	own, _ := r.ownAddresses()
+	return own, r.err("mail")
 }
 
 // boolean reads true/false (also 1/0, yes/no); unset is false.

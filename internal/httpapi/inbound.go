@@ -20,7 +20,7 @@ const DefaultMIMEMaxBytes = 10 << 20
 func (s *Server) inboundRoutes() []route {
 	return []route{
 		{"POST /api/inbound/mime", false, "take one raw RFC 5322 message (a reply, an out-of-office, a bounce, a complaint) as the mailbox poller would", s.inboundMIME},
-		{"GET /api/inbound/messages", false, "the messages the mailbox intake read, newest first, with what each was and what became of it", s.inboundMessages},
+		{"GET /api/inbound/messages", false, "the messages the mailbox intake read, newest first, with what each was and what became of it; where each polled mailbox stands", s.inboundMessages},
 	}
 }
 
@@ -94,12 +94,17 @@ func (s *Server) inboundMessages(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	cursors, err := s.Deals.Store.MailboxCursors(r.Context())
+	if err != nil {
+		return err
+	}
 	out := struct {
-		Messages []inboundMessage `json:"messages"`
-		Next     string           `json:"next,omitempty"`
-	}{Messages: []inboundMessage{}}
-	for _, m := range msgs {
-		out.Messages = append(out.Messages, inboundMessageOf(m))
+		Mailboxes map[string]store.MailboxCursor `json:"mailboxes"` // where each polled mailbox stands
+		Messages  []store.InboundMessage         `json:"messages"`
+		Next      string                         `json:"next,omitempty"`
+	}{Mailboxes: cursors, Messages: msgs}
+	if out.Messages == nil {
+		out.Messages = []store.InboundMessage{}
 	}
 	if len(msgs) == f.Limit {
 		nq := r.URL.Query()
@@ -108,30 +113,4 @@ func (s *Server) inboundMessages(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, out)
 	return nil
-}
-
-// inboundMessage is one read message as the API shows it.
-type inboundMessage struct {
-	ID       int64                `json:"id"`
-	Key      string               `json:"key"`
-	Source   string               `json:"source"`
-	UID      uint32               `json:"uid,omitempty"`
-	From     string               `json:"from"`
-	Subject  string               `json:"subject"`
-	Kind     store.MessageKind    `json:"kind"`
-	Rule     string               `json:"rule"`
-	Match    store.MessageMatch   `json:"match"`
-	Answers  *store.LedgerKey     `json:"answers,omitempty"`
-	Outcome  store.MessageOutcome `json:"outcome"`
-	Reason   string               `json:"reason,omitempty"`
-	ReturnOn string               `json:"return_on,omitempty"`
-	Deals    []string             `json:"deals"`
-	Events   []int64              `json:"events"`
-	Received string               `json:"received_at"`
-}
-
-func inboundMessageOf(m store.InboundMessage) inboundMessage {
-	return inboundMessage{ID: m.ID, Key: m.Key, Source: m.Source, UID: m.UID, From: m.From, Subject: m.Subject, Kind: m.Kind,
-		Rule: m.Rule, Match: m.Match, Answers: m.Answers, Outcome: m.Outcome, Reason: m.Reason, ReturnOn: m.ReturnOn,
-		Deals: m.DealIDs, Events: m.EventIDs, Received: m.ReceivedAt.UTC().Format("2006-01-02T15:04:05Z07:00")}
 }

@@ -47,23 +47,23 @@ const (
 
 // InboundMessage is one message the intake read and what became of it.
 type InboundMessage struct {
-	ID         int64
-	Key        string // "mid:" + Message-ID, or "sha256:" + hex
-	Source     string // "imap:" + mailbox, or "api"
-	UID        uint32 // the IMAP UID; 0 for the API
-	From       string
-	Subject    string
-	SentAt     time.Time // the message's Date; zero when it had none
-	Kind       MessageKind
-	Rule       string
-	Match      MessageMatch
-	Answers    *LedgerKey // the email of ours it answers or reports on
-	Outcome    MessageOutcome
-	Reason     string
-	ReturnOn   string // YYYY-MM-DD, an automatic reply's return date
-	DealIDs    []string
-	EventIDs   []int64
-	ReceivedAt time.Time
+	ID         int64          `json:"id"`
+	Key        string         `json:"key"`           // "mid:" + Message-ID, or "sha256:" + hex
+	Source     string         `json:"source"`        // "imap:" + mailbox, "api" or "cli"
+	UID        uint32         `json:"uid,omitempty"` // the IMAP UID; 0 otherwise
+	From       string         `json:"from"`
+	Subject    string         `json:"subject"`
+	SentAt     time.Time      `json:"sent_at,omitzero"` // the message's Date; zero when it had none
+	Kind       MessageKind    `json:"kind"`
+	Rule       string         `json:"rule"`
+	Match      MessageMatch   `json:"match"`
+	Answers    *LedgerKey     `json:"answers,omitempty"` // the email of ours it answers or reports on
+	Outcome    MessageOutcome `json:"outcome"`
+	Reason     string         `json:"reason,omitempty"`
+	ReturnOn   string         `json:"return_on,omitempty"` // YYYY-MM-DD, an automatic reply's return date
+	DealIDs    []string       `json:"deals"`
+	EventIDs   []int64        `json:"events"`
+	ReceivedAt time.Time      `json:"received_at"`
 }
 
 const messageColumns = `id, message_key, source, coalesce(uid, 0), from_address, subject, sent_at, kind, rule, match,
@@ -272,10 +272,10 @@ func likeEscape(s string) string {
 // MailboxCursor is where a polled mailbox stopped: every message up to LastUID under
 // UIDValidity was taken in.
 type MailboxCursor struct {
-	UIDValidity uint32
-	LastUID     uint32
-	PolledAt    time.Time
-	LastError   string
+	UIDValidity uint32    `json:"uid_validity"`
+	LastUID     uint32    `json:"last_uid"`
+	PolledAt    time.Time `json:"polled_at,omitzero"`
+	LastError   string    `json:"last_error,omitempty"`
 }
 
 // MailboxCursorOf reads a mailbox's cursor; found is false for a mailbox never polled.
