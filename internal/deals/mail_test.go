@@ -38,7 +38,9 @@ func createFor(t *testing.T, svc *deals.Service, ext, contact string) string {
 	return resp.DealID
 }
 
-func eml(s string) []byte { return []byte(strings.ReplaceAll(strings.TrimPrefix(s, "\n"), "\n", "\r\n")) }
+func eml(s string) []byte {
+	return []byte(strings.ReplaceAll(strings.TrimPrefix(s, "\n"), "\n", "\r\n"))
+}
 
 // What the mailbox intake makes of each kind of message, on PostgreSQL and a real Temporal
 // dev server (no worker: the deals' runs receive the signals, which is what is checked).
