@@ -32,7 +32,9 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 		return err
 	}
 	logger := slog.New(slog.NewTextHandler(stderr, nil))
-	st, err := engine.OpenStore(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 16})
+	// Each mailbox polled at once holds a connection for its lock and uses another.
+	polls := min(len(cfg.Mailboxes), mailpoll.MaxConcurrentPolls)
+	st, err := engine.OpenStore(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 16 + 2*polls})
 	if err != nil {
 		return err
 	}

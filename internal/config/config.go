@@ -572,6 +572,10 @@ func (r *reader) mailIntake(s *Server) {
 	}
 	if host := r.str("IMAP_HOST", ""); host != "" {
 		user := r.str("IMAP_USERNAME", "")
+		if a, err := netmail.ParseAddress(user); err == nil && a.Address == user {
+			// The shared reply mailbox is ours too: a message from it is a forward, not a reply.
+			s.OwnAddresses = append(s.OwnAddresses, strings.ToLower(user))
+		}
 		mb := imapMailbox(user+"@"+host, host, r.int("IMAP_PORT", 0, 1, 65535), user, r.str("IMAP_PASSWORD", ""), r.str("IMAP_TLS", ""))
 		for _, p := range mb.Problems() {
 			r.problems = append(r.problems, "IMAP_* (IMAP_HOST, IMAP_PORT, IMAP_TLS, IMAP_USERNAME, IMAP_PASSWORD): "+p)
@@ -588,6 +592,7 @@ func (r *reader) mailIntake(s *Server) {
 	if s.Poll.Interval < time.Second {
 		r.problems = append(r.problems, "IMAP_POLL_INTERVAL: want 1s or more")
 	}
+	s.Poll.FirstRead = r.duration("IMAP_FIRST_READ", mailpoll.DefaultFirstRead)
 	s.Poll.MarkSeen = r.boolean("IMAP_MARK_SEEN")
 	s.Poll.MoveTo = r.str("IMAP_MOVE_TO", "")
 	if strings.EqualFold(s.Poll.MoveTo, "INBOX") || strings.ContainsAny(s.Poll.MoveTo, "\r\n\x00") {

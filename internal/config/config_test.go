@@ -384,14 +384,14 @@ func TestLoadServerMailboxesToPoll(t *testing.T) {
 		{Name: "replies@acme.example@outlook.office365.com", Host: "outlook.office365.com", Port: 143, TLS: mailpoll.TLSStart,
 			Username: "replies@acme.example", Password: "p"},
 	}, s.Mailboxes, "TLS by default, its port by mode")
-	require.Equal(t, []string{"sales@acme.example", "ana@acme.example", "bo@acme.example", "cy@acme.example"}, s.OwnAddresses)
-	require.Equal(t, mailpoll.Options{Interval: 10 * time.Second, MarkSeen: true, MoveTo: "Processed"}, s.Poll)
+	require.Equal(t, []string{"sales@acme.example", "ana@acme.example", "bo@acme.example", "cy@acme.example", "replies@acme.example"}, s.OwnAddresses)
+	require.Equal(t, mailpoll.Options{Interval: 10 * time.Second, MarkSeen: true, MoveTo: "Processed", FirstRead: mailpoll.DefaultFirstRead}, s.Poll)
 	require.Equal(t, config.DefaultInboundMIMEMaxBytes, s.InboundMIMEMaxBytes)
 
 	s, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef"})
 	require.NoError(t, err)
 	require.Empty(t, s.Mailboxes, "no poller unless a mailbox is configured")
-	require.Equal(t, mailpoll.Options{Interval: mailpoll.DefaultInterval}, s.Poll, "read-only by default")
+	require.Equal(t, mailpoll.Options{Interval: mailpoll.DefaultInterval, FirstRead: mailpoll.DefaultFirstRead}, s.Poll, "read-only by default")
 }
 
 func TestLoadServerMailboxProblems(t *testing.T) {

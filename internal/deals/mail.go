@@ -56,6 +56,7 @@ type MessageResponse struct {
 // an engagement whose delivery waits for Temporal counts as taken (the sweeper delivers it).
 func (s *Service) TakeMessage(ctx context.Context, raw []byte, from MessageOrigin) (MessageResponse, error) {
 	m := inbox.Read(raw, s.now())
+	storable(&m)
 	prev, err := s.Store.InboundMessageByKey(ctx, m.Key)
 	if err == nil {
 		return messageResponse(prev, true, nil), nil
@@ -118,6 +119,30 @@ func (s *Service) TakeMessage(ctx context.Context, raw []byte, from MessageOrigi
 func refusal(err error) bool {
 	var invalid *ValidationError
 	return errors.As(err, &invalid) || errors.Is(err, ErrEventIDTaken) || errors.Is(err, ErrNotFound)
+}
+
+// storable drops the addresses and Message-IDs PostgreSQL could not take as text (invalid
+// UTF-8, NUL): looked up or recorded, they would fail the message every time it is read.
+func storable(m *inbox.Message) {
+	ok := func(s string) bool { return utf8.ValidString(s) && !strings.ContainsRune(s, 0) }
+	clean := func(ids []string) []string {
+		return slices.DeleteFunc(ids, func(id string) bool { return !ok(id) })
+	}
+	if !ok(m.MessageID) {
+		m.MessageID = ""
+	}
+	if !ok(m.Key) {
+		sum := sha256.Sum256([]byte(m.Key))
+		m.Key = "sha256:" + hex.EncodeToString(sum[:])
+	}
+	if !ok(m.From) {
+		m.From = ""
+	}
+	if !ok(m.Original) {
+		m.Original = ""
+	}
+	m.InReplyTo, m.References = clean(m.InReplyTo), clean(m.References)
+	m.Recipients = slices.DeleteFunc(m.Recipients, func(r inbox.Recipient) bool { return !ok(r.Address) })
 }
 
 func countRefused(events []EventResponse) int {
@@ -198,11 +223,31 @@ func (s *Service) planMessage(ctx context.Context, m inbox.Message, rec *store.I
 	}
 	if ok {
 		rec.Match, rec.Answers = store.MatchThread, &answered.Key
-		if !answered.DealOpen && kind != cadence.EngagedReply {
-			return ignore("answers an email of deal " + answered.Key.DealID + ", which is closed")
+		colleague, err := s.ownColleague(ctx, answered.Key.DealID, m.From)
+		if err != nil {
+			return nil, err
 		}
-		return []EngageRequest{{Deal: answered.Key.DealID, Kind: kind, Source: MessageSource, EventID: event(answered.Key.DealID),
-			SourceTime: after(at, answered.SentAt), ReturnOn: returnOn, Answers: &answered.Key}}, nil
+		if colleague {
+			// A reply-all from the owner's manager is not the prospect answering.
+			return ignore("from " + m.From + ", at the deal owner's own domain")
+		}
+		if answered.DealOpen {
+			return []EngageRequest{{Deal: answered.Key.DealID, Kind: kind, Source: MessageSource, EventID: event(answered.Key.DealID),
+				SourceTime: after(at, answered.SentAt), ReturnOn: returnOn, Answers: &answered.Key}}, nil
+		}
+		// It answers a closed deal's email: the sender's open deals hear of it (below); with
+		// none, a reply is still recorded, refused, on the closed deal, for its owner to see.
+		open, err := s.Store.OpenDealsOfContact(ctx, m.From, 1)
+		if err != nil {
+			return nil, err
+		}
+		if len(open) == 0 {
+			if kind != cadence.EngagedReply {
+				return ignore("answers an email of deal " + answered.Key.DealID + ", which is closed")
+			}
+			return []EngageRequest{{Deal: answered.Key.DealID, Kind: kind, Source: MessageSource, EventID: event(answered.Key.DealID),
+				SourceTime: after(at, answered.SentAt), Answers: &answered.Key}}, nil
+		}
 	}
 	if m.From == "" {
 		return ignore("no sender address, and In-Reply-To and References name no email of ours")
@@ -214,7 +259,7 @@ func (s *Service) planMessage(ctx context.Context, m inbox.Message, rec *store.I
 	if len(dealIDs) == 0 {
 		return ignore(fmt.Sprintf("In-Reply-To and References name no email of ours, and %s is not the contact of an open deal", m.From))
 	}
-	rec.Match = store.MatchSender
+	rec.Match = store.MatchSender // rec.Answers stays, when it answers a closed deal's email
 	var plan []EngageRequest
 	for _, id := range dealIDs {
 		plan = append(plan, EngageRequest{Deal: id, Kind: kind, Source: MessageSource, EventID: event(id), SourceTime: at, ReturnOn: returnOn})
@@ -237,44 +282,50 @@ func (s *Service) planReport(ctx context.Context, m inbox.Message, rec *store.In
 	if err != nil {
 		return nil, err
 	}
-	if haveOriginal && len(addresses) == 0 {
-		addresses = []string{strings.ToLower(original.ToAddress)} // an ARF report may name no recipient
-	}
 	kind, detail := cadence.EngagedBounce, ""
 	if m.Kind == inbox.Complaint {
 		kind, detail = cadence.EngagedUnsubscribe, "spam complaint (RFC 5965 abuse report)"
 	}
 	var plan []EngageRequest
-	for _, addr := range addresses {
+	add := func(e store.LedgerEmail, addr string, match store.MessageMatch) {
+		for _, p := range plan {
+			if p.Deal == e.Key.DealID {
+				return
+			}
+		}
+		if rec.Match == store.MatchNone || match == store.MatchThread {
+			rec.Match = match
+		}
+		if rec.Answers == nil || match == store.MatchThread {
+			rec.Answers = &e.Key
+		}
+		key := e.Key
 		if m.Kind == inbox.Bounce {
 			detail = bounceDetail(m.Recipients, addr)
 		}
-		add := func(e store.LedgerEmail, match store.MessageMatch) {
-			for _, p := range plan {
-				if p.Deal == e.Key.DealID {
-					return
-				}
-			}
-			if rec.Match == store.MatchNone || match == store.MatchThread {
-				rec.Match = match
-			}
-			if rec.Answers == nil || match == store.MatchThread {
-				rec.Answers = &e.Key
-			}
-			key := e.Key
-			plan = append(plan, EngageRequest{Deal: e.Key.DealID, Kind: kind, Source: MessageSource, EventID: event(e.Key.DealID),
-				SourceTime: after(at, e.SentAt), Address: addr, Detail: detail, Complaint: m.Kind == inbox.Complaint, Answers: &key})
-		}
-		if haveOriginal && strings.EqualFold(original.ToAddress, addr) {
-			add(original, store.MatchThread)
-		}
+		plan = append(plan, EngageRequest{Deal: e.Key.DealID, Kind: kind, Source: MessageSource, EventID: event(e.Key.DealID),
+			SourceTime: after(at, e.SentAt), Address: strings.ToLower(e.ToAddress), Detail: detail,
+			Complaint: m.Kind == inbox.Complaint, Answers: &key})
+	}
+	// The email the report carries is the one that failed (or was reported), whatever address
+	// the report names: a server may name the address an alias resolved to, an abuse report
+	// may name none. Its own recipient is the address to suppress.
+	if haveOriginal && (m.Kind == inbox.Complaint || len(addresses) > 0) {
+		add(original, strings.ToLower(original.ToAddress), store.MatchThread)
+	}
+	// Without the original, each address's deals that mailed it before the report was written
+	// (a report cannot be about a later email; an hour allows for clocks).
+	for _, addr := range addresses {
 		mailed, err := s.Store.EmailsToAddress(ctx, addr, maxDealsPerMessage)
 		if err != nil {
 			return nil, err
 		}
 		for _, e := range mailed {
+			if !m.Date.IsZero() && e.SentAt.After(m.Date.Add(time.Hour)) {
+				continue
+			}
 			if len(plan) < maxDealsPerMessage {
-				add(e, store.MatchRecipient)
+				add(e, addr, store.MatchRecipient)
 			}
 		}
 	}
@@ -290,10 +341,17 @@ func (s *Service) planReport(ctx context.Context, m inbox.Message, rec *store.In
 	return plan, nil
 }
 
-// bounceDetail is what a bounce's suppression records: the status and the server's words.
+// bounceDetail is what a bounce's suppression records: the status and the server's words
+// for addr, else for the first permanent failure.
 func bounceDetail(rs []inbox.Recipient, addr string) string {
-	for _, r := range rs {
-		if r.Address == addr {
+	pick := -1
+	for i, r := range rs {
+		if r.Address == addr || (pick < 0 && r.Permanent()) {
+			pick = i
+		}
+	}
+	for i, r := range rs {
+		if i == pick {
 			// Engage takes a detail of one line and at most 1000 bytes.
 			d := "delivery report: " + strings.TrimSpace(r.Status+" "+r.Diagnostic)
 			d = strings.ToValidUTF8(strings.Map(func(c rune) rune {
@@ -345,6 +403,25 @@ func (s *Service) firstEmail(ctx context.Context, ids []string) (store.LedgerEma
 		}
 	}
 	return store.LedgerEmail{}, false, nil
+}
+
+// ownColleague says whether addr is at the domain of the deal owner's address while the
+// contact's address is not (a colleague of the owner answering in the thread).
+func (s *Service) ownColleague(ctx context.Context, dealID, addr string) (bool, error) {
+	parties, err := s.Store.DealParties(ctx, dealID)
+	if err != nil {
+		return false, err
+	}
+	ownDomain, contactDomain, fromDomain := domainOf(parties.Owner.Email), domainOf(parties.Contact.Email), domainOf(addr)
+	return fromDomain != "" && fromDomain == ownDomain && fromDomain != contactDomain, nil
+}
+
+func domainOf(addr string) string {
+	_, d, ok := strings.Cut(addr, "@")
+	if !ok {
+		return ""
+	}
+	return strings.ToLower(d)
 }
 
 // ownAddress says whether mail from addr is ours: an owner, a sender identity, a mailbox we

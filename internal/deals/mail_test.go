@@ -214,6 +214,72 @@ To: bob@prospect.test
 	require.Len(t, msgs, 3, "the reply, the sender-matched message and the complaint")
 }
 
+// What a real mailbox holds beyond the textbook: bytes that are not UTF-8, aliases, old
+// reports, colleagues replying all, a reply to a lost deal's email, one message in two
+// mailboxes without a Message-ID.
+func TestTakeMessageEdgeCases(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	take := func(raw string) deals.MessageResponse {
+		t.Helper()
+		resp, err := svc.TakeMessage(ctx, eml(raw), deals.MessageOrigin{Source: "api"})
+		require.NoError(t, err, "a message is always taken")
+		return resp
+	}
+	date := time.Now().Format(time.RFC1123Z)
+	alias := createFor(t, svc, "edge-alias", "alias@prospect.test")
+	sendEmail(t, svc, alias, "intro", "intro-alias@it.test")
+	lost := createFor(t, svc, "edge-lost", "erin@prospect.test")
+	sendEmail(t, svc, lost, "intro", "intro-lost@it.test")
+	require.NoError(t, svc.Store.MarkClosed(ctx, lost, "lost", 1, time.Now()))
+	again := createFor(t, svc, "edge-again", "erin@prospect.test")
+
+	// A Message-ID with bytes that are not UTF-8: taken by its content, not refused.
+	got := take("From: eve@elsewhere.test\nSubject: hi\nMessage-ID: <r\xe9ply@x.test>\nIn-Reply-To: <\xff@x.test>\n\nhi\n")
+	require.True(t, strings.HasPrefix(got.Key, "sha256:"), got.Key)
+	require.Equal(t, store.MessageIgnored, got.Outcome)
+
+	// The report names the address the alias resolved to; the original it carries is ours.
+	got = take(strings.Replace(dsn(date, "alias-1", "real.person@prospect.test", "failed", "5.1.1", "intro-alias@it.test"),
+		"To: real.person@prospect.test", "To: alias@prospect.test", 1))
+	require.Equal(t, store.MessageEngaged, got.Outcome, got.Reason)
+	require.Equal(t, store.MatchThread, got.Match)
+	require.Len(t, got.Events, 1)
+	require.Equal(t, alias, got.Events[0].DealID)
+	var suppressed string
+	require.NoError(t, svc.Store.Pool().QueryRow(ctx, `SELECT address FROM suppressions WHERE reason = 'bounce'`).Scan(&suppressed))
+	require.Equal(t, "alias@prospect.test", suppressed, "the address we mailed")
+
+	// A report written long before our email cannot be about it.
+	old := time.Now().AddDate(-1, 0, 0).Format(time.RFC1123Z)
+	got = take(dsn(old, "old-1", "alias@prospect.test", "failed", "5.1.1", "someone-elses@other.test"))
+	require.Equal(t, store.MessageIgnored, got.Outcome)
+	require.Contains(t, got.Reason, "never mailed")
+
+	// The owner's colleague replies all: not the prospect answering.
+	got = take(fmt.Sprintf("From: Boss <boss@vendor.test>\nTo: alias@prospect.test\nCc: ana@vendor.test\nSubject: Re: hi\nDate: %s\nMessage-ID: <boss-1@vendor.test>\nIn-Reply-To: <intro-alias@it.test>\n\nlooping in\n", date))
+	require.Equal(t, store.MessageIgnored, got.Outcome)
+	require.Contains(t, got.Reason, "at the deal owner's own domain")
+
+	// A reply to the lost deal's email reaches the contact's open deal.
+	got = take(fmt.Sprintf("From: erin@prospect.test\nTo: ana@vendor.test\nSubject: Re: hi\nDate: %s\nMessage-ID: <erin-1@prospect.test>\nIn-Reply-To: <intro-lost@it.test>\n\nnow we are ready\n", date))
+	require.Equal(t, store.MessageEngaged, got.Outcome, got.Reason)
+	require.Equal(t, store.MatchSender, got.Match)
+	require.Equal(t, lost, got.Answers.DealID, "it still says which email it answered")
+	require.Len(t, got.Events, 1)
+	require.Equal(t, again, got.Events[0].DealID)
+
+	// One message without a Message-ID in two mailboxes: different transport headers, one
+	// message.
+	body := fmt.Sprintf("From: erin@prospect.test\nTo: ana@vendor.test\nSubject: no id\nDate: %s\n\nplease call\n", date)
+	first := take("Received: from a by mx1\nDelivered-To: ana@vendor.test\n" + body)
+	second := take("Received: from a by mx2\nDelivered-To: replies@vendor.test\n" + body)
+	require.False(t, first.Duplicate)
+	require.True(t, second.Duplicate)
+	require.Equal(t, first.Message, second.Message)
+}
+
 func dsn(date, id, rcpt, action, status, original string) string {
 	return fmt.Sprintf(`
 From: MAILER-DAEMON@mx.prospect.test

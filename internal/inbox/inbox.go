@@ -51,6 +51,7 @@ import (
 	"net/textproto"
 	"strings"
 	"time"
+	"unicode/utf8"
 )
 
 // Bounds on the work Read does for one message.
@@ -90,7 +91,7 @@ const (
 
 // Message is what Read found.
 type Message struct {
-	Key        string      // dedupe key: "mid:" + MessageID, or "sha256:" + hex sha256 of the raw bytes when there is no usable Message-ID
+	Key        string      // dedupe key: "mid:" + MessageID, or "sha256:" + a hash of what the sender wrote (contentKey) when there is no usable Message-ID, or of the raw bytes when unreadable
 	MessageID  string      // the message's own Message-ID without angle brackets; "" when absent or unusable
 	From       string      // bare lower-cased address of From (else Sender, else Return-Path); "" when none can be read
 	Subject    string      // RFC 2047-decoded, one line, control characters replaced by spaces, at most 300 runes
@@ -150,6 +151,9 @@ func Read(raw []byte, now time.Time) (msg Message) {
 	}
 	msg.InReplyTo = messageIDs(header.Get("In-Reply-To"), maxReferences)
 	msg.References = messageIDs(strings.Join(header.Values("References"), " "), maxReferences)
+	if msg.MessageID == "" {
+		msg.Key = contentKey(header, body)
+	}
 
 	parts := walk(header, body, &problems)
 	classify(&msg, header, parts, &problems, now)
@@ -295,7 +299,7 @@ func messageID(value string) string {
 }
 
 func usableID(id string) string {
-	if id == "" || len(id) > maxMessageIDBytes {
+	if id == "" || len(id) > maxMessageIDBytes || !utf8.ValidString(id) {
 		return ""
 	}
 	for i := 0; i < len(id); i++ {
@@ -305,6 +309,24 @@ func usableID(id string) string {
 	}
 	return id
 }
+
+// contentKey is the dedupe key of a message without a usable Message-ID: a hash of what its
+// sender wrote (From, Date, Subject, the threading headers and the start of the body), not of
+// the raw bytes, whose Received and Delivered-To headers differ from one mailbox to the next,
+// and whose end depends on how much of a large message was fetched.
+func contentKey(header textproto.MIMEHeader, body []byte) string {
+	h := sha256.New()
+	for _, name := range []string{"From", "Date", "Subject", "In-Reply-To", "References"} {
+		h.Write([]byte(strings.Join(header.Values(name), " ")))
+		h.Write([]byte{0})
+	}
+	h.Write(body[:min(len(body), contentKeyBodyBytes)])
+	return "sha256:" + hex.EncodeToString(h.Sum(nil))
+}
+
+// contentKeyBodyBytes is how much of the body contentKey hashes: every copy of a message
+// fetched in part still has this much.
+const contentKeyBodyBytes = 64 << 10
 
 // messageIDs extracts every <…> token of value, ignoring what lies between, and keeps the
 // last max of them.

@@ -101,7 +101,11 @@ type Options struct {
 	Batch int
 	// Timeout bounds the dial and each IMAP command; DefaultTimeout.
 	Timeout time.Duration
-	Logger  *slog.Logger
+	// FirstRead is how far back the first poll of a mailbox reads (by the date the server
+	// received each message); DefaultFirstRead. Older mail there is history, not news, and a
+	// rep's years of INBOX would otherwise hold today's replies back.
+	FirstRead time.Duration
+	Logger    *slog.Logger
 }
 
 // Defaults of Options.
@@ -110,6 +114,10 @@ const (
 	DefaultFetchBytes = 1 << 20
 	DefaultBatch      = 200
 	DefaultTimeout    = 30 * time.Second
+	DefaultFirstRead  = 7 * 24 * time.Hour
+	// MaxConcurrentPolls bounds the mailboxes polled at once: each holds a PostgreSQL
+	// connection for its lock while it polls, and uses another.
+	MaxConcurrentPolls = 4
 )
 
 func (o Options) withDefaults() Options {
@@ -124,6 +132,9 @@ func (o Options) withDefaults() Options {
 	}
 	if o.Timeout <= 0 {
 		o.Timeout = DefaultTimeout
+	}
+	if o.FirstRead <= 0 {
+		o.FirstRead = DefaultFirstRead
 	}
 	if o.Logger == nil {
 		o.Logger = slog.Default()
@@ -146,7 +157,8 @@ type Poller struct {
 
 // PollResult says what one poll of a mailbox did.
 type PollResult struct {
-	Skipped   bool   // another process holds the mailbox's lock
+	Locked    bool   // another process holds the mailbox's lock: nothing was done
+	Skipped   int    // first poll: messages older than FirstRead, left alone
 	Reset     bool   // UIDVALIDITY changed (or first poll): the mailbox is read from its start
 	Taken     int    // messages handed to the intake
 	Duplicate int    // of those, messages taken before (by key)
@@ -158,6 +170,7 @@ type PollResult struct {
 func (p *Poller) Run(ctx context.Context) {
 	o := p.Options.withDefaults()
 	var wg sync.WaitGroup
+	slots := make(chan struct{}, MaxConcurrentPolls)
 	for _, mb := range p.Mailboxes {
 		wg.Add(1)
 		go func() {
@@ -169,7 +182,13 @@ func (p *Poller) Run(ctx context.Context) {
 					return
 				case <-time.After(wait):
 				}
+				select {
+				case <-ctx.Done():
+					return
+				case slots <- struct{}{}:
+				}
 				res, err := p.Poll(ctx, mb)
+				<-slots
 				switch {
 				case ctx.Err() != nil:
 					return
@@ -211,7 +230,7 @@ func (p *Poller) Poll(ctx context.Context, mb Mailbox) (PollResult, error) {
 		return err
 	})
 	if err == nil && !ran {
-		res.Skipped = true
+		res.Locked = true
 	}
 	return res, err
 }
@@ -235,12 +254,20 @@ func (p *Poller) pollLocked(ctx context.Context, mb Mailbox) (PollResult, error)
 	if err != nil {
 		return res, fmt.Errorf("select INBOX: %w", err)
 	}
+	if o.MoveTo != "" {
+		if err := checkMoveTo(c, o.MoveTo); err != nil {
+			return res, err
+		}
+	}
 	cursor, found, err := p.Store.MailboxCursorOf(ctx, mb.Name)
 	if err != nil {
 		return res, err
 	}
 	last := cursor.LastUID
-	if !found || cursor.UIDValidity != status.UidValidity {
+	// First: nothing was taken from this mailbox yet (a poll that failed before its first
+	// message leaves it so).
+	first := !found || cursor.UIDValidity == 0 || cursor.LastUID == 0
+	if first || cursor.UIDValidity != status.UidValidity {
 		// New UIDs for every message: read them all again; the intake's dedupe by
 		// Message-ID keeps each message one event. (0: no poll got this far yet.)
 		res.Reset, last = true, 0
@@ -256,9 +283,33 @@ func (p *Poller) pollLocked(ctx context.Context, mb Mailbox) (PollResult, error)
 	if status.Messages == 0 {
 		return res, nil
 	}
-	uids, err := newUIDs(c, last)
+	listed, err := newUIDs(c, last)
 	if err != nil {
 		return res, err
+	}
+	var uids []uint32
+	var skippedUpTo uint32
+	for _, m := range listed {
+		// The first poll leaves alone what the server received before FirstRead (a
+		// UIDVALIDITY change reads everything again).
+		if first && !m.at.IsZero() && time.Since(m.at) > o.FirstRead {
+			res.Skipped++
+			if len(uids) == 0 {
+				skippedUpTo = m.uid
+			}
+			continue
+		}
+		uids = append(uids, m.uid)
+	}
+	if res.Skipped > 0 {
+		o.Logger.Info("first poll: mail older than the first-read window is left alone", "mailbox", mb.Name,
+			"messages", res.Skipped, "first_read", o.FirstRead)
+	}
+	if skippedUpTo > 0 {
+		if err := p.Store.SaveMailboxCursor(ctx, mb.Name, status.UidValidity, skippedUpTo); err != nil {
+			return res, err
+		}
+		res.LastUID = skippedUpTo
 	}
 	if len(uids) > o.Batch {
 		uids = uids[:o.Batch]
@@ -279,7 +330,9 @@ func (p *Poller) pollLocked(ctx context.Context, mb Mailbox) (PollResult, error)
 				res.Duplicate++
 			}
 			if err := settle(c, uid, o); err != nil {
-				return res, err
+				// Taken and recorded: a mark or move that fails must not make the next poll
+				// take it again and fail the same way.
+				o.Logger.Warn("mailbox: could not mark or move a message taken", "mailbox", mb.Name, "uid", uid, "error", err)
 			}
 		}
 		if err := p.Store.SaveMailboxCursor(ctx, mb.Name, status.UidValidity, uid); err != nil {
@@ -290,26 +343,57 @@ func (p *Poller) pollLocked(ctx context.Context, mb Mailbox) (PollResult, error)
 	return res, nil
 }
 
-// newUIDs lists the UIDs after last, ascending. It asks UID FETCH for the UIDs alone, which
-// every server answers without reading a message (SEARCH may parse them).
-func newUIDs(c *client.Client, last uint32) ([]uint32, error) {
+// listedMessage is a message after the cursor: its UID and when the server received it.
+type listedMessage struct {
+	uid uint32
+	at  time.Time
+}
+
+// newUIDs lists the messages after last, by ascending UID. It asks UID FETCH for the UIDs and
+// arrival dates alone, which every server answers without reading a message (SEARCH may parse
+// them).
+func newUIDs(c *client.Client, last uint32) ([]listedMessage, error) {
 	var from imap.SeqSet
 	from.AddRange(last+1, 0)
 	ch := make(chan *imap.Message, 64)
 	done := make(chan error, 1)
-	go func() { done <- c.UidFetch(&from, []imap.FetchItem{imap.FetchUid}, ch) }()
-	var uids []uint32
+	go func() { done <- c.UidFetch(&from, []imap.FetchItem{imap.FetchUid, imap.FetchInternalDate}, ch) }()
+	var out []listedMessage
 	for m := range ch {
 		// UID last+1:* also answers the newest message when none is newer: filter.
 		if m.Uid > last {
-			uids = append(uids, m.Uid)
+			out = append(out, listedMessage{m.Uid, m.InternalDate})
 		}
 	}
 	if err := <-done; err != nil {
 		return nil, fmt.Errorf("list UIDs %d:*: %w", last+1, err)
 	}
-	slices.Sort(uids)
-	return slices.Compact(uids), nil
+	slices.SortFunc(out, func(a, b listedMessage) int { return int(int64(a.uid) - int64(b.uid)) })
+	return slices.CompactFunc(out, func(a, b listedMessage) bool { return a.uid == b.uid }), nil
+}
+
+// checkMoveTo makes sure a message can be moved to folder before any is taken: the server
+// offers MOVE and the folder exists.
+func checkMoveTo(c *client.Client, folder string) error {
+	// Without MOVE, go-imap would copy, flag \Deleted and EXPUNGE, which also removes any
+	// other message someone flagged \Deleted: refuse instead.
+	if ok, err := c.Support("MOVE"); err != nil || !ok {
+		return fmt.Errorf("IMAP_MOVE_TO=%q: the server does not offer IMAP MOVE (RFC 6851); unset IMAP_MOVE_TO", folder)
+	}
+	ch := make(chan *imap.MailboxInfo, 4)
+	done := make(chan error, 1)
+	go func() { done <- c.List("", folder, ch) }()
+	found := false
+	for range ch {
+		found = true
+	}
+	if err := <-done; err != nil {
+		return fmt.Errorf("IMAP_MOVE_TO=%q: list the folder: %w", folder, err)
+	}
+	if !found {
+		return fmt.Errorf("IMAP_MOVE_TO=%q: no such folder in this mailbox; create it or unset IMAP_MOVE_TO", folder)
+	}
+	return nil
 }
 
 // settle marks or moves a message taken, as configured.
@@ -322,11 +406,6 @@ func settle(c *client.Client, uid uint32, o Options) error {
 		}
 	}
 	if o.MoveTo != "" {
-		// Without MOVE, go-imap would copy, flag \Deleted and EXPUNGE, which also removes any
-		// other message someone flagged \Deleted: refuse instead.
-		if ok, err := c.Support("MOVE"); err != nil || !ok {
-			return fmt.Errorf("move UID %d to %q: the server does not offer IMAP MOVE (RFC 6851); unset IMAP_MOVE_TO", uid, o.MoveTo)
-		}
 		if err := c.UidMove(&set, o.MoveTo); err != nil {
 			return fmt.Errorf("move UID %d to %q: %w", uid, o.MoveTo, err)
 		}

@@ -265,11 +265,11 @@ func TestOnePollerPerMailbox(t *testing.T) {
 	p := &mailpoll.Poller{Store: st, Taker: svc, Options: mailpoll.Options{Logger: quiet}}
 	res, err := p.Poll(context.Background(), mb)
 	require.NoError(t, err)
-	require.True(t, res.Skipped)
+	require.True(t, res.Locked)
 	close(release)
 	require.Eventually(t, func() bool {
 		res, err := p.Poll(context.Background(), mb)
-		return err == nil && !res.Skipped && res.Taken == 1
+		return err == nil && !res.Locked && res.Taken == 1
 	}, 5*time.Second, 50*time.Millisecond)
 }
 
@@ -287,4 +287,38 @@ func TestMailboxProblems(t *testing.T) {
 	clear.TLS = mailpoll.TLSNone
 	require.Equal(t, []string{`TLS "none" would send the password in clear to "imap.gmail.com": only a loopback host may go without TLS`}, clear.Problems())
 	require.NotContains(t, ok.String(), "b)", "String shows no password")
+}
+
+// A first poll leaves alone what arrived before the first-read window; a move to a folder
+// that does not exist fails before anything is taken.
+func TestFirstPollReadsRecentMailOnly(t *testing.T) {
+	t.Parallel()
+	addr, trust := tlsIMAP(t)
+	svc, st := service(t)
+	c, err := imapclient.DialTLS(addr.String(), trust)
+	require.NoError(t, err)
+	require.NoError(t, c.Login("username", "password"))
+	old := "From: eve@elsewhere.test\r\nSubject: last month\r\nMessage-ID: <old@elsewhere.test>\r\n\r\nhi\r\n"
+	require.NoError(t, c.Append("INBOX", nil, time.Now().AddDate(0, -1, 0), bytes.NewBufferString(old)))
+	require.NoError(t, c.Logout())
+	deliver(t, addr.String(), trust, "From: eve@elsewhere.test\nSubject: today\nMessage-ID: <new@elsewhere.test>\n\nhi\n")
+	mb := mailpoll.Mailbox{Name: "first", Host: "127.0.0.1", Port: addr.Port, TLS: mailpoll.TLSImplicit,
+		Username: "username", Password: "password", TLSConfig: trust}
+
+	p := &mailpoll.Poller{Store: st, Taker: svc, Options: mailpoll.Options{MoveTo: "Nowhere", Logger: quiet}}
+	_, err = p.Poll(context.Background(), mb)
+	require.ErrorContains(t, err, `IMAP_MOVE_TO="Nowhere": no such folder`)
+	msgs, err := st.InboundMessages(context.Background(), store.MessageFilter{})
+	require.NoError(t, err)
+	require.Empty(t, msgs, "nothing taken before the move is known to work")
+
+	p.Options = mailpoll.Options{FirstRead: 24 * time.Hour, Logger: quiet}
+	res, err := p.Poll(context.Background(), mb)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Skipped)
+	require.Equal(t, 2, res.Taken, "the backend's own message and today's")
+	_, err = st.InboundMessageByKey(context.Background(), "mid:old@elsewhere.test")
+	require.ErrorIs(t, err, store.ErrNotFound)
+	_, err = st.InboundMessageByKey(context.Background(), "mid:new@elsewhere.test")
+	require.NoError(t, err)
 }

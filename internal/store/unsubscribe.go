@@ -16,7 +16,8 @@ type UnsubscribeTarget struct {
 	// DealFound: the link's deal exists and is the contact's, so the opt-out can go through
 	// the deal's front door (deals.Service.Engage) and reach its workflow.
 	DealFound bool
-	// Unsubscribed: an unsubscribe of the contact, or of its address, is recorded already.
+	// Unsubscribed: an unsubscribe (or a spam complaint) of the contact, or of its address,
+	// is recorded already.
 	Unsubscribed bool
 }
 
@@ -26,7 +27,7 @@ func (s *Store) UnsubscribeTarget(ctx context.Context, contactID, dealID string)
 	var t UnsubscribeTarget
 	err := s.pool.QueryRow(ctx, `
 		SELECT c.email, coalesce(o.name, ''), coalesce(o.company, ''), d.id IS NOT NULL,
-			EXISTS (SELECT 1 FROM suppressions sp WHERE sp.reason = 'unsubscribe'
+			EXISTS (SELECT 1 FROM suppressions sp WHERE sp.reason IN ('unsubscribe', 'complaint')
 				AND (sp.contact_id = c.id OR sp.address = lower(c.email)))
 		FROM contacts c
 			LEFT JOIN deals d ON d.id = $2::uuid AND d.contact_id = c.id

@@ -135,7 +135,9 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	if err := sup.start("mailsink", filepath.Join(bin, "mailsink"), []string{"-smtp", fmt.Sprintf("127.0.0.1:%d", p.SMTP),
 		"-http", fmt.Sprintf("127.0.0.1:%d", p.MailUI), "-dir", filepath.Join(local, "mail"),
 		"-dkim-domain", dkim.Domain, "-dkim-selector", dkim.Selector, "-dkim-key", dkim.Private,
-		"-imap", fmt.Sprintf("127.0.0.1:%d", p.IMAP), "-imap-password", secrets["IMAP_PASSWORD"]}, nil); err != nil {
+		"-imap", fmt.Sprintf("127.0.0.1:%d", p.IMAP)},
+		// In the environment, not on the command line, where any local user's ps shows it.
+		map[string]string{"MAILSINK_IMAP_PASSWORD": secrets["IMAP_PASSWORD"]}); err != nil {
 		return err
 	}
 	if err := waitTCP(ctx, sup, "mail sink", "mailsink", p.MailUI, 30*time.Second); err != nil {
