@@ -139,7 +139,7 @@ func (a *Activities) RecordTransition(ctx context.Context, in TransitionInput) e
 
 // CancelVisitTasks cancels the open tasks of a visit the deal left.
 func (a *Activities) CancelVisitTasks(ctx context.Context, in CancelTasksInput) (int, error) {
-	return a.Store.CancelVisitTasks(ctx, in.DealID, in.Visit, in.At, in.Reason)
+	return a.Store.CancelVisitTasksExcept(ctx, in.DealID, in.Visit, in.At, in.Reason, in.Keep)
 }
 
 // CreateTask gives the deal's owner a task, its title rendered for the deal's contact.

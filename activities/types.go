@@ -30,6 +30,7 @@ type CancelTasksInput struct {
 	Visit  int       `json:"visit"`
 	At     time.Time `json:"at"`
 	Reason string    `json:"reason"`
+	Keep   []int64   `json:"keep,omitempty"` // tasks that stay open (the prospect's, not the stage's)
 }
 
 // TaskInput creates a task for the deal's owner; the key (deal, visit, step, occurrence)

@@ -185,6 +185,13 @@ type Carried struct {
 	// Suppressed says why the deal's contact gets no more email (a bounce, an opt-out);
 	// every later stage visit starts with its emails stopped.
 	Suppressed string `json:"suppressed,omitempty"`
+	// Replied says the prospect replied (or booked a meeting) and no person has moved the
+	// deal since: a visit the engine moves it to (stale, exhausted) starts with its emails
+	// stopped, for the owner answers a person who wrote, not a cadence.
+	Replied string `json:"replied,omitempty"`
+	// AwayUntil is the latest return date an out-of-office gave: an email planned before it,
+	// in this visit or a later one, waits for it.
+	AwayUntil time.Time `json:"away_until,omitzero"`
 	// Pauses hold the cadence while any is present; Frozen is the visit's remaining time.
 	Pauses []Pause `json:"pauses,omitempty"`
 	Frozen *Frozen `json:"frozen,omitempty"`

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/log"
@@ -706,17 +707,33 @@ func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, 
 		return err
 	}
 	now := workflow.Now(ctx)
-	if len(d.state.OpenTasks) > 0 {
+	// A reply's or a bounce's task is about the prospect, not the stage: it stays open.
+	var kept []activities.TaskRef
+	var keep []int64
+	for _, t := range d.state.OpenTasks {
+		if strings.HasPrefix(t.StepID, exitStepPrefix) {
+			kept, keep = append(kept, t), append(keep, t.ID)
+		}
+	}
+	if len(d.state.OpenTasks) > len(kept) {
 		err := workflow.ExecuteActivity(dbOptions(ctx), a.CancelVisitTasks, activities.CancelTasksInput{
 			DealID: d.in.DealID, Visit: from.Number, At: now,
-			Reason: fmt.Sprintf("deal moved from %s to %s", from.Stage, to),
+			Reason: fmt.Sprintf("deal moved from %s to %s", from.Stage, to), Keep: keep,
 		}).Get(ctx, nil)
 		if err != nil {
 			return err
 		}
 	}
-	d.state.Visit = cadence.Visit{Stage: to, Number: from.Number + 1, EnteredAt: now, EmailsStopped: d.state.Suppressed}
-	d.state.OpenTasks = nil
+	// The emails of the new visit: stopped for good after a bounce or an opt-out; stopped
+	// after a reply while only the engine moves the deal; a person's move starts them again.
+	stopped := d.state.Suppressed
+	if ev.Source != SourceEngine {
+		d.state.Replied = ""
+	} else if stopped == "" && d.state.Replied != "" {
+		stopped = d.state.Replied + ": no email until a person moves the deal"
+	}
+	d.state.Visit = cadence.Visit{Stage: to, Number: from.Number + 1, EnteredAt: now, EmailsStopped: stopped}
+	d.state.OpenTasks = kept
 	err := workflow.ExecuteActivity(dbOptions(ctx), a.RecordTransition, activities.TransitionInput{
 		DealID: d.in.DealID, Visit: d.state.Visit.Number, From: from.Stage, To: to, At: now,
 		Source: ev.Source, SourceEventID: ev.SourceEventID, SourceTime: ev.SourceTime,
@@ -733,6 +750,11 @@ func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, 
 			return err
 		}
 		d.state.OpenTasks = append(d.state.OpenTasks, ref)
+	}
+	if d.state.AwayUntil.After(now) && stopped == "" {
+		if _, err := d.deferNextEmail(ctx, d.state.AwayUntil); err != nil {
+			return err
+		}
 	}
 	d.logger.Info("Stage changed", "From", from.Stage, "To", to, "Visit", d.state.Visit.Number, "Source", ev.Source, "Reason", reason)
 	return nil

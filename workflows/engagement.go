@@ -15,6 +15,10 @@ func (d *deal) beforeWatermark(ev Event) bool {
 	return ev.SourceTime.Before(d.state.Watermark.Time)
 }
 
+// exitStepPrefix starts the step id of an exit rule's task ("exit-reply"): a task about the
+// prospect, which a stage move leaves open.
+const exitStepPrefix = "exit-"
+
 // exitStop is what an engagement does to the visit's emails under the exit rules.
 var exitStop = map[cadence.Engagement]struct {
 	why        string
@@ -70,13 +74,16 @@ func (d *deal) engaged(ctx workflow.Context, ev Event) error {
 		v.EmailsStopped = rule.why
 	}
 	v.Responded = v.Responded || rule.responded
+	if rule.responded && d.state.Replied == "" {
+		d.state.Replied = rule.why
+	}
 	if rule.suppressed && d.state.Suppressed == "" {
 		d.state.Suppressed = rule.why
 	}
 	d.dirty = true
 	outcome := fmt.Sprintf("%s: the emails of %s stopped", rule.why, stage.ID)
 	if task := d.pipeline.ExitTask(ev.Engagement); task != nil {
-		stepID := "exit-" + what
+		stepID := exitStepPrefix + what
 		occurrence := 1
 		for _, done := range v.Done {
 			if done.StepID == stepID {
@@ -97,27 +104,40 @@ func (d *deal) engaged(ctx workflow.Context, ev Event) error {
 }
 
 // outOfOffice defers the next pending email to the return date; it never stops or resends.
-// Later steps count from that email's actual time, so they move too.
+// Later steps count from that email's actual time, so they move too. The date is kept: a
+// visit the deal enters before it defers its first email too.
 func (d *deal) outOfOffice(ctx workflow.Context, ev Event) error {
 	if ev.ReturnAt.IsZero() {
 		return d.recordOutcome(ctx, ev, store.EventApplied, "out of office without a return date: nothing deferred")
 	}
-	if err := d.refresh(ctx); err != nil { // plan the visit as it stands now
+	if ev.ReturnAt.After(d.state.AwayUntil) {
+		d.state.AwayUntil = ev.ReturnAt
+	}
+	outcome, err := d.deferNextEmail(ctx, ev.ReturnAt)
+	if err != nil {
 		return err
+	}
+	return d.recordOutcome(ctx, ev, store.EventApplied, outcome)
+}
+
+// deferNextEmail defers the visit's next pending email to until, and says what it did.
+func (d *deal) deferNextEmail(ctx workflow.Context, until time.Time) (string, error) {
+	if err := d.refresh(ctx); err != nil { // plan the visit as it stands now
+		return "", err
 	}
 	for _, item := range d.plan.Items {
 		if item.Kind != cadence.ItemEmail || (d.send != nil && item.ID == d.send.item.ID) {
 			continue
 		}
-		if !ev.ReturnAt.After(item.At) {
-			return d.recordOutcome(ctx, ev, store.EventApplied, fmt.Sprintf("the next email (%s) is already planned after the return date", item.ID))
+		if !until.After(item.At) {
+			return fmt.Sprintf("the next email (%s) is already planned after the return date", item.ID), nil
 		}
-		why := "out of office until " + ev.ReturnAt.UTC().Format(time.RFC3339)
-		d.state.Visit.Defer(cadence.Deferral{ItemID: item.ID, Until: ev.ReturnAt, Why: why})
+		why := "out of office until " + until.UTC().Format(time.RFC3339)
+		d.state.Visit.Defer(cadence.Deferral{ItemID: item.ID, Until: until, Why: why})
 		d.dirty = true
-		return d.recordOutcome(ctx, ev, store.EventApplied, fmt.Sprintf("%s deferred: %s", item.ID, why))
+		return fmt.Sprintf("%s deferred: %s", item.ID, why), nil
 	}
-	return d.recordOutcome(ctx, ev, store.EventApplied, "out of office: no email pending in this stage visit")
+	return "out of office: no email pending in this stage visit", nil
 }
 
 // taskClosed records that the owner completed or skipped an open task of the visit; a

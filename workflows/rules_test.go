@@ -126,6 +126,51 @@ func TestReplyOnDayFourStopsLaterEmailsAndCreatesTask(t *testing.T) {
 	require.Equal(t, []string{"prospecting", "nurturing"}, rec.stages())
 }
 
+// A reply stops the emails of every visit the engine moves the deal to, until a person moves
+// it; the reply's task survives the move.
+func TestReplyKeepsEmailsStoppedThroughEngineMoves(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, rulesPipeline())
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, engagement("r-2", cadence.EngagedReply, day(4), 30))
+	}, 4*24*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		v := query(t, env)
+		require.Equal(t, "nurturing", v.Stage, "the time limit still moves the deal")
+		require.Equal(t, "the prospect replied: no email until a person moves the deal", v.EmailsStopped)
+	}, 21*24*time.Hour)
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, stageEvent("s-2", "qualification", day(45), 31))
+	}, 45*24*time.Hour)
+	runFor(env, 50*24*time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
+	require.True(t, env.IsWorkflowCompleted())
+
+	// No nurture email (day 41) after the reply; the person's move starts qualification's.
+	require.Equal(t, []string{"intro#1@0s", "followup#1@72h0m0s", "qualify-email#1@1128h0m0s"}, rec.sent())
+	require.Equal(t, []string{"prospecting", "nurturing", "qualification"}, rec.stages())
+	defer rec.lock()()
+	require.Len(t, rec.cancels, 1, "the call task cancelled on leaving prospecting; nothing else to cancel later")
+	require.Len(t, rec.cancels[0].Keep, 1, "the reply's task stays open")
+}
+
+// An out-of-office's return date holds the first email of a visit the deal enters before it.
+func TestOutOfOfficeHoldsTheNextVisitsEmail(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, rulesPipeline())
+	back := day(60)
+	env.RegisterDelayedCallback(func() {
+		ev := engagement("ooo-3", cadence.EngagedOutOfOffice, day(19), 32)
+		ev.ReturnAt = back
+		env.SignalWorkflow(workflows.EventSignal, ev)
+	}, 19*24*time.Hour)
+	runFor(env, 61*24*time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
+	require.True(t, env.IsWorkflowCompleted())
+	// Nurturing (entered on day 20) would mail on day 41; it waits for day 60.
+	require.Equal(t, []string{"intro#1@0s", "followup#1@72h0m0s", "last#1@168h0m0s", "nurture#1@1440h0m0s"}, rec.sent())
+}
+
 func TestOutOfOfficeDefersTheNextEmailPastTheReturnDate(t *testing.T) {
 	t.Parallel()
 	env, rec := newEnv(t, rulesPipeline())

@@ -259,12 +259,12 @@ func splitHeader(raw []byte) (header textproto.MIMEHeader, body []byte, why stri
 			break
 		}
 		if pos-start > MaxHeaderBytes {
-			return nil, nil, "header block over MaxHeaderBytes"
+			return nil, nil, "header block larger than 256 KiB (MaxHeaderBytes)"
 		}
 		pos = next
 	}
 	if end-start > MaxHeaderBytes {
-		return nil, nil, "header block over MaxHeaderBytes"
+		return nil, nil, "header block larger than 256 KiB (MaxHeaderBytes)"
 	}
 	if end == start {
 		return nil, nil, "no header fields before the body"

@@ -158,7 +158,7 @@ func TestReturnOnAnchorsToNowWithoutDate(t *testing.T) {
 func TestBounds(t *testing.T) {
 	t.Parallel()
 
-	t.Run("header block over MaxHeaderBytes", func(t *testing.T) {
+	t.Run("header block larger than 256 KiB (MaxHeaderBytes)", func(t *testing.T) {
 		t.Parallel()
 		long := "X-Filler: " + strings.Repeat("a", 1000)
 		var header []string
@@ -167,7 +167,7 @@ func TestBounds(t *testing.T) {
 		}
 		m := Read(message("Hi", append(header, "From: a@b.example")...), testNow)
 		require.Equal(t, Unreadable, m.Kind)
-		require.Equal(t, "header block over MaxHeaderBytes", m.Problem)
+		require.Equal(t, "header block larger than 256 KiB (MaxHeaderBytes)", m.Problem)
 		// Without a blank line at all it is no better.
 		m = Read([]byte(strings.Repeat(long+"\r\n", MaxHeaderBytes/len(long)+2)), testNow)
 		require.Equal(t, Unreadable, m.Kind)

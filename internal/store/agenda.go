@@ -63,8 +63,17 @@ func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
 
 // CancelVisitTasks cancels the open tasks of a visit the deal left; it returns how many.
 func (s *Store) CancelVisitTasks(ctx context.Context, dealID string, visit int, at time.Time, reason string) (int, error) {
+	return s.CancelVisitTasksExcept(ctx, dealID, visit, at, reason, nil)
+}
+
+// CancelVisitTasksExcept is CancelVisitTasks that leaves the tasks in keep open (a reply's
+// or a bounce's task, which is about the prospect, not the stage the deal leaves).
+func (s *Store) CancelVisitTasksExcept(ctx context.Context, dealID string, visit int, at time.Time, reason string, keep []int64) (int, error) {
+	if keep == nil {
+		keep = []int64{}
+	}
 	tag, err := s.pool.Exec(ctx, `UPDATE tasks SET state = 'cancelled', closed_at = $3, close_reason = $4
-		WHERE deal_id = $1 AND visit = $2 AND state = 'open'`, dealID, visit, at, reason)
+		WHERE deal_id = $1 AND visit = $2 AND state = 'open' AND NOT (id = ANY ($5))`, dealID, visit, at, reason, keep)
 	if err != nil {
 		return 0, fmt.Errorf("cancel tasks: %w", err)
 	}
