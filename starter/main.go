@@ -73,6 +73,7 @@ func init() {
 		{"task done", "DEAL TASK-ID", "the owner completed a task (ids as deal show lists them)", verbOf(runTask, "done")},
 		{"task skip", "DEAL TASK-ID", "the owner skipped a task", verbOf(runTask, "skip")},
 		{"task snooze", "DEAL TASK-ID --until T", "move an open task's due date (into the owner's business hours)", taskSnooze},
+		{"task list", "--owner EMAIL [--due overdue|today|upcoming]", "an owner's open tasks in due order, in the owner's zone", taskList},
 		{"owner pause", "EMAIL [--until T] [--reason TEXT]", "pause every open deal of an owner (a holiday); new ones start paused",
 			verbOf(scopeGroup("owner"), "pause")},
 		{"owner resume", "EMAIL", "lift the owner's pause", verbOf(scopeGroup("owner"), "resume")},
