@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"os/user"
 
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -43,6 +44,23 @@ func connect(ctx context.Context, env config.Env, withTemporal bool) (*deals.Ser
 		closeAll = func() { c.Close(); pool.Close() }
 	}
 	return svc, closeAll, nil
+}
+
+// openStore opens PostgreSQL (migrated), for the verbs that need no deal service.
+func openStore(ctx context.Context, env config.Env) (*store.Store, func(), error) {
+	svc, closeAll, err := connect(ctx, env, false)
+	if err != nil {
+		return nil, nil, err
+	}
+	return svc.Store, closeAll, nil
+}
+
+// cliActor is the actor the CLI's events record: the login of whoever runs it.
+func cliActor() string {
+	if u, err := user.Current(); err == nil && u.Username != "" {
+		return "cli:" + u.Username
+	}
+	return "cli"
 }
 
 // output is where a verb prints the engine's answer, and how: as JSON with --json (for

@@ -6,6 +6,7 @@ import (
 	"log/slog"
 
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 // isInputError says whether err is the caller's mistake (exit 2) rather than a fault.
@@ -13,7 +14,7 @@ func isInputError(err error) bool {
 	var v *deals.ValidationError
 	return errors.As(err, &v) || errors.Is(err, deals.ErrNotFound) || errors.Is(err, deals.ErrDealClosed) ||
 		errors.Is(err, deals.ErrNotClosed) || errors.Is(err, deals.ErrUnknownStage) || errors.Is(err, deals.ErrTaskNotOpen) ||
-		errors.Is(err, deals.ErrEventIDTaken)
+		errors.Is(err, deals.ErrEventIDTaken) || errors.Is(err, store.ErrUserExists)
 }
 
 // describe turns domain errors into a sentence for people.

@@ -60,7 +60,7 @@ func TestHelpListsTheCommands(t *testing.T) {
 			groups[g] = append(groups[g], c.name)
 		}
 	}
-	require.Len(t, groups, 8, "deal, task, owner, pipeline, sends, cadence, events, inbound")
+	require.Len(t, groups, 10, "deal, task, owner, pipeline, sends, cadence, events, inbound, user, token")
 	for g, names := range groups {
 		for _, args := range [][]string{{g, "--help"}, {g, "-h"}, {g, "help"}, {"help", g}} {
 			r := runCLI(t, env, args...)

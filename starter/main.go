@@ -16,6 +16,7 @@ import (
 	_ "time/tzdata"
 
 	"github.com/followup-engine/followup/internal/config"
+	"github.com/followup-engine/followup/internal/store"
 )
 
 func main() {
@@ -95,6 +96,13 @@ func init() {
 			"mailbox intake, as the IMAP poller does", inboundTake},
 		{"inbound list", "[--deal DEAL] [--outcome O]", "the emails the mailbox intake read and what became of each;\n" +
 			"where each polled mailbox stands", inboundList},
+		{"user add", "EMAIL --role ops|rep|integration", "add a user of the API: ops do everything, a rep works their own deals\n" +
+			"and tasks, an integration posts events", userAdd},
+		{"user list", "", "the users and their roles", userList},
+		{"user disable", "EMAIL", "disable a user: their tokens stop working at once", userDisable},
+		{"token create", "EMAIL --name NAME", "a new API token for a user, shown once (stored as a hash)", tokenCreate},
+		{"token list", "", "the API tokens: user, name, last use; never their values", tokenList},
+		{"token revoke", "ID", "revoke an API token", tokenRevoke},
 		{"serve", "", "serve the JSON HTTP API and read the mailboxes (HTTP_ADDR, API_TOKEN, IMAP_*)", runServe},
 	}
 }
@@ -175,7 +183,8 @@ func writeCommands(w io.Writer, cs []command) {
 // run dispatches a command line; --help anywhere a verb is expected prints the usage of what
 // came before it to stdout.
 func run(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
-	err := dispatch(ctx, args, env, stdout, stderr)
+	// serve records each request's authenticated actor instead.
+	err := dispatch(store.WithActor(ctx, cliActor()), args, env, stdout, stderr)
 	var help errHelp
 	if errors.As(err, &help) {
 		fmt.Fprintln(stdout, help.text)

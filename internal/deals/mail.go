@@ -55,6 +55,9 @@ type MessageResponse struct {
 // record. An error means nothing was recorded for the message, so taking it again is safe;
 // an engagement whose delivery waits for Temporal counts as taken (the sweeper delivers it).
 func (s *Service) TakeMessage(ctx context.Context, raw []byte, from MessageOrigin) (MessageResponse, error) {
+	if store.ActorOf(ctx) == "" {
+		ctx = store.WithActor(ctx, from.Source) // the poller's mailbox, when no one else sent it
+	}
 	m := inbox.Read(raw, s.now())
 	storable(&m)
 	prev, err := s.Store.InboundMessageByKey(ctx, m.Key)

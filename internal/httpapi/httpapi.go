@@ -1,13 +1,13 @@
 // Package httpapi is the engine's JSON HTTP API over the front door: create (or upsert by
 // external id), stage changes, engagements, task completion and snooze, pauses of a deal,
-// an owner or a pipeline, the global send switch, reopen and show. Domain errors
-// map to statuses in one place. It also serves the public one-click unsubscribe pages of
-// nurture emails (unsubscribe.go), the only routes without the bearer token.
+// an owner or a pipeline, the global send switch, reopen and show, the reps' lists, the
+// mailbox intake's routes. Domain errors map to statuses in one place; who may call what is
+// in access.go. Without a token it serves the index (GET /), health, the OpenAPI document and
+// the one-click unsubscribe pages of nurture emails (unsubscribe.go).
 package httpapi
 
 import (
 	"context"
-	"crypto/subtle"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -24,7 +24,7 @@ import (
 // Server serves the API.
 type Server struct {
 	Deals  *deals.Service
-	Token  string                          // bearer token every /api request must carry
+	Token  string                          // API_TOKEN: the bootstrap ops token (users' tokens are in PostgreSQL)
 	Ready  func(ctx context.Context) error // readiness: PostgreSQL and Temporal answer
 	Logger *slog.Logger
 	// Unsubscribe verifies the tokens of the public unsubscribe pages (/u/{token}); with
@@ -48,6 +48,7 @@ func (s *Server) routes() []route {
 	rs := []route{
 		{"GET /healthz", true, "liveness: the process answers", plain(healthz)},
 		{"GET /readyz", true, "readiness: PostgreSQL and Temporal answer (503 when one does not)", plain(s.readyz)},
+		{"GET /api/openapi.json", true, "the OpenAPI 3 document of every route (openapi.go)", plain(serveOpenAPI)},
 		{"POST /api/deals", false, "create a deal, or converge on the one its source and external_id name", s.createDeal},
 		{"GET /api/deals/{deal}", false, "a deal's timeline from PostgreSQL: stage, deadline, next actions and why, tasks, emails, history", s.showDeal},
 		{"POST /api/deals/{deal}/stage", false, "move a deal to a stage", s.changeStage},
@@ -59,6 +60,7 @@ func (s *Server) routes() []route {
 	}
 	rs = append(rs, s.pauseRoutes()...)   // pauses, snoozes and the send switch (pauses.go)
 	rs = append(rs, s.inboundRoutes()...) // the mailbox intake (inbound.go)
+	rs = append(rs, s.listRoutes()...)    // an owner's open tasks and the deals, paged (lists.go)
 	// Public, without the bearer token: the signed token is the capability (unsubscribe.go).
 	return append(rs,
 		route{"GET /u/{token}", true, "a nurture email's unsubscribe link: a confirmation page that changes nothing", plain(s.unsubscribeForm)},
@@ -81,7 +83,7 @@ func (s *Server) Handler() http.Handler {
 	for _, rt := range rs {
 		h := s.serve(rt.handle)
 		if !rt.public {
-			h = s.auth(h)
+			h = s.auth(rt.pattern, h)
 		}
 		mux.Handle(rt.pattern, h)
 	}
@@ -104,17 +106,18 @@ type index struct {
 }
 
 type indexEntry struct {
-	Method  string `json:"method"`
-	Path    string `json:"path"`
-	Auth    string `json:"auth"` // bearer or none
-	Purpose string `json:"purpose"`
+	Method  string   `json:"method"`
+	Path    string   `json:"path"`
+	Auth    string   `json:"auth"`            // bearer or none
+	Roles   []string `json:"roles,omitempty"` // who may: ops, rep (own), integration
+	Purpose string   `json:"purpose"`
 }
 
 func indexOf(rs []route) index {
-	ix := index{Service: "followup", Auth: "routes with \"auth\": \"bearer\" need Authorization: Bearer $API_TOKEN"}
+	ix := index{Service: "followup", Auth: "routes with \"auth\": \"bearer\" need Authorization: Bearer <token>: API_TOKEN, or a user's token (starter token create), whose role must be among the route's \"roles\""}
 	for _, rt := range rs {
 		method, path, _ := strings.Cut(rt.pattern, " ")
-		e := indexEntry{Method: method, Path: strings.TrimSuffix(path, "{$}"), Auth: "bearer", Purpose: rt.purpose}
+		e := indexEntry{Method: method, Path: strings.TrimSuffix(path, "{$}"), Auth: "bearer", Roles: rolesOf(rt.pattern, rt.public), Purpose: rt.purpose}
 		if rt.public {
 			e.Auth = "none"
 		}
@@ -165,19 +168,6 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 	writeJSON(w, http.StatusOK, map[string]string{"status": "ready"})
 }
 
-// auth requires the bearer token, compared in constant time.
-func (s *Server) auth(next http.Handler) http.Handler {
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
-		token, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-		if !ok || s.Token == "" || subtle.ConstantTimeCompare([]byte(token), []byte(s.Token)) != 1 {
-			w.Header().Set("WWW-Authenticate", `Bearer realm="followup"`)
-			writeProblem(w, http.StatusUnauthorized, "missing or wrong bearer token", nil)
-			return
-		}
-		next.ServeHTTP(w, r)
-	})
-}
-
 // serve runs a handler, answering its error through writeError.
 func (s *Server) serve(next func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
@@ -219,11 +209,15 @@ func answered(answer any, err error) error {
 // gets 503 with Retry-After; any other fault 500.
 func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 	var (
-		bad    *errBadRequest
-		valid  *deals.ValidationError
-		answer *answerError
+		bad       *errBadRequest
+		valid     *deals.ValidationError
+		answer    *answerError
+		forbidden *errForbidden
 	)
 	switch {
+	case errors.As(err, &forbidden):
+		s.Logger.Warn("refused: role may not", "method", r.Method, "path", r.URL.Path, "why", forbidden.msg)
+		writeProblem(w, http.StatusForbidden, forbidden.msg, nil)
 	case errors.Is(err, deals.ErrDeliveryPending):
 		s.Logger.Warn("event recorded; delivery pending until Temporal answers", "method", r.Method, "path", r.URL.Path, "err", err)
 		var body any = map[string]string{"state": "received", "message": deals.PendingMessage}

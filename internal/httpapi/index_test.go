@@ -12,10 +12,11 @@ import (
 )
 
 type indexEntry struct {
-	Method  string `json:"method"`
-	Path    string `json:"path"`
-	Auth    string `json:"auth"`
-	Purpose string `json:"purpose"`
+	Method  string   `json:"method"`
+	Path    string   `json:"path"`
+	Auth    string   `json:"auth"`
+	Roles   []string `json:"roles"`
+	Purpose string   `json:"purpose"`
 }
 
 // readIndex asks GET / without a token, as a person trying the root URL would.
@@ -69,7 +70,8 @@ func TestRootListsEveryRouteServed(t *testing.T) {
 			require.True(t, strings.HasPrefix(r.Path, "/api/"), "%s: bearer routes live under /api/", key)
 		} else {
 			require.NotEqual(t, http.StatusUnauthorized, w.Code, "%s is public", key)
-			require.False(t, strings.HasPrefix(r.Path, "/api/"), "%s: every /api/ route needs the token", key)
+			// The OpenAPI document is public, as the index is: it tells what the index tells.
+			require.False(t, strings.HasPrefix(r.Path, "/api/") && r.Path != "/api/openapi.json", "%s: every /api/ route but the OpenAPI document needs the token", key)
 		}
 	}
 	for _, want := range []string{"GET /", "GET /healthz", "GET /readyz", "POST /api/deals", "GET /api/deals/{deal}",
@@ -90,7 +92,7 @@ func TestNoRouteAnswersJSON(t *testing.T) {
 		{"GET", "/nope", 404, "no route GET /nope; GET / lists the routes", ""},
 		{"GET", "/index.html", 404, "no route GET /index.html; GET / lists the routes", ""},
 		{"POST", "/api/deals/crm:x/nothing", 404, "no route POST /api/deals/crm:x/nothing; GET / lists the routes", ""},
-		{"DELETE", "/api/deals", 405, "DELETE /api/deals: method not allowed (allowed: POST); GET / lists the routes", "POST"},
+		{"DELETE", "/api/deals", 405, "DELETE /api/deals: method not allowed (allowed: GET, HEAD, POST); GET / lists the routes", "GET, HEAD, POST"},
 		{"POST", "/", 405, "POST /: method not allowed (allowed: GET, HEAD); GET / lists the routes", "GET, HEAD"},
 	}
 	for _, c := range cases {

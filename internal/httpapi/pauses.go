@@ -195,7 +195,7 @@ func (s *Server) sendStatus(w http.ResponseWriter, r *http.Request) error {
 
 type sendsBody struct {
 	Reason string `json:"reason,omitempty"`
-	By     string `json:"by,omitempty"` // who flips the switch; default api
+	By     string `json:"by,omitempty"` // who flips the switch; default the authenticated actor
 }
 
 // holdSends holds every email: 200 with the switch, "changed" false when already held.
@@ -205,7 +205,7 @@ func (s *Server) holdSends(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	if body.By == "" {
-		body.By = "api"
+		body.By = actorOr(r.Context(), "api")
 	}
 	resp, err := s.Deals.HoldSends(r.Context(), body.Reason, body.By)
 	if err != nil {
@@ -225,7 +225,7 @@ func (s *Server) releaseSends(w http.ResponseWriter, r *http.Request) error {
 		return &deals.ValidationError{Problems: []string{"reason applies to hold only"}}
 	}
 	if body.By == "" {
-		body.By = "api"
+		body.By = actorOr(r.Context(), "api")
 	}
 	resp, err := s.Deals.ReleaseSends(r.Context(), body.By)
 	if err != nil {

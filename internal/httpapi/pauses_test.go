@@ -555,7 +555,7 @@ func TestSendSwitch(t *testing.T) {
 	require.Equal(t, http.StatusOK, r.status, r.raw)
 	require.Equal(t, false, r.body["held"])
 	require.Equal(t, true, r.body["changed"])
-	require.Equal(t, "api", r.body["changed_by"])
+	require.Equal(t, "api-token", r.body["changed_by"], "the authenticated actor")
 	r = a.do("POST", "/api/sends/release", "{}")
 	require.Equal(t, false, r.body["changed"])
 	held, _, _, err = a.store.SendHold(context.Background())

@@ -92,6 +92,21 @@ func (s *Store) InboundEventByKey(ctx context.Context, source, eventID string) (
 	return e, nil
 }
 
+type actorKey struct{}
+
+// WithActor names who, as authenticated, sends the events recorded under ctx: "user:<email>"
+// for an API token's user, "api-token" for the bootstrap API_TOKEN, "cli:<login>" for the
+// CLI, "mailbox:<name>" for the mailbox intake. The source a request names stays as given.
+func WithActor(ctx context.Context, actor string) context.Context {
+	return context.WithValue(ctx, actorKey{}, actor)
+}
+
+// ActorOf is the actor WithActor set, or "".
+func ActorOf(ctx context.Context) string {
+	a, _ := ctx.Value(actorKey{}).(string)
+	return a
+}
+
 // recordEvent records an inbound event in state received, or finds the one recorded under
 // the same (source, event id): the same deal and kind is a retry (Inserted false); another
 // deal or kind is refused (*EventIDTakenError).
@@ -101,10 +116,10 @@ func recordEvent(ctx context.Context, tx pgx.Tx, source, eventID string, kind Ev
 	}
 	ev := InboundEvent{Inserted: true}
 	err := tx.QueryRow(ctx, `
-		INSERT INTO inbound_events (source, source_event_id, kind, deal_id, source_time, payload)
-		VALUES ($1, $2, $3, $4, $5, $6)
+		INSERT INTO inbound_events (source, source_event_id, kind, deal_id, source_time, payload, actor)
+		VALUES ($1, $2, $3, $4, $5, $6, $7)
 		ON CONFLICT (source, source_event_id) DO NOTHING
-		RETURNING id, state, outcome_reason`, source, eventID, kind, dealID, at, payload).Scan(&ev.ID, &ev.State, &ev.Reason)
+		RETURNING id, state, outcome_reason`, source, eventID, kind, dealID, at, payload, ActorOf(ctx)).Scan(&ev.ID, &ev.State, &ev.Reason)
 	if errors.Is(err, pgx.ErrNoRows) {
 		ev.Inserted = false
 		var prev InboundEventRecord
