@@ -49,13 +49,9 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 			return &errBadRequest{http.StatusUnsupportedMediaType, "send the body as application/json"}
 		}
 	}
-	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, MaxBodyBytes))
-	var tooBig *http.MaxBytesError
-	switch {
-	case errors.As(err, &tooBig):
-		return &errBadRequest{http.StatusRequestEntityTooLarge, fmt.Sprintf("body is larger than %d bytes", MaxBodyBytes)}
-	case err != nil:
-		return badRequest("body could not be read to its end")
+	body, err := readBody(w, r, MaxBodyBytes, "body")
+	if err != nil {
+		return err
 	}
 	start := len(body) - len(bytes.TrimLeft(body, jsonSpace))
 	switch {
@@ -75,6 +71,19 @@ func decodeBody(w http.ResponseWriter, r *http.Request, v any, optional bool) er
 		return badRequest("body goes on after its JSON object (at byte %d): send one object", len(body)-len(rest))
 	}
 	return nil
+}
+
+// readBody reads a request body of at most max bytes; what names it in the 413's message.
+func readBody(w http.ResponseWriter, r *http.Request, max int64, what string) ([]byte, error) {
+	body, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
+	var tooBig *http.MaxBytesError
+	switch {
+	case errors.As(err, &tooBig):
+		return nil, &errBadRequest{http.StatusRequestEntityTooLarge, fmt.Sprintf("%s is larger than %d bytes", what, max)}
+	case err != nil:
+		return nil, badRequest("body could not be read to its end")
+	}
+	return body, nil
 }
 
 // jsonSpace is the white space JSON allows between tokens.

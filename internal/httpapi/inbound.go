@@ -1,9 +1,6 @@
 package httpapi
 
 import (
-	"errors"
-	"fmt"
-	"io"
 	"mime"
 	"net/http"
 	"strconv"
@@ -37,13 +34,10 @@ func (s *Server) inboundMIME(w http.ResponseWriter, r *http.Request) error {
 	if max <= 0 {
 		max = DefaultMIMEMaxBytes
 	}
-	raw, err := io.ReadAll(http.MaxBytesReader(w, r.Body, max))
-	var tooBig *http.MaxBytesError
+	raw, err := readBody(w, r, max, "the message (INBOUND_MIME_MAX_BYTES)")
 	switch {
-	case errors.As(err, &tooBig):
-		return &errBadRequest{http.StatusRequestEntityTooLarge, fmt.Sprintf("message is larger than %d bytes (INBOUND_MIME_MAX_BYTES)", max)}
 	case err != nil:
-		return badRequest("body could not be read to its end")
+		return err
 	case len(raw) == 0:
 		return badRequest("body is empty: send one raw RFC 5322 message")
 	}

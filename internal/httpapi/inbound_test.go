@@ -99,7 +99,7 @@ func TestInboundMIMERefusesWhatItCannotTake(t *testing.T) {
 		says   string
 	}{
 		"no token":      {post([]byte(strangerMessage), "message/rfc822", false), http.StatusUnauthorized, "bearer token"},
-		"too large":     {post(big, "message/rfc822", true), http.StatusRequestEntityTooLarge, "larger than 4096 bytes (INBOUND_MIME_MAX_BYTES)"},
+		"too large":     {post(big, "message/rfc822", true), http.StatusRequestEntityTooLarge, "the message (INBOUND_MIME_MAX_BYTES) is larger than 4096 bytes"},
 		"JSON":          {post([]byte(`{"raw":"x"}`), "application/json", true), http.StatusUnsupportedMediaType, "message/rfc822"},
 		"empty":         {post(nil, "message/rfc822", true), http.StatusBadRequest, "body is empty"},
 		"bad type line": {post([]byte(strangerMessage), "message/", true), http.StatusUnsupportedMediaType, "message/rfc822"},
