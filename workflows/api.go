@@ -62,6 +62,9 @@ const (
 	EventTaskSnoozed  = store.KindTaskSnoozed  // the owner moved Event.TaskID's due date to Event.Until
 	EventPaused       = store.KindPaused       // hold the cadence (Event.Scope; Event.Until resumes by itself)
 	EventResumed      = store.KindResumed      // lift the pause of Event.Scope
+	// EventOwnerChanged: the deal was handed to another owner (deals.owner_id): reload the
+	// calendars and re-plan open tasks in the new owner's.
+	EventOwnerChanged = store.KindOwnerChanged
 )
 
 // Pause scopes: who paused the deal. The deal runs again once no scope holds it.

@@ -619,6 +619,8 @@ func (d *deal) apply(ctx workflow.Context, ev Event) error {
 		return d.pause(ctx, ev)
 	case EventResumed:
 		return d.resume(ctx, ev)
+	case EventOwnerChanged:
+		return d.ownerChanged(ctx, ev)
 	}
 	v := d.classify(ev)
 	if v.apply {

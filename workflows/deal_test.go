@@ -76,6 +76,9 @@ type recorder struct {
 	// workflow clock: a slow or retrying database.
 	projectDelay func(n int) time.Duration
 	projectCalls int
+	// owner is the deal owner's calendar override LoadCalendars answers with (a handover
+	// changes it).
+	owner calendar.Party
 }
 
 func (r *recorder) lock() func() { r.mu.Lock(); return r.mu.Unlock }
@@ -114,7 +117,8 @@ func newEnvVersions(t *testing.T, versions map[int64]cadence.Pipeline) (*testsui
 		})
 	env.OnActivity(a.LoadCalendars, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.CalendarsInput) (calendar.DealSpecs, error) {
-			return calendar.ForDeal(in.Pipeline, calendar.Party{}, calendar.Party{}), nil
+			defer rec.lock()()
+			return calendar.ForDeal(in.Pipeline, rec.owner, calendar.Party{}), nil
 		})
 	env.OnActivity(a.RecordMigration, mock.Anything, mock.Anything).Return(
 		func(_ context.Context, in activities.MigrationInput) error {

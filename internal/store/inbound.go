@@ -34,6 +34,7 @@ const (
 	KindResumed      EventKind = "resumed"
 	KindMigrate      EventKind = "migrate"
 	KindReopen       EventKind = "reopen"
+	KindOwnerChanged EventKind = "owner_changed"
 )
 
 // EventState is where an inbound event is in its lifecycle (inbound_events.state).
