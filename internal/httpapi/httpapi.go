@@ -32,6 +32,10 @@ type Server struct {
 	Unsubscribe *unsubscribe.Signer
 	// MIMEMaxBytes bounds a message posted to /api/inbound/mime; DefaultMIMEMaxBytes when 0.
 	MIMEMaxBytes int
+	// Pages are the reps' pages (internal/pages), served beside the API: they take the
+	// requests no API route takes, and GET / from a browser (a client that sends Accept:
+	// application/json, or any client when Pages is nil, gets the JSON index).
+	Pages *http.ServeMux
 }
 
 // route is one route of the API. The mux and the index GET / answers are both built from
@@ -76,6 +80,10 @@ func (s *Server) Handler() http.Handler {
 	rs := append([]route{{"GET /{$}", true, "this index of the API's routes", nil}}, s.routes()...)
 	index := indexOf(rs)
 	rs[0].handle = func(w http.ResponseWriter, r *http.Request) error {
+		if s.Pages != nil && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+			s.Pages.ServeHTTP(w, r)
+			return nil
+		}
 		writeJSON(w, http.StatusOK, index)
 		return nil
 	}
@@ -89,6 +97,12 @@ func (s *Server) Handler() http.Handler {
 	}
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
+			if s.Pages != nil {
+				if _, p := s.Pages.Handler(r); p != "" {
+					s.Pages.ServeHTTP(w, r)
+					return
+				}
+			}
 			// No route takes it: the mux answers 404, or 405 with its Allow header, as plain
 			// text; noRouteWriter turns that answer into a JSON problem.
 			mux.ServeHTTP(&noRouteWriter{ResponseWriter: w, r: r}, r)
