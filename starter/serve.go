@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"strings"
 	"time"
 
 	"go.temporal.io/sdk/client"
@@ -18,6 +19,7 @@ import (
 	"github.com/followup-engine/followup/internal/engine"
 	"github.com/followup-engine/followup/internal/httpapi"
 	"github.com/followup-engine/followup/internal/mailpoll"
+	"github.com/followup-engine/followup/internal/pages"
 	"github.com/followup-engine/followup/internal/store"
 )
 
@@ -95,6 +97,11 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 			return nil
 		},
 	}
+	// The reps' pages, on the same server (internal/pages): their cookies are Secure when the
+	// public URL is https.
+	base, _ := env.LookupEnv("PUBLIC_BASE_URL")
+	site := &pages.Server{Deals: svc, Logger: logger, QueryTimeout: 2 * time.Second, SecureCookies: strings.HasPrefix(base, "https://")}
+	api.Pages = site.Handler()
 	if cfg.Unsubscribe == nil {
 		logger.Warn("UNSUBSCRIBE_SECRET is not set: the unsubscribe pages (/u/{token}) answer 404 to every link")
 	}
@@ -112,6 +119,7 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 		return fmt.Errorf("listen on HTTP_ADDR %s: %w", cfg.Addr, err)
 	}
 	fmt.Fprintf(stdout, "API listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(stdout, "pages on http://%s/login (a user's password: starter user password EMAIL)\n", ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
