@@ -79,6 +79,7 @@ var intakeKinds = map[store.EventKind]func() request{
 	store.KindTaskSnoozed:  func() request { return &SnoozeRequest{} },
 	store.KindPaused:       func() request { return &PauseRequest{} },
 	store.KindResumed:      func() request { return &ResumeRequest{} },
+	store.KindOwnerChanged: func() request { return &OwnerChangedRequest{} },
 }
 
 func (r *CreateRequest) key() (string, string) { return r.Source, r.EventID }
@@ -127,5 +128,12 @@ func (r *ResumeRequest) key() (string, string) { return r.Source, r.EventID }
 func (r *ResumeRequest) forDeal(id string)     { r.Deal = id }
 func (r *ResumeRequest) send(ctx context.Context, s *Service) (store.EventState, error) {
 	resp, err := s.ResumeDeal(ctx, *r)
+	return resp.State, err
+}
+
+func (r *OwnerChangedRequest) key() (string, string) { return r.Source, r.EventID }
+func (r *OwnerChangedRequest) forDeal(id string)     { r.Deal = id }
+func (r *OwnerChangedRequest) send(ctx context.Context, s *Service) (store.EventState, error) {
+	resp, err := s.ChangeOwner(ctx, *r)
 	return resp.State, err
 }

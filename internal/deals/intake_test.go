@@ -96,6 +96,11 @@ func kindSenders(t *testing.T, svc *deals.Service, ext map[string]string) map[st
 		"resumed": func(deal, id string, _ bool) (sent, error) { // a resume's payload has nothing to differ in
 			return answer(svc.ResumeDeal(ctx, deals.ResumeRequest{Deal: deal, Source: "crm", EventID: id}))
 		},
+		"owner_changed": func(deal, id string, _ bool) (sent, error) { // the sweeper's request of a handover
+			d, err := svc.Store.DealByID(ctx, deal)
+			require.NoError(t, err)
+			return answer(svc.ChangeOwner(ctx, deals.OwnerChangedRequest{Deal: deal, From: d.OwnerID, To: d.OwnerID, Source: "crm", EventID: id}))
+		},
 	}
 }
 
@@ -127,7 +132,7 @@ func TestEveryKindThroughTheOneIntake(t *testing.T) {
 	require.Equal(t, table, names, "every kind of the table is tested here")
 
 	// In the order the deal can take them (a task is closed after it is snoozed).
-	for _, kind := range []string{"created", "stage_changed", "engaged", "task_snoozed", "task_closed", "paused", "resumed"} {
+	for _, kind := range []string{"created", "stage_changed", "engaged", "task_snoozed", "task_closed", "paused", "resumed", "owner_changed"} {
 		send := func(deal, id string) (sent, error) { return kinds[kind](deal, id, false) }
 		t.Run(kind, func(t *testing.T) {
 			id := "in-" + kind
@@ -186,5 +191,6 @@ func TestTheSweeperSendsEachKindThroughItsVerb(t *testing.T) {
 		"task_snoozed":  "*deals.SnoozeRequest",
 		"paused":        "*deals.PauseRequest",
 		"resumed":       "*deals.ResumeRequest",
+		"owner_changed": "*deals.OwnerChangedRequest",
 	}, deals.IntakeKinds())
 }

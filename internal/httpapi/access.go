@@ -57,6 +57,7 @@ var routeAccess = map[string]access{
 	"POST /api/deals/{deal}/resume":              {rep: repOwnDeal},
 	"POST /api/owners/{owner}/pause":             {rep: repOwnOwner},
 	"POST /api/owners/{owner}/resume":            {rep: repOwnOwner},
+	"POST /api/owners/{owner}/handover":          {}, // ops only: it moves another rep's deals
 	"POST /api/pipelines/{id}/pause":             {},
 	"POST /api/pipelines/{id}/resume":            {},
 	"GET /api/sends":                             {},

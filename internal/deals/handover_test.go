@@ -1,0 +1,156 @@
+package deals_test
+
+import (
+	"context"
+	"fmt"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/api/serviceerror"
+	"go.temporal.io/sdk/client"
+
+	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/workflows"
+)
+
+// A departing rep's 300 open deals go to a new owner, created from the email, with every
+// open task; each deal hears one owner_changed event. The same handover again moves nothing,
+// records nothing and tells no deal.
+func TestHandoverMovesEveryOpenDealAndTask(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	const n = 300
+	ids := make([]string, n)
+	for i := range n {
+		ids[i] = create(t, svc, fmt.Sprintf("ho-%d", i), "ana@vendor.test")
+		_, err := svc.Store.CreateTask(ctx, store.NewTask{DealID: ids[i], Visit: 1, StepID: "call", Occurrence: 1,
+			Kind: "call", Title: "Call Bob", DueAt: time.Now().Add(24 * time.Hour), At: time.Now()})
+		require.NoError(t, err)
+	}
+	done, err := svc.Store.CreateTask(ctx, store.NewTask{DealID: ids[0], Visit: 1, StepID: "intro-call", Occurrence: 1,
+		Kind: "call", Title: "Intro call", DueAt: time.Now(), At: time.Now()})
+	require.NoError(t, err)
+	_, err = svc.Store.CloseTask(ctx, ids[0], done.ID, "done", time.Now(), "")
+	require.NoError(t, err)
+	ana, err := svc.Store.OwnerByEmail(ctx, "ana@vendor.test")
+	require.NoError(t, err)
+	count := func(query string, args ...any) int {
+		var c int
+		require.NoError(t, svc.Store.Pool().QueryRow(ctx, query, args...).Scan(&c))
+		return c
+	}
+
+	resp, err := svc.Handover(ctx, deals.HandoverRequest{From: "ana@vendor.test", To: "Ben@vendor.test", Source: "cli"})
+	require.NoError(t, err)
+	require.True(t, resp.ToCreated, "no owner had the email: created")
+	require.Equal(t, deals.HandoverResponse{From: "ana@vendor.test", To: "Ben@vendor.test", FromID: ana.ID, ToID: resp.ToID, ToCreated: true,
+		Moved: n, Deals: n, Signalled: n}, resp)
+	require.Zero(t, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, ana.ID), "no open task left with the departed owner")
+	require.Equal(t, n, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, resp.ToID))
+	require.Equal(t, 1, count(`SELECT count(*) FROM tasks WHERE owner_id = $1`, ana.ID), "closed tasks stay the departed owner's history")
+	require.Zero(t, count(`SELECT count(*) FROM deals WHERE owner_id = $1 AND state = 'open'`, ana.ID))
+	require.Equal(t, n, count(`SELECT count(*) FROM inbound_events WHERE kind = 'owner_changed' AND source = 'ops' AND state = 'signalled'`))
+	parties, err := svc.Store.DealParties(ctx, ids[7])
+	require.NoError(t, err)
+	require.Equal(t, "Ben@vendor.test", parties.Owner.Email, "the send activity reads the new owner at send time")
+	require.Equal(t, []string{"owner_changed/"}, told(t, ids[7]))
+
+	again, err := svc.Handover(ctx, deals.HandoverRequest{From: "ana@vendor.test", To: "ben@vendor.test", Source: "cli"})
+	require.NoError(t, err)
+	require.Equal(t, deals.HandoverResponse{From: "ana@vendor.test", To: "Ben@vendor.test", FromID: ana.ID, ToID: resp.ToID,
+		Deals: n, AlreadyDone: n}, again, "the same handover again changes nothing")
+	require.Equal(t, n, count(`SELECT count(*) FROM inbound_events WHERE kind = 'owner_changed'`), "records nothing")
+	require.Equal(t, []string{"owner_changed/"}, told(t, ids[7]), "tells no deal again")
+	require.Zero(t, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, ana.ID))
+}
+
+// flaky refuses the signals of some deals, as a Temporal that fails part-way would.
+type flaky struct {
+	client.Client
+	mu   sync.Mutex
+	fail map[string]bool // workflow ids
+}
+
+func (f *flaky) refuses(workflowID string) bool {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.fail[workflowID]
+}
+
+func (f *flaky) SignalWorkflow(ctx context.Context, workflowID, runID, signalName string, arg any) error {
+	if f.refuses(workflowID) {
+		return serviceerror.NewInternal("signal lost")
+	}
+	return f.Client.SignalWorkflow(ctx, workflowID, runID, signalName, arg)
+}
+
+func (f *flaky) SignalWithStartWorkflow(ctx context.Context, workflowID, signalName string, signalArg any,
+	options client.StartWorkflowOptions, workflow any, workflowArgs ...any) (client.WorkflowRun, error) {
+	if f.refuses(workflowID) {
+		return nil, serviceerror.NewInternal("signal lost")
+	}
+	return f.Client.SignalWithStartWorkflow(ctx, workflowID, signalName, signalArg, options, workflow, workflowArgs...)
+}
+
+// A handover whose signals fail for some deals: the deals are moved, their events wait in
+// received, and the same handover again tells only those.
+func TestHandoverAfterAPartialFailureTellsOnlyTheRest(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	var ids []string
+	for i := range 6 {
+		ids = append(ids, create(t, svc, fmt.Sprintf("hp-%d", i), "cleo@vendor.test"))
+	}
+	create(t, svc, "hp-keep", "dan@vendor.test") // another owner's deal stays
+	live := svc.Temporal
+	svc.Temporal = &flaky{Client: live, fail: map[string]bool{workflows.WorkflowID(ids[1]): true, workflows.WorkflowID(ids[4]): true}}
+	req := deals.HandoverRequest{From: "cleo@vendor.test", To: "dan@vendor.test", Source: "api"}
+	resp, err := svc.Handover(ctx, req)
+	require.ErrorIs(t, err, deals.ErrPartial)
+	require.Equal(t, 6, resp.Moved)
+	require.Equal(t, 6, resp.Deals)
+	require.Equal(t, 2, resp.Pending+resp.Failed, "%+v", resp)
+	require.Equal(t, 4, resp.Signalled)
+
+	svc.Temporal = live
+	again, err := svc.Handover(ctx, req)
+	require.NoError(t, err)
+	require.Equal(t, 0, again.Moved)
+	require.Equal(t, 6, again.Deals, "the other owner's own deal is no deal of this handover")
+	require.Equal(t, 2, again.Signalled, "only the deals that missed it")
+	require.Equal(t, 4, again.AlreadyDone)
+	for _, id := range ids {
+		require.Equal(t, []string{"owner_changed/"}, told(t, id), id)
+	}
+}
+
+func TestHandoverRefuses(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	create(t, svc, "hr-1", "eve@vendor.test")
+	var v *deals.ValidationError
+
+	_, err := svc.Handover(ctx, deals.HandoverRequest{From: "nobody@vendor.test", To: "eve@vendor.test", Source: "cli"})
+	require.ErrorIs(t, err, deals.ErrNotFound)
+	_, err = svc.Handover(ctx, deals.HandoverRequest{From: "eve@vendor.test", To: "EVE@vendor.test", Source: "cli"})
+	require.ErrorAs(t, err, &v, "to the same owner")
+	_, err = svc.Handover(ctx, deals.HandoverRequest{From: "eve@vendor.test", To: "not an email", Source: "cli"})
+	require.ErrorAs(t, err, &v)
+	_, err = svc.Handover(ctx, deals.HandoverRequest{From: "eve@vendor.test", To: "fay@vendor.test", Pipeline: "no-such", Source: "cli"})
+	require.ErrorIs(t, err, deals.ErrNotFound)
+
+	_, err = svc.PauseOwner(ctx, deals.ScopePauseRequest{Target: "eve@vendor.test", Source: "cli"})
+	require.NoError(t, err)
+	_, err = svc.Handover(ctx, deals.HandoverRequest{From: "eve@vendor.test", To: "fay@vendor.test", Source: "cli"})
+	require.ErrorAs(t, err, &v, "a paused owner hands nothing over")
+	require.True(t, strings.Contains(err.Error(), "resume the owner"), err.Error())
+	_, err = svc.Store.OwnerByEmail(ctx, "fay@vendor.test")
+	require.ErrorIs(t, err, store.ErrNotFound, "a refused handover creates no owner")
+}
