@@ -115,11 +115,16 @@ func (s *site) user(email string, role store.Role, pw string) store.User {
 
 func (s *site) deal(owner, contact, firstName string) store.Deal {
 	s.t.Helper()
+	return s.dealOn(cadence.DefaultVersion, owner, contact, firstName)
+}
+
+func (s *site) dealOn(version int64, owner, contact, firstName string) store.Deal {
+	s.t.Helper()
 	c, err := s.store.CreateDeal(context.Background(), store.NewDeal{
 		Source: "crm", ExternalID: contact, Title: "Pilot for " + contact,
 		Owner:          store.OwnerInput{Email: owner, Zone: "Europe/Paris"},
 		Contact:        store.ContactInput{Email: contact, FirstName: firstName, LastName: "Stone"},
-		CadenceVersion: cadence.DefaultVersion, EventID: "create:" + contact, SourceTime: time.Now(),
+		CadenceVersion: version, EventID: "create:" + contact, SourceTime: time.Now(),
 	})
 	require.NoError(s.t, err)
 	return c.Deal
@@ -447,4 +452,31 @@ func TestHashPasswordBounds(t *testing.T) {
 	h, err := pages.HashPassword(password)
 	require.NoError(t, err)
 	require.True(t, strings.HasPrefix(h, "$2"), h)
+}
+
+// A blocking task says, on My tasks, that the later steps wait for it.
+func TestBlockingTaskSaysItHoldsTheLaterSteps(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	p := cadence.Default()
+	for i, st := range p.Stages {
+		for j, step := range st.Steps {
+			if step.ID == "qualify-call" {
+				p.Stages[i].Steps[j].Blocking = true
+			}
+		}
+	}
+	cv, err := s.store.PublishCadence(ctx, 1, p)
+	require.NoError(t, err)
+	s.user("ana@vendor.example", store.RoleRep, password)
+	d := s.dealOn(cv.Version, "ana@vendor.example", "bob@prospect.example", "Bob")
+	require.NoError(t, s.store.RecordTransition(ctx, store.Transition{DealID: d.ID, Visit: 1, To: "qualification", At: time.Now(), Source: "test"}))
+	blocking := s.task(d, "qualify-call", time.Now().Add(time.Hour))
+	s.task(d, "other-call", time.Now().Add(2*time.Hour))
+	b := s.browser()
+	b.loggedIn("ana@vendor.example")
+	body := b.do("GET", "/tasks", nil).body
+	require.Equal(t, 1, strings.Count(body, "Blocking: the later steps"), body)
+	require.Contains(t, body, `class="task blocking" id="task-`+strconv.FormatInt(blocking, 10)+`"`)
 }
