@@ -21,6 +21,7 @@ import (
 	"io/fs"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"sync"
 	"time"
@@ -143,11 +144,17 @@ func (s *Server) render(w http.ResponseWriter, status int, name string, v view) 
 	fmt.Fprint(w, b.String())
 }
 
-// fail answers an error page.
+// fail answers an error page; to htmx acting on a task, the task's row with the message
+// (the layout's htmx-config swaps error answers in too).
 func (s *Server) fail(w http.ResponseWriter, r *http.Request, status int, msg string) {
 	v := view{Title: http.StatusText(status), Page: msg}
 	if ss, ok := sessionOf(r.Context()); ok {
 		v.User, v.CSRF = &ss.User, ss.CSRFToken
+	}
+	if id, err := strconv.ParseInt(r.PathValue("task"), 10, 64); err == nil && r.Header.Get("HX-Request") == "true" {
+		s.render(w, status, "task", view{Page: taskRow{ID: id, DealID: r.PathValue("deal"), Title: r.PostFormValue("title"),
+			Message: msg, Failed: true, Loc: time.UTC}})
+		return
 	}
 	s.render(w, status, "error", v)
 }

@@ -332,6 +332,10 @@ func TestPostWithoutCSRFTokenIsRefusedAndWritesNothing(t *testing.T) {
 	}
 	r := b.do("POST", path, url.Values{}, "HX-Request", "true", "X-CSRF-Token", "nope")
 	require.Equal(t, http.StatusForbidden, r.status)
+	// To htmx, the refusal is the task's row with the reason, swapped in place.
+	require.Contains(t, r.body, `id="task-`+strconv.FormatInt(task, 10)+`"`)
+	require.Contains(t, r.body, `role="alert"`)
+	require.NotContains(t, r.body, "<html")
 	require.Zero(t, s.events(), "a refused POST writes nothing")
 	r = b.do("POST", "/deals/"+d.ID+"/tasks/"+strconv.FormatInt(task, 10)+"/snooze", url.Values{"until_on": {"2030-01-02"}})
 	require.Equal(t, http.StatusForbidden, r.status)

@@ -87,6 +87,7 @@ type taskRow struct {
 	Blocking     bool
 	Open         bool
 	Message      string // what happened to it just now
+	Failed       bool   // the message says why an action failed
 	Loc          *time.Location
 	CSRF         string
 }
