@@ -734,7 +734,9 @@ func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, 
 	} else if stopped == "" && d.state.Replied != "" {
 		stopped = d.state.Replied + ": no email until a person moves the deal"
 	}
-	d.state.Visit = cadence.Visit{Stage: to, Number: from.Number + 1, EnteredAt: now, EmailsStopped: stopped}
+	d.state.Visit = cadence.Visit{Stage: to, Number: from.Number + 1, EnteredAt: now, EmailsStopped: stopped,
+		// Nor is a deal whose prospect replied "unresponsive" when its stopped steps run out.
+		Responded: ev.Source == SourceEngine && d.state.Replied != ""}
 	d.state.OpenTasks = kept
 	err := workflow.ExecuteActivity(dbOptions(ctx), a.RecordTransition, activities.TransitionInput{
 		DealID: d.in.DealID, Visit: d.state.Visit.Number, From: from.Stage, To: to, At: now,

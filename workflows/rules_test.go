@@ -154,6 +154,21 @@ func TestReplyKeepsEmailsStoppedThroughEngineMoves(t *testing.T) {
 	require.Len(t, rec.cancels[0].Keep, 1, "the reply's task stays open")
 }
 
+// A deal whose prospect replied is not moved to lost as "unresponsive" when the stopped
+// steps of a stage the engine moved it to run out.
+func TestReplyIsNeverUnresponsive(t *testing.T) {
+	t.Parallel()
+	env, rec := newEnv(t, rulesPipeline())
+	env.RegisterDelayedCallback(func() {
+		env.SignalWorkflow(workflows.EventSignal, engagement("r-3", cadence.EngagedReply, day(4), 33))
+	}, 4*24*time.Hour)
+	runFor(env, 100*24*time.Hour)
+	env.ExecuteWorkflow(workflows.DealWorkflow, rulesInput("prospecting"))
+	require.True(t, env.IsWorkflowCompleted())
+	require.Equal(t, []string{"prospecting", "nurturing"}, rec.stages(), "nurturing's on_exhausted (day 90) does not apply")
+	require.Equal(t, []string{"intro#1@0s", "followup#1@72h0m0s"}, rec.sent())
+}
+
 // An out-of-office's return date holds the first email of a visit the deal enters before it.
 func TestOutOfOfficeHoldsTheNextVisitsEmail(t *testing.T) {
 	t.Parallel()
