@@ -78,6 +78,8 @@ func init() {
 		{"owner pause", "EMAIL [--until T] [--reason TEXT]", "pause every open deal of an owner (a holiday); new ones start paused",
 			verbOf(scopeGroup("owner"), "pause")},
 		{"owner resume", "EMAIL", "lift the owner's pause", verbOf(scopeGroup("owner"), "resume")},
+		{"owner handover", "FROM TO [--pipeline P]", "move a departing owner's open deals and open tasks to another owner\n" +
+			"(created from the email if new); repeating it is safe", ownerHandover},
 		{"pipeline pause", "ID [--until T]", "pause every open deal of a pipeline; new ones start paused", verbOf(scopeGroup("pipeline"), "pause")},
 		{"pipeline resume", "ID", "lift the pipeline's pause", verbOf(scopeGroup("pipeline"), "resume")},
 		{"sends hold", "[--reason TEXT]", "hold every email, whatever the deal (the global send switch)", verbOf(runSends, "hold")},
