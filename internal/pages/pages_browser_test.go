@@ -115,7 +115,7 @@ func TestRepWorksTasksInChromium(t *testing.T) {
 	)
 	require.Equal(t, "Pilot for bob@prospect.example", dealH1)
 	require.Contains(t, timeline, "Task: Call about call-1")
-	require.Contains(t, timeline, "Event task_closed from pages")
+	require.Contains(t, timeline, "Event task_closed by user:ana@vendor.example via pages", "who did it")
 	screenshot(t, b, "5-deal-page")
 
 	// The deals list, where the contact with a script for a name shows as text.

@@ -288,6 +288,17 @@ func (s *Server) dealPage(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	actors, err := s.Deals.Store.EventActors(ctx, d.ID)
+	if err != nil {
+		s.failErr(w, r, err)
+		return
+	}
+	by := func(source, eventID string) string {
+		if a := actors[source+"/"+eventID]; a != "" {
+			return a + " via " + source
+		}
+		return source
+	}
 	loc := s.zoneOf(ctx, ss.User.Email)
 	tl := det.Timeline
 	p := dealPage{Deal: tl.Deal, People: people, Loc: loc, Live: det.Live, LiveErr: det.LiveErr}
@@ -311,7 +322,7 @@ func (s *Server) dealPage(w http.ResponseWriter, r *http.Request) {
 			from = "start"
 		}
 		p.Timeline = append(p.Timeline, entry{At: t.At, What: "Stage " + from + " → " + t.To,
-			Detail: "by " + t.Source + ": " + t.Reason})
+			Detail: "by " + by(t.Source, t.SourceEventID) + detailOr(t.Reason)})
 	}
 	for _, e := range tl.Emails {
 		at := e.ClaimedAt
@@ -334,7 +345,7 @@ func (s *Server) dealPage(w http.ResponseWriter, r *http.Request) {
 		}
 	}
 	for _, e := range tl.Events {
-		p.Timeline = append(p.Timeline, entry{At: e.ReceivedAt, What: "Event " + e.Kind + " from " + e.Source,
+		p.Timeline = append(p.Timeline, entry{At: e.ReceivedAt, What: "Event " + e.Kind + " by " + by(e.Source, e.SourceEventID),
 			Detail: e.SourceEventID + detailOr(e.Reason), State: e.State})
 	}
 	sort.SliceStable(p.Timeline, func(i, j int) bool { return p.Timeline[i].At.After(p.Timeline[j].At) })

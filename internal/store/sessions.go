@@ -108,3 +108,24 @@ func (s *Store) DealPeopleOf(ctx context.Context, dealID string) (DealPeople, er
 	}
 	return p, err
 }
+
+// EventActors maps each of a deal's inbound events, by "source/source_event_id", to the
+// actor who sent it (as authenticated; events of no actor are left out), so that the deal
+// page can say who made a move.
+func (s *Store) EventActors(ctx context.Context, dealID string) (map[string]string, error) {
+	rows, err := s.pool.Query(ctx, `SELECT source || '/' || source_event_id, actor FROM inbound_events
+		WHERE deal_id = $1 AND actor <> ''`, dealID)
+	if err != nil {
+		return nil, err
+	}
+	defer rows.Close()
+	out := map[string]string{}
+	for rows.Next() {
+		var k, a string
+		if err := rows.Scan(&k, &a); err != nil {
+			return nil, err
+		}
+		out[k] = a
+	}
+	return out, rows.Err()
+}

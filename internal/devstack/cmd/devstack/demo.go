@@ -3,6 +3,8 @@ package main
 import (
 	"bufio"
 	"context"
+	"crypto/rand"
+	"encoding/base64"
 	"errors"
 	"fmt"
 	"io"
@@ -16,6 +18,7 @@ import (
 	"github.com/followup-engine/followup/internal/cadencefile"
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/engine"
+	"github.com/followup-engine/followup/internal/pages"
 	"github.com/followup-engine/followup/internal/store"
 )
 
@@ -76,6 +79,12 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	for _, d := range created {
 		fmt.Fprintf(stdout, "  .local/bin/starter deal show %s\n", d.DealID)
 	}
+	pw, err := demoLogin(ctx, st)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(stdout, "\nThe pages: open %s/ and log in as %s with the password %s\n(a new one each make demo; set your own with: printf '%%s\\n' 'a long passphrase' | .local/bin/starter user password %s)\n",
+		env["PUBLIC_BASE_URL"], demoOwner, pw, demoOwner)
 	fmt.Fprint(stdout, `
 What happens next:
   now       intro emails arrive on the mail page
@@ -87,6 +96,27 @@ What happens next:
 In the Temporal UI, search: DealStage = "nurturing"
 `)
 	return nil
+}
+
+// demoLogin makes the demo's owner a rep user (once) with a new random password, so that
+// the pages can be tried at once; it returns the password.
+func demoLogin(ctx context.Context, st *store.Store) (string, error) {
+	if _, err := st.AddUser(ctx, demoOwner, "Ana Rep", store.RoleRep); err != nil && !errors.Is(err, store.ErrUserExists) {
+		return "", err
+	}
+	b := make([]byte, 12)
+	if _, err := rand.Read(b); err != nil {
+		return "", err
+	}
+	pw := base64.RawURLEncoding.EncodeToString(b)
+	hash, err := pages.HashPassword(pw)
+	if err != nil {
+		return "", err
+	}
+	if _, err := st.SetPassword(ctx, demoOwner, hash); err != nil {
+		return "", err
+	}
+	return pw, nil
 }
 
 func readEnvFile(path string) (map[string]string, error) {

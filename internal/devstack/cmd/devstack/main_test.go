@@ -204,6 +204,7 @@ func TestKilledWorkerIsRestartedAndTheDemoGoesOn(t *testing.T) {
 
 	var demoOut smtptest.LockedBuffer
 	require.NoError(t, runDemo(context.Background(), &demoOut))
+	checkDemoLogin(t, s.url("FOLLOWUP_API_PORT"), demoOut.String()) // the pages, with the printed password
 	// Deal 2 moves to qualification at once; the other three (Buyer, Okafor, Berg) stay in
 	// prospecting, where the intro goes now and the follow-up, a reply to it, 25 seconds in.
 	// Their addresses carry the time of the demo run: found by their first part.

@@ -1,0 +1,44 @@
+package main
+
+import (
+	"io"
+	"net/http"
+	"net/http/cookiejar"
+	"net/url"
+	"regexp"
+	"strings"
+	"testing"
+
+	"github.com/stretchr/testify/require"
+)
+
+// checkDemoLogin logs in to the stack's pages with the password make demo printed, as the
+// README's tour says, and sees Ana's tasks page.
+func checkDemoLogin(t *testing.T, api, demoOut string) {
+	t.Helper()
+	m := regexp.MustCompile(`log in as (\S+) with the password (\S+)`).FindStringSubmatch(demoOut)
+	require.NotNil(t, m, "make demo prints a login:\n%s", demoOut)
+	jar, err := cookiejar.New(nil)
+	require.NoError(t, err)
+	c := &http.Client{Jar: jar}
+	get := func(path string) string {
+		res, err := c.Get(api + path)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		b, err := io.ReadAll(res.Body)
+		require.NoError(t, err)
+		require.Equal(t, http.StatusOK, res.StatusCode, string(b))
+		return string(b)
+	}
+	form := get("/login")
+	csrf := regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(form)
+	require.NotNil(t, csrf)
+	res, err := c.PostForm(api+"/login", url.Values{"csrf": {csrf[1]}, "email": {m[1]}, "password": {m[2]}})
+	require.NoError(t, err)
+	b, _ := io.ReadAll(res.Body)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode, string(b))
+	require.True(t, strings.HasSuffix(res.Request.URL.Path, "/tasks"), res.Request.URL.String())
+	require.Contains(t, string(b), "My tasks")
+	require.Contains(t, get("/deals"), "Pilot for Prospect Inc")
+}
