@@ -484,3 +484,77 @@ func TestBlockingTaskSaysItHoldsTheLaterSteps(t *testing.T) {
 	require.Equal(t, 1, strings.Count(body, "Blocking: the later steps"), body)
 	require.Contains(t, body, `class="task blocking" id="task-`+strconv.FormatInt(blocking, 10)+`"`)
 }
+
+// The deals page marks stale and near-limit deals and filters by stage; times show in the
+// viewer's zone.
+func TestDealsPageMarksStaleAndNearLimit(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	ctx := context.Background()
+	now := time.Now()
+	day := 24 * time.Hour
+	set := func(d store.Deal, stage string, entered, deadline, next time.Time) {
+		_, err := s.pool.Exec(ctx, `UPDATE deals SET stage = $5, stage_entered_at = $2, stage_deadline = $3,
+			next_action_at = $4 WHERE id = $1`, d.ID, entered, deadline, next, stage)
+		require.NoError(t, err)
+	}
+	s.user("ana@vendor.example", store.RoleRep, password)
+	stale := s.deal("ana@vendor.example", "c1@prospect.example", "C1")
+	set(stale, "prospecting", now.Add(-10*day), now.Add(-time.Hour), now.Add(time.Hour))
+	near := s.deal("ana@vendor.example", "c2@prospect.example", "C2")
+	set(near, "prospecting", now.Add(-10*day), now.Add(day), now.Add(2*time.Hour))
+	fresh := s.deal("ana@vendor.example", "c3@prospect.example", "C3")
+	set(fresh, "qualification", now.Add(-day), now.Add(10*day), now.Add(3*time.Hour))
+
+	b := s.browser()
+	b.loggedIn("ana@vendor.example")
+	body := b.do("GET", "/deals", nil).body
+	rowOf := func(body string, d store.Deal) string {
+		i := strings.Index(body, `href="/deals/`+d.ID+`"`)
+		require.Positive(t, i, "deal %s listed", d.ID)
+		start := strings.LastIndex(body[:i], "<tr")
+		end := strings.Index(body[i:], "</tr>")
+		return body[start : i+end]
+	}
+	require.Contains(t, rowOf(body, stale), `class="stale"`)
+	require.Contains(t, rowOf(body, stale), ">stale<")
+	require.Contains(t, rowOf(body, near), `class="near"`)
+	require.Contains(t, rowOf(body, near), ">near limit<")
+	require.NotContains(t, rowOf(body, fresh), "stale")
+	require.NotContains(t, rowOf(body, fresh), "near")
+	require.Less(t, strings.Index(body, stale.ID), strings.Index(body, near.ID), "by next action")
+	require.Contains(t, body, " CET", "Europe/Paris, Ana's zone")
+
+	body = b.do("GET", "/deals?stage=qualification", nil).body
+	require.Contains(t, body, fresh.ID)
+	require.NotContains(t, body, stale.ID)
+}
+
+// A session ends after its time, and the login cookie is Secure behind https.
+func TestSessionExpiresAndSecureCookies(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.user("ana@vendor.example", store.RoleRep, password)
+	b := s.browser()
+	b.loggedIn("ana@vendor.example")
+	_, err := s.pool.Exec(context.Background(), `UPDATE sessions SET expires_at = now() - interval '1 second'`)
+	require.NoError(t, err)
+	r := b.do("GET", "/tasks", nil)
+	require.Equal(t, http.StatusSeeOther, r.status)
+	require.True(t, strings.HasPrefix(r.header.Get("Location"), "/login"))
+
+	// Behind TLS (or with PUBLIC_BASE_URL https: SecureCookies), every cookie is Secure.
+	svc := &deals.Service{Store: s.store}
+	tls := httptest.NewTLSServer((&pages.Server{Deals: svc}).Handler())
+	defer tls.Close()
+	c := tls.Client()
+	c.CheckRedirect = func(*http.Request, []*http.Request) error { return http.ErrUseLastResponse }
+	res, err := c.Get(tls.URL + "/login")
+	require.NoError(t, err)
+	res.Body.Close()
+	require.NotEmpty(t, res.Cookies())
+	for _, ck := range res.Cookies() {
+		require.True(t, ck.Secure, ck.Name)
+		require.True(t, ck.HttpOnly, ck.Name)
+	}
+}
