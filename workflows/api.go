@@ -106,6 +106,9 @@ type Event struct {
 	// EventTaskSnoozed: Until is the new due date (moved into the owner's business hours).
 	Scope string    `json:"scope,omitempty"`
 	Until time.Time `json:"until,omitzero"`
+	// EventOwnerChanged: the deal's new owner (deals.owner_id), for its search attribute and
+	// the next run's input.
+	OwnerID string `json:"owner_id,omitempty"`
 }
 
 // Pause is one scope holding a deal's cadence.

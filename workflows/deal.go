@@ -72,6 +72,7 @@ type plannedAgenda struct {
 }
 
 type searchAttrs struct {
+	owner   string
 	stage   string
 	next    time.Time
 	version int64
@@ -856,11 +857,12 @@ func (d *deal) upsertSearchAttributes(ctx workflow.Context) error {
 	if agenda := d.agenda(); len(agenda) > 0 {
 		next = agenda[0].At
 	}
-	if d.lastSA.inited && d.lastSA.stage == d.state.Visit.Stage && d.lastSA.next.Equal(next) && d.lastSA.version == d.in.Cadence.Version {
+	if d.lastSA.inited && d.lastSA.stage == d.state.Visit.Stage && d.lastSA.next.Equal(next) && d.lastSA.version == d.in.Cadence.Version &&
+		d.lastSA.owner == d.in.OwnerID {
 		return nil
 	}
 	updates := []temporal.SearchAttributeUpdate{DealStageKey.ValueSet(d.state.Visit.Stage)}
-	if !d.lastSA.inited {
+	if !d.lastSA.inited || d.lastSA.owner != d.in.OwnerID { // set once, and again after a handover
 		updates = append(updates, DealOwnerKey.ValueSet(d.in.OwnerID))
 	}
 	if !d.lastSA.inited || d.lastSA.version != d.in.Cadence.Version {
@@ -874,7 +876,7 @@ func (d *deal) upsertSearchAttributes(ctx workflow.Context) error {
 	if err := workflow.UpsertTypedSearchAttributes(ctx, updates...); err != nil {
 		return err
 	}
-	d.lastSA = searchAttrs{stage: d.state.Visit.Stage, next: next, version: d.in.Cadence.Version, inited: true}
+	d.lastSA = searchAttrs{owner: d.in.OwnerID, stage: d.state.Visit.Stage, next: next, version: d.in.Cadence.Version, inited: true}
 	return nil
 }
 

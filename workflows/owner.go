@@ -22,6 +22,11 @@ func (d *deal) ownerChanged(ctx workflow.Context, ev Event) error {
 	if err := d.loadCalendars(ctx); err != nil {
 		return err
 	}
+	if ev.OwnerID != "" {
+		// The DealOwner search attribute follows at the next refresh; the next run starts
+		// with the new owner.
+		d.in.OwnerID = ev.OwnerID
+	}
 	d.dirty = true
 	now := workflow.Now(ctx)
 	moved := 0

@@ -1,10 +1,13 @@
 package workflows_test
 
 import (
+	"sync"
 	"testing"
 	"time"
 
+	"github.com/stretchr/testify/mock"
 	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/temporal"
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/calendar"
@@ -13,7 +16,7 @@ import (
 
 func ownerChanged(id string, at time.Time, inbound int64) workflows.Event {
 	return workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventOwnerChanged, Source: "ops",
-		SourceEventID: id, SourceTime: at, InboundEventID: inbound, Reason: "handed over from a@x.test to b@x.test"}
+		SourceEventID: id, SourceTime: at, InboundEventID: inbound, Reason: "handed over from a@x.test to b@x.test", OwnerID: "o-2"}
 }
 
 // handoverPipeline: one task step in business time, in a calendar with office hours, so the
@@ -93,6 +96,15 @@ func TestOwnerChangedMovesOpenTask(t *testing.T) {
 	require.NotEqual(t, oldDue, wantDue)
 
 	env, rec := newEnv(t, p)
+	var mu sync.Mutex
+	var owners []string // the DealOwner search attribute's values, as set
+	env.OnUpsertTypedSearchAttributes(mock.Anything).Return(nil).Run(func(args mock.Arguments) {
+		if v, ok := args.Get(0).(temporal.SearchAttributes).GetKeyword(workflows.DealOwnerKey); ok {
+			mu.Lock()
+			owners = append(owners, v)
+			mu.Unlock()
+		}
+	})
 	env.RegisterDelayedCallback(func() {
 		func() {
 			defer rec.lock()()
@@ -113,6 +125,9 @@ func TestOwnerChangedMovesOpenTask(t *testing.T) {
 
 	state, _ := rec.outcome(61)
 	require.Equal(t, "applied", state)
+	mu.Lock()
+	require.Equal(t, []string{"o-1", "o-2"}, owners, "the DealOwner search attribute follows the handover")
+	mu.Unlock()
 	defer rec.lock()()
 	require.Len(t, rec.snoozes, 1, "moved once")
 	require.Equal(t, wantDue, rec.snoozes[0].DueAt.UTC(), "the database gets the due date the deal shows")

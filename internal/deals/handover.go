@@ -75,7 +75,8 @@ type OwnerChangedRequest struct {
 
 func (r OwnerChangedRequest) event(s *Service) workflows.Event {
 	return workflows.Event{Version: workflows.EventVersion, Kind: workflows.EventOwnerChanged, Source: r.Source,
-		SourceEventID: r.EventID, SourceTime: s.now(), Reason: fmt.Sprintf("handed over from %s to %s", r.FromEmail, r.ToEmail)}
+		SourceEventID: r.EventID, SourceTime: s.now(), Reason: fmt.Sprintf("handed over from %s to %s", r.FromEmail, r.ToEmail),
+		OwnerID: r.To}
 }
 
 // ChangeOwner tells one deal of a handover again (the sweeper's path), unless the deal has

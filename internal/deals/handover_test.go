@@ -154,3 +154,40 @@ func TestHandoverRefuses(t *testing.T) {
 	_, err = svc.Store.OwnerByEmail(ctx, "fay@vendor.test")
 	require.ErrorIs(t, err, store.ErrNotFound, "a refused handover creates no owner")
 }
+
+// An owner_changed event left in received (Temporal was down) is delivered by the sweeper,
+// unless the deal has been handed on since: then it is moot.
+func TestSweeperDeliversAHandoverUnlessTheDealMovedOn(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	stays := create(t, svc, "hs-1", "gus@vendor.test")
+	movesOn := create(t, svc, "hs-2", "gus@vendor.test")
+	live := svc.Temporal
+	svc.Temporal = refusing{live}
+	resp, err := svc.Handover(ctx, deals.HandoverRequest{From: "gus@vendor.test", To: "hal@vendor.test", Source: "cli"})
+	require.NoError(t, err)
+	require.Equal(t, 2, resp.Pending, "%+v", resp)
+	svc.Temporal = live
+
+	ivy, _, err := svc.Store.EnsureOwner(ctx, "ivy@vendor.test")
+	require.NoError(t, err)
+	_, err = svc.Store.Pool().Exec(ctx, `UPDATE deals SET owner_id = $2 WHERE id = $1`, movesOn, ivy.ID) // handed on meanwhile
+	require.NoError(t, err)
+
+	res, err := svc.SweepReceived(ctx, 0, 10)
+	require.NoError(t, err)
+	require.Equal(t, 1, res.Signalled, "%+v", res)
+	require.Equal(t, 1, res.Settled, "%+v", res)
+	for _, ev := range res.Events {
+		switch ev.DealID {
+		case stays:
+			require.Equal(t, store.EventSignalled, ev.State)
+		case movesOn:
+			require.Equal(t, store.EventIgnored, ev.State)
+			require.Contains(t, ev.Reason, "handed to another owner since")
+		}
+	}
+	require.Equal(t, []string{"owner_changed/"}, told(t, stays))
+	require.Empty(t, told(t, movesOn))
+}
