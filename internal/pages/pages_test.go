@@ -558,3 +558,64 @@ func TestSessionExpiresAndSecureCookies(t *testing.T) {
 		require.True(t, ck.HttpOnly, ck.Name)
 	}
 }
+
+// Skip and snooze answer htmx with the task's row, which says what happened.
+func TestSkipAndSnoozeInPlace(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.user("ana@vendor.example", store.RoleRep, password)
+	d := s.deal("ana@vendor.example", "bob@prospect.example", "Bob")
+	one := s.task(d, "call-1", time.Now().Add(time.Hour))
+	two := s.task(d, "call-2", time.Now().Add(time.Hour))
+	b := s.browser()
+	csrf := b.loggedIn("ana@vendor.example")
+	base := "/deals/" + d.ID + "/tasks/"
+
+	r := b.do("POST", base+strconv.FormatInt(one, 10)+"/skip", url.Values{"title": {"Call about call-1"}}, "HX-Request", "true", "X-CSRF-Token", csrf)
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.Contains(t, r.body, `id="task-`+strconv.FormatInt(one, 10)+`"`)
+	require.Contains(t, r.body, "Skipped.")
+	on := time.Now().AddDate(0, 0, 10).Format(time.DateOnly)
+	r = b.do("POST", base+strconv.FormatInt(two, 10)+"/snooze", url.Values{"csrf": {csrf}, "until_on": {on}}, "HX-Request", "true")
+	require.Equal(t, http.StatusOK, r.status, r.body)
+	require.Contains(t, r.body, "Snoozed to "+on)
+	r = b.do("POST", base+strconv.FormatInt(two, 10)+"/snooze", url.Values{"csrf": {csrf}, "until_on": {"yesterday"}}, "HX-Request", "true")
+	require.Equal(t, http.StatusBadRequest, r.status, r.body)
+	require.Contains(t, r.body, `role="alert"`)
+	require.Equal(t, 2, s.events())
+	var kinds []string
+	rows, err := s.pool.Query(context.Background(), `SELECT kind FROM inbound_events WHERE source = 'pages' ORDER BY id`)
+	require.NoError(t, err)
+	for rows.Next() {
+		var k string
+		require.NoError(t, rows.Scan(&k))
+		kinds = append(kinds, k)
+	}
+	require.NoError(t, rows.Err())
+	require.Len(t, kinds, 2)
+}
+
+// A page asked for before login is where the login lands; a next that leaves the site is
+// dropped.
+func TestLoginReturnsToThePageAskedFor(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.user("ana@vendor.example", store.RoleRep, password)
+	d := s.deal("ana@vendor.example", "bob@prospect.example", "Bob")
+	for next, want := range map[string]string{
+		"/deals/" + d.ID:       "/deals/" + d.ID,
+		"//evil.example/x":     "/tasks",
+		"https://evil.example": "/tasks",
+		"/\\evil.example":      "/tasks",
+	} {
+		b := s.browser()
+		r := b.do("GET", "/login?next="+url.QueryEscape(next), nil)
+		require.Equal(t, http.StatusOK, r.status)
+		r = b.do("POST", "/login", url.Values{"csrf": {csrfOf(t, r)}, "email": {"ana@vendor.example"}, "password": {password},
+			"next": {next}})
+		require.Equal(t, http.StatusSeeOther, r.status, next)
+		require.Equal(t, want, r.header.Get("Location"), next)
+	}
+	r := s.browser().do("GET", "/deals/"+d.ID, nil)
+	require.Equal(t, "/login?next="+url.QueryEscape("/deals/"+d.ID), r.header.Get("Location"))
+}

@@ -32,7 +32,10 @@ var funcs = template.FuncMap{
 		}
 		return t.In(loc).Format(timeLayout)
 	},
-	"today": func(loc *time.Location) string { return time.Now().In(loc).AddDate(0, 0, 1).Format(time.DateOnly) },
+	// day is the date n days from today in loc, for the snooze field's value and bounds.
+	"day": func(loc *time.Location, n int) string {
+		return time.Now().In(loc).AddDate(0, 0, n).Format(time.DateOnly)
+	},
 }
 
 // errNotYours: a rep reached a deal another owner holds; answered as not found, so that a
