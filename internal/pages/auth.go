@@ -99,7 +99,7 @@ func (s *Server) showLogin(w http.ResponseWriter, r *http.Request, status int, p
 // login checks the form's token, the limiter, then the password; every failure is logged
 // (never the password) and answers the same message.
 func (s *Server) login(w http.ResponseWriter, r *http.Request) {
-	r.Body = http.MaxBytesReader(w, r.Body, 16<<10)
+	r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 	email := strings.TrimSpace(r.PostFormValue("email"))
 	pw := r.PostFormValue("password")
 	next := safeNext(r.PostFormValue("next"))

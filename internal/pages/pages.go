@@ -36,6 +36,9 @@ var templateFiles embed.FS
 //go:embed assets
 var assetFiles embed.FS
 
+// maxForm bounds a posted form: the pages' forms are a few short fields.
+const maxForm = 16 << 10
+
 // SessionTTL is how long a login lasts.
 const SessionTTL = 12 * time.Hour
 
@@ -224,6 +227,7 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request)) http.Hand
 			return
 		}
 		if r.Method == http.MethodPost {
+			r.Body = http.MaxBytesReader(w, r.Body, maxForm)
 			got := r.Header.Get("X-CSRF-Token")
 			if got == "" {
 				got = r.PostFormValue("csrf")
