@@ -57,7 +57,7 @@ func startStack(t *testing.T, args ...string) *stack {
 	s := &stack{local: t.TempDir(), ports: map[string]int{}, out: &smtptest.LockedBuffer{}, errs: &smtptest.LockedBuffer{}, done: make(chan error, 1)}
 	t.Setenv("FOLLOWUP_LOCAL_DIR", s.local)
 	t.Setenv("DATABASE_URL", pgtest.NewDatabase(t))
-	for _, name := range []string{"FOLLOWUP_TEMPORAL_PORT", "FOLLOWUP_TEMPORAL_UI_PORT", "FOLLOWUP_SMTP_PORT", "FOLLOWUP_MAIL_UI_PORT", "FOLLOWUP_API_PORT"} {
+	for _, name := range []string{"FOLLOWUP_TEMPORAL_PORT", "FOLLOWUP_TEMPORAL_UI_PORT", "FOLLOWUP_SMTP_PORT", "FOLLOWUP_MAIL_UI_PORT", "FOLLOWUP_API_PORT", "FOLLOWUP_IMAP_PORT"} {
 		s.ports[name] = freePort(t)
 		t.Setenv(name, fmt.Sprint(s.ports[name]))
 	}
