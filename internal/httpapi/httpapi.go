@@ -33,8 +33,8 @@ type Server struct {
 	// MIMEMaxBytes bounds a message posted to /api/inbound/mime; DefaultMIMEMaxBytes when 0.
 	MIMEMaxBytes int
 	// Pages are the reps' pages (internal/pages), served beside the API: they take the
-	// requests no API route takes, and GET / from a browser (a client that sends Accept:
-	// application/json, or any client when Pages is nil, gets the JSON index).
+	// requests no API route takes, and GET / from a browser (one that asks for text/html);
+	// any other client (curl, scripts), or any when Pages is nil, gets the JSON index.
 	Pages *http.ServeMux
 }
 
@@ -80,7 +80,7 @@ func (s *Server) Handler() http.Handler {
 	rs := append([]route{{"GET /{$}", true, "this index of the API's routes", nil}}, s.routes()...)
 	index := indexOf(rs)
 	rs[0].handle = func(w http.ResponseWriter, r *http.Request) error {
-		if s.Pages != nil && !strings.Contains(r.Header.Get("Accept"), "application/json") {
+		if s.Pages != nil && strings.Contains(r.Header.Get("Accept"), "text/html") {
 			s.Pages.ServeHTTP(w, r)
 			return nil
 		}

@@ -175,6 +175,7 @@ func (b *browser) do(method, path string, form url.Values, headers ...string) pa
 	if form != nil {
 		req.Header.Set("Content-Type", "application/x-www-form-urlencoded")
 	}
+	req.Header.Set("Accept", "text/html,application/xhtml+xml") // as a browser asks
 	for i := 0; i+1 < len(headers); i += 2 {
 		req.Header.Set(headers[i], headers[i+1])
 	}
@@ -422,6 +423,9 @@ func TestRootAnswersJSONToClientsAndRedirectsBrowsers(t *testing.T) {
 	b := s.browser()
 	r := b.do("GET", "/", nil, "Accept", "application/json")
 	require.Equal(t, http.StatusOK, r.status)
+	require.Contains(t, r.body, `"routes"`)
+	r = b.do("GET", "/", nil, "Accept", "*/*")
+	require.Equal(t, http.StatusOK, r.status, "curl's default: the index")
 	require.Contains(t, r.body, `"routes"`)
 	r = b.do("GET", "/", nil, "Accept", "text/html,application/xhtml+xml")
 	require.Equal(t, http.StatusSeeOther, r.status)
