@@ -38,23 +38,38 @@ func (s *Store) DigestOwners(ctx context.Context, after string, limit int) ([]Di
 	if after == "" {
 		after = "00000000-0000-0000-0000-000000000000"
 	}
-	rows, err := s.pool.Query(ctx, `SELECT o.id, o.email, o.name, o.zone, o.country, o.business_hours,
-			(SELECT max(l.sent_at) FROM digest_ledger l WHERE l.owner_id = o.id AND l.state = 'sent')
-		FROM owners o
-		WHERE o.id > $1::uuid
-			AND EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(o.email)
-				AND u.role = 'rep' AND u.disabled_at IS NULL AND NOT u.digest_off)
-			AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = 'owner' AND p.key = o.id::text
-				AND p.lifted_at IS NULL AND (p.until IS NULL OR p.until > now()))
-		ORDER BY o.id LIMIT $2`, after, limit)
+	rows, err := s.pool.Query(ctx, digestOwnerQuery+`AND o.id > $1::uuid ORDER BY o.id LIMIT $2`, after, limit)
 	if err != nil {
 		return nil, fmt.Errorf("digest owners: %w", err)
 	}
-	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DigestOwner, error) {
-		var o DigestOwner
-		err := r.Scan(&o.ID, &o.Email, &o.Name, &o.Zone, &o.Country, &o.BusinessHours, &o.LastSentAt)
-		return o, err
-	})
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (DigestOwner, error) { return scanDigestOwner(r) })
+}
+
+// DigestOwnerByID is one owner as DigestOwners would list them; false when that owner gets
+// no digest now (no rep, digest off, paused).
+func (s *Store) DigestOwnerByID(ctx context.Context, id string) (DigestOwner, bool, error) {
+	o, err := scanDigestOwner(s.pool.QueryRow(ctx, digestOwnerQuery+`AND o.id = $1::uuid`, id))
+	if errors.Is(err, pgx.ErrNoRows) {
+		return DigestOwner{}, false, nil
+	}
+	if err != nil {
+		return DigestOwner{}, false, fmt.Errorf("digest owner %s: %w", id, err)
+	}
+	return o, true, nil
+}
+
+const digestOwnerQuery = `SELECT o.id, o.email, o.name, o.zone, o.country, o.business_hours,
+		(SELECT max(l.sent_at) FROM digest_ledger l WHERE l.owner_id = o.id AND l.state = 'sent')
+	FROM owners o
+	WHERE EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(o.email)
+			AND u.role = 'rep' AND u.disabled_at IS NULL AND NOT u.digest_off)
+		AND NOT EXISTS (SELECT 1 FROM pauses p WHERE p.scope = 'owner' AND p.key = o.id::text
+			AND p.lifted_at IS NULL AND (p.until IS NULL OR p.until > now())) `
+
+func scanDigestOwner(r pgx.Row) (DigestOwner, error) {
+	var o DigestOwner
+	err := r.Scan(&o.ID, &o.Email, &o.Name, &o.Zone, &o.Country, &o.BusinessHours, &o.LastSentAt)
+	return o, err
 }
 
 // DigestState is the state of a digest_ledger row.
