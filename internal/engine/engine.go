@@ -101,6 +101,9 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 		return fmt.Errorf("start send worker: %w", err)
 	}
 	defer sends.Stop()
+	if err := EnsureDigestSchedule(ctx, c); err != nil {
+		return err
+	}
 	logger.Info("worker running", "task_queue", workflows.TaskQueue, "send_task_queue", workflows.SendTaskQueue,
 		"send_concurrency", cfg.SendConcurrency)
 	<-ctx.Done()
@@ -168,6 +171,7 @@ func NewWorkers(c client.Client, acts *activities.Activities, cfg config.Worker)
 		WorkerStopTimeout:                10 * time.Second,
 	})
 	deals.RegisterWorkflow(workflows.DealWorkflow)
+	deals.RegisterWorkflow(workflows.DigestRound)
 	deals.RegisterActivity(acts)
 
 	sends = worker.New(c, workflows.SendTaskQueue, worker.Options{
