@@ -83,6 +83,11 @@ const (
 // SourceEngine is the source of moves the workflow makes itself (time limits).
 const SourceEngine = "engine"
 
+// ChangeReplyThroughMoves is the workflow.GetVersion change id of the rules that a reply
+// keeps a deal's emails stopped through engine moves, exit tasks stay open across moves and
+// an out-of-office's return date holds the next visit's first email (version 1).
+const ChangeReplyThroughMoves = "reply-through-moves"
+
 // Event is the one versioned envelope for every input to a deal workflow.
 type Event struct {
 	Version        int         `json:"version"`

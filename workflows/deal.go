@@ -718,6 +718,15 @@ func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, 
 			kept, keep = append(kept, t), append(keep, t.ID)
 		}
 	}
+	engine := ev.Source == SourceEngine
+	// Runs that made such a move before these rules keep making it the old way when they
+	// replay (the version is asked only where the rules decide something).
+	if len(kept) > 0 || (engine && d.state.Replied != "") || d.state.AwayUntil.After(now) {
+		if workflow.GetVersion(ctx, ChangeReplyThroughMoves, workflow.DefaultVersion, 1) == workflow.DefaultVersion {
+			kept, keep, engine = nil, nil, false
+			d.state.Replied, d.state.AwayUntil = "", time.Time{}
+		}
+	}
 	if len(d.state.OpenTasks) > len(kept) {
 		err := workflow.ExecuteActivity(dbOptions(ctx), a.CancelVisitTasks, activities.CancelTasksInput{
 			DealID: d.in.DealID, Visit: from.Number, At: now,
@@ -730,14 +739,14 @@ func (d *deal) moveTo(ctx workflow.Context, to string, ev Event, reason string, 
 	// The emails of the new visit: stopped for good after a bounce or an opt-out; stopped
 	// after a reply while only the engine moves the deal; a person's move starts them again.
 	stopped := d.state.Suppressed
-	if ev.Source != SourceEngine {
+	if !engine {
 		d.state.Replied = ""
 	} else if stopped == "" && d.state.Replied != "" {
 		stopped = d.state.Replied + ": no email until a person moves the deal"
 	}
 	d.state.Visit = cadence.Visit{Stage: to, Number: from.Number + 1, EnteredAt: now, EmailsStopped: stopped,
 		// Nor is a deal whose prospect replied "unresponsive" when its stopped steps run out.
-		Responded: ev.Source == SourceEngine && d.state.Replied != ""}
+		Responded: engine && d.state.Replied != ""}
 	d.state.OpenTasks = kept
 	err := workflow.ExecuteActivity(dbOptions(ctx), a.RecordTransition, activities.TransitionInput{
 		DealID: d.in.DealID, Visit: d.state.Visit.Number, From: from.Stage, To: to, At: now,
