@@ -52,7 +52,7 @@ func (s *Server) routes() []route {
 	rs := []route{
 		{"GET /healthz", true, "liveness: the process answers", plain(healthz)},
 		{"GET /readyz", true, "readiness: PostgreSQL and Temporal answer (503 when one does not)", plain(s.readyz)},
-		{"GET /api/openapi.json", true, "the OpenAPI 3 document of every route (openapi.go)", plain(serveOpenAPI)},
+		{"GET /api/openapi.json", true, "the OpenAPI 3 document of every route", plain(serveOpenAPI)},
 		{"POST /api/deals", false, "create a deal, or converge on the one its source and external_id name", s.createDeal},
 		{"GET /api/deals/{deal}", false, "a deal's timeline from PostgreSQL: stage, deadline, next actions and why, tasks, emails, history", s.showDeal},
 		{"POST /api/deals/{deal}/stage", false, "move a deal to a stage", s.changeStage},

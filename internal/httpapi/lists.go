@@ -1,8 +1,10 @@
 package httpapi
 
 import (
+	"errors"
 	"net/http"
 	"strconv"
+	"strings"
 
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/store"
@@ -12,7 +14,7 @@ import (
 // a page is the "before" of the page after it.
 func (s *Server) listRoutes() []route {
 	return []route{
-		{"GET /api/tasks", false, "an owner's open tasks in due order, paged: ?owner=EMAIL (required), ?due=overdue|today|upcoming in the owner's zone, ?limit=, ?before=", s.listTasks},
+		{"GET /api/tasks", false, "an owner's open tasks in due order, paged: ?owner=EMAIL (required; a rep's own by default), ?due=overdue|today|upcoming in the owner's zone, ?limit=, ?before=", s.listTasks},
 		{"GET /api/deals", false, "deals by next action, paged, marked stale or near their stage's limit: ?stage=, ?owner=, ?pipeline=, ?state=open|closed, ?limit=, ?before=", s.listDeals},
 	}
 }
@@ -31,6 +33,10 @@ func (s *Server) listTasks(w http.ResponseWriter, r *http.Request) error {
 	list, err := s.Deals.OwnerTasks(r.Context(), deals.TaskListRequest{
 		Owner: q.Get("owner"), Due: deals.Due(q.Get("due")), Limit: limit, Before: q.Get("before"),
 	})
+	if ownsNothingYet(r, err) {
+		writeJSON(w, http.StatusOK, map[string]any{"owner": q.Get("owner"), "due": q.Get("due"), "tasks": []any{}})
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -49,6 +55,10 @@ func (s *Server) listDeals(w http.ResponseWriter, r *http.Request) error {
 		Stage: q.Get("stage"), Owner: q.Get("owner"), Pipeline: q.Get("pipeline"), State: q.Get("state"),
 		Limit: limit, Before: q.Get("before"),
 	})
+	if ownsNothingYet(r, err) {
+		writeJSON(w, http.StatusOK, map[string]any{"deals": []any{}})
+		return nil
+	}
 	if err != nil {
 		return err
 	}
@@ -66,4 +76,12 @@ func limitOf(v string) (int, error) {
 		return 0, badRequest("limit %q: want a number from 1 to %d", v, store.MaxListLimit)
 	}
 	return n, nil
+}
+
+// ownsNothingYet says whether err is a rep's own list asked before the engine knows them as
+// an owner (no deal yet): an empty list, not a 404.
+func ownsNothingYet(r *http.Request, err error) bool {
+	p, ok := principalOf(r.Context())
+	return ok && p.Role == store.RoleRep && errors.Is(err, deals.ErrNotFound) &&
+		strings.EqualFold(r.URL.Query().Get("owner"), p.Email)
 }

@@ -19,7 +19,7 @@ func (s *Server) pauseRoutes() []route {
 		{"POST /api/deals/{deal}/tasks/{task}/snooze", false, "move an open task's due date (into the owner's business hours)", s.snoozeTask},
 		{"POST /api/owners/{owner}/pause", false, "pause every open deal of an owner (a holiday); new ones start paused", s.pauseScope(s.Deals.PauseOwner, "owner")},
 		{"POST /api/owners/{owner}/resume", false, "lift an owner's pause", s.resumeScope(s.Deals.ResumeOwner, "owner")},
-		{"POST /api/owners/{owner}/handover", false, "move an owner's open deals and open tasks to another owner (handover.go)", s.handover},
+		{"POST /api/owners/{owner}/handover", false, "move an owner's open deals and open tasks to another owner", s.handover},
 		{"POST /api/pipelines/{id}/pause", false, "pause every open deal of a pipeline; new ones start paused", s.pauseScope(s.Deals.PausePipeline, "id")},
 		{"POST /api/pipelines/{id}/resume", false, "lift a pipeline's pause", s.resumeScope(s.Deals.ResumePipeline, "id")},
 		{"GET /api/sends", false, "the global send switch: held or not, why, since when, by whom", s.sendStatus},
