@@ -4,6 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"log/slog"
+	"time"
 
 	enumspb "go.temporal.io/api/enums/v1"
 	"go.temporal.io/sdk/client"
@@ -33,4 +35,23 @@ func EnsureDigestSchedule(ctx context.Context, c client.Client) error {
 		return fmt.Errorf("create the digest schedule %s: %w", workflows.DigestScheduleID, err)
 	}
 	return nil
+}
+
+// keepDigestSchedule calls EnsureDigestSchedule until it succeeds or ctx ends, backing off
+// from a second to a minute and warning on each failure.
+func keepDigestSchedule(ctx context.Context, c client.Client, logger *slog.Logger) {
+	wait := time.Second
+	for {
+		err := EnsureDigestSchedule(ctx, c)
+		if err == nil || ctx.Err() != nil {
+			return
+		}
+		logger.Warn("digest schedule not created yet; retrying", "error", err, "retry_in", wait)
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(wait):
+		}
+		wait = min(2*wait, time.Minute)
+	}
 }

@@ -101,9 +101,14 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 		return fmt.Errorf("start send worker: %w", err)
 	}
 	defer sends.Stop()
-	if err := EnsureDigestSchedule(ctx, c); err != nil {
-		return err
-	}
+	// The digest schedule is created beside the workers, retried while Temporal is away: a
+	// worker started during an outage still runs, as its pollers do.
+	scheduled := make(chan struct{})
+	go func() {
+		defer close(scheduled)
+		keepDigestSchedule(ctx, c, logger)
+	}()
+	defer func() { <-scheduled }()
 	logger.Info("worker running", "task_queue", workflows.TaskQueue, "send_task_queue", workflows.SendTaskQueue,
 		"send_concurrency", cfg.SendConcurrency)
 	<-ctx.Done()
