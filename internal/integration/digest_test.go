@@ -1,0 +1,101 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"testing"
+	"time"
+
+	"github.com/stretchr/testify/require"
+	"go.temporal.io/sdk/client"
+
+	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/smtptest"
+	"github.com/followup-engine/followup/internal/store"
+	"github.com/followup-engine/followup/workflows"
+)
+
+// morningZone is a fixed-offset zone where it is now between 09:00 and 10:00 on a weekday
+// (the first hour of the default business hours), or "" when there is none.
+func morningZone(now time.Time) string {
+	for o := -12; o <= 14; o++ {
+		local := now.Add(time.Duration(o) * time.Hour)
+		if local.Hour() != 9 || local.Weekday() == time.Saturday || local.Weekday() == time.Sunday {
+			continue
+		}
+		switch {
+		case o == 0:
+			return "UTC"
+		case o > 0:
+			return fmt.Sprintf("Etc/GMT-%d", o)
+		default:
+			return fmt.Sprintf("Etc/GMT+%d", -o)
+		}
+	}
+	return ""
+}
+
+// On the real stack: the worker creates the digest schedule; a triggered round finds the rep
+// in their first business hour and mails the digest with the reply and its deal's link,
+// once: a second round sends nothing more.
+func TestMorningDigestOnTheRealStack(t *testing.T) {
+	t.Parallel()
+	zone := morningZone(time.Now().UTC())
+	if zone == "" {
+		t.Skip("no zone has a weekday's 09:00 hour now")
+	}
+	e := newEnv(t, mainServer, "it-digest", fixturePipeline(time.Hour))
+	ctx := context.Background()
+	v := e.cadence.Version
+	d, err := e.svc.Create(ctx, deals.CreateRequest{Source: "crm", ExternalID: "dg-1", Title: "Pilot for dg-1", CadenceVersion: &v,
+		Owner:   store.OwnerInput{Email: "ana@vendor.test", Name: "Ana Rep", Zone: zone},
+		Contact: store.ContactInput{Email: "dg-1@prospect.test", FirstName: "Bob"}})
+	require.NoError(t, err)
+	_, err = e.store.AddUser(ctx, "ana@vendor.test", "Ana Rep", store.RoleRep)
+	require.NoError(t, err)
+	_, _, err = e.store.RecordInboundMessage(ctx, store.InboundMessage{Key: "mid:dg-reply@prospect.test", Source: "api",
+		From: "dg-1@prospect.test", Subject: "Re: our pilot", Kind: "reply", Match: store.MatchSender,
+		Outcome: store.MessageEngaged, DealIDs: []string{d.DealID}})
+	require.NoError(t, err)
+
+	e.start()
+	h := e.client.ScheduleClient().GetHandle(ctx, workflows.DigestScheduleID)
+	require.Eventually(t, func() bool { _, err := h.Describe(ctx); return err == nil }, 20*time.Second, 100*time.Millisecond,
+		"the worker creates the schedule")
+	require.NoError(t, h.Trigger(ctx, client.ScheduleTriggerOptions{}))
+
+	digest := waitForMailTo(t, e.smtp, "ana@vendor.test", 30*time.Second)
+	text, html := smtptest.Bodies(t, digest.Data)
+	for _, body := range []string{text, html} {
+		require.Contains(t, body, "Re: our pilot")
+		require.Contains(t, body, "/deals/"+d.DealID)
+	}
+
+	require.NoError(t, h.Trigger(ctx, client.ScheduleTriggerOptions{}))
+	require.Eventually(t, func() bool {
+		desc, err := h.Describe(ctx)
+		return err == nil && desc.Info.NumActions >= 2 && len(desc.Info.RunningWorkflows) == 0
+	}, 30*time.Second, 200*time.Millisecond, "the second round ran")
+	n := 0
+	for _, m := range e.smtp.Messages() {
+		if m.To[0] == "ana@vendor.test" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n, "one digest per owner and local date")
+}
+
+func waitForMailTo(t *testing.T, s *smtptest.Server, to string, timeout time.Duration) smtptest.Received {
+	t.Helper()
+	deadline := time.Now().Add(timeout)
+	for time.Now().Before(deadline) {
+		for _, m := range s.Messages() {
+			if len(m.To) > 0 && m.To[0] == to {
+				return m
+			}
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	t.Fatalf("no mail to %s within %s", to, timeout)
+	return smtptest.Received{}
+}
