@@ -236,8 +236,11 @@ func (a *Activities) composeDigest(ctx context.Context, o store.DigestOwner, c *
 		}
 	}
 	for _, r := range replies {
-		d.Replies = append(d.Replies, DigestLine{Text: fmt.Sprintf("%s replied on %s: %q (%s)", r.From,
-			dealName(r.DealTitle, ""), r.Subject, r.ReceivedAt.In(loc).Format("Mon 2 Jan 15:04")), URL: dealURL(r.DealID)})
+		text := fmt.Sprintf("%s replied on %s", r.From, dealName(r.DealTitle, ""))
+		if r.Subject != "" {
+			text += fmt.Sprintf(": %q", r.Subject)
+		}
+		d.Replies = append(d.Replies, DigestLine{Text: text + " (" + r.ReceivedAt.In(loc).Format("Mon 2 Jan 15:04") + ")", URL: dealURL(r.DealID)})
 	}
 	for _, m := range moves {
 		text := fmt.Sprintf("%s moved from %s to %s", dealName(m.DealTitle, ""), orNone(m.From), m.To)

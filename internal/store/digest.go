@@ -166,13 +166,24 @@ type DigestReply struct {
 	ReceivedAt time.Time
 }
 
-// DigestReplies lists the replies read from mailboxes (inbound_messages of kind reply) that
-// reached one of the owner's deals since a time, newest first, at most MaxDigestItems.
+// DigestReplies lists the prospects' replies to the owner's deals since a time, newest first,
+// at most MaxDigestItems: every engaged event of kind reply (from the API, the CLI or the
+// mailbox intake, with the message's sender and subject when a mailbox read it), and the
+// replies a mailbox read that became no event.
 func (s *Store) DigestReplies(ctx context.Context, ownerID string, since time.Time) ([]DigestReply, error) {
-	rows, err := s.pool.Query(ctx, `SELECT d.id, d.title, m.from_address, m.subject, m.received_at
-		FROM inbound_messages m JOIN deals d ON d.id = ANY (m.deal_ids)
-		WHERE d.owner_id = $1::uuid AND m.kind = 'reply' AND m.received_at >= $2
-		ORDER BY m.received_at DESC, m.id DESC LIMIT $3`, ownerID, since, MaxDigestItems)
+	rows, err := s.pool.Query(ctx, `SELECT id, title, sender, subject, at FROM (
+			SELECT d.id, d.title, coalesce(m.from_address, c.email) AS sender, coalesce(m.subject, '') AS subject,
+				e.received_at AS at
+			FROM inbound_events e JOIN deals d ON d.id = e.deal_id JOIN contacts c ON c.id = d.contact_id
+				LEFT JOIN LATERAL (SELECT m.from_address, m.subject FROM inbound_messages m
+					WHERE m.received_at >= $2::timestamptz - interval '1 day' AND e.id = ANY (m.event_ids) LIMIT 1) m ON true
+			WHERE d.owner_id = $1::uuid AND e.kind = 'engaged' AND e.payload->>'kind' = 'reply'
+				AND e.state NOT IN ('duplicate', 'refused') AND e.received_at >= $2
+			UNION ALL
+			SELECT d.id, d.title, m.from_address, m.subject, m.received_at
+			FROM inbound_messages m JOIN deals d ON d.id = ANY (m.deal_ids)
+			WHERE d.owner_id = $1::uuid AND m.kind = 'reply' AND m.received_at >= $2 AND cardinality(m.event_ids) = 0
+		) r ORDER BY at DESC LIMIT $3`, ownerID, since, MaxDigestItems)
 	if err != nil {
 		return nil, fmt.Errorf("digest replies of owner %s: %w", ownerID, err)
 	}

@@ -109,3 +109,36 @@ func TestDigestOwnersAreRepsNotOffNotPaused(t *testing.T) {
 	_, err = st.SetDigestOff(ctx, "nobody@vendor.test", true)
 	require.ErrorIs(t, err, store.ErrNotFound)
 }
+
+// A reply reported through the API (an engaged event, no message) is in the digest, with the
+// contact as its sender; a reply the mailbox read and delivered is listed once, with its
+// subject; other engagements are not replies.
+func TestDigestRepliesFromEventsAndMessages(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	d := newDeal(t, st, "dg-4").Deal
+	since := time.Now().Add(-time.Hour)
+	for i, kind := range []string{"reply", "click"} {
+		_, err := st.RecordEngagement(ctx, store.EngagementEvent{DealID: d.ID, Source: "crm", EventID: "e" + kind,
+			SourceTime: time.Now(), Payload: []byte(`{"kind":"` + kind + `"}`)})
+		require.NoError(t, err, i)
+	}
+	got, err := st.DigestReplies(ctx, d.OwnerID, since)
+	require.NoError(t, err)
+	require.Len(t, got, 1)
+	require.Equal(t, "bob@prospect.test", got[0].From)
+	require.Equal(t, d.ID, got[0].DealID)
+
+	_, _, err = st.RecordInboundMessage(ctx, store.InboundMessage{Key: "mid:x@prospect.test", Source: "api", From: "bob@prospect.test",
+		Subject: "Re: hello", Kind: "reply", Match: store.MatchSender, Outcome: store.MessageEngaged, DealIDs: []string{d.ID}})
+	require.NoError(t, err)
+	got, err = st.DigestReplies(ctx, d.OwnerID, since)
+	require.NoError(t, err)
+	require.Len(t, got, 2)
+	require.Equal(t, "Re: hello", got[0].Subject, "newest first")
+
+	got, err = st.DigestReplies(ctx, d.OwnerID, time.Now().Add(time.Minute))
+	require.NoError(t, err)
+	require.Empty(t, got, "nothing since then")
+}
