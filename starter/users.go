@@ -180,8 +180,11 @@ func tokenList(ctx context.Context, args []string, env config.Env, stdout, stder
 			if t.LastUsedAt != nil {
 				used = t.LastUsedAt.UTC().Format(time.RFC3339)
 			}
-			if t.RevokedAt != nil {
+			switch {
+			case t.RevokedAt != nil:
 				state = "revoked " + t.RevokedAt.UTC().Format(time.RFC3339)
+			case t.UserDisabled:
+				state = "dead: the user is disabled"
 			}
 			fmt.Fprintf(tw, "%d\t%s\t%s\t%s\t%s\t%s\n", t.ID, t.UserEmail, t.Name, t.CreatedAt.UTC().Format(time.RFC3339), used, state)
 		}

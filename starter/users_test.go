@@ -36,8 +36,11 @@ func TestUsersAndTokens(t *testing.T) {
 	require.Contains(t, r.stdout, "token 1 of ana@vendor.test (laptop) revoked")
 	require.Contains(t, runCLI(t, env, "token", "list").stdout, "revoked")
 
+	r = runCLI(t, env, "token", "create", "ana@vendor.test", "--name", "phone")
+	require.Equal(t, 0, r.code, r.stderr)
 	r = runCLI(t, env, "user", "disable", "ana@vendor.test")
 	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, runCLI(t, env, "token", "list").stdout, "dead: the user is disabled", "a live token of a disabled user says so")
 	require.Contains(t, runCLI(t, env, "user", "list").stdout, "disabled")
 	require.Equal(t, 2, runCLI(t, env, "token", "create", "ana@vendor.test", "--name", "again").code, "no token for a disabled user")
 

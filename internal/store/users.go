@@ -92,6 +92,8 @@ type APIToken struct {
 	CreatedAt  time.Time  `json:"created_at"`
 	LastUsedAt *time.Time `json:"last_used_at,omitempty"`
 	RevokedAt  *time.Time `json:"revoked_at,omitempty"`
+	// UserDisabled: the user is disabled, so the token no longer works though not revoked.
+	UserDisabled bool `json:"user_disabled,omitempty"`
 }
 
 // tokenPrefix marks the engine's tokens, so a leaked one is recognisable (secret scanners).
@@ -141,14 +143,15 @@ func (s *Store) RevokeToken(ctx context.Context, id int64) (APIToken, error) {
 
 // Tokens lists the tokens, newest first.
 func (s *Store) Tokens(ctx context.Context) ([]APIToken, error) {
-	rows, err := s.pool.Query(ctx, `SELECT t.id, u.email, t.name, t.created_at, t.last_used_at, t.revoked_at
+	rows, err := s.pool.Query(ctx, `SELECT t.id, u.email, t.name, t.created_at, t.last_used_at, t.revoked_at,
+			u.disabled_at IS NOT NULL
 		FROM api_tokens t JOIN users u ON u.id = t.user_id ORDER BY t.id DESC`)
 	if err != nil {
 		return nil, err
 	}
 	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (APIToken, error) {
 		var t APIToken
-		err := r.Scan(&t.ID, &t.UserEmail, &t.Name, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt)
+		err := r.Scan(&t.ID, &t.UserEmail, &t.Name, &t.CreatedAt, &t.LastUsedAt, &t.RevokedAt, &t.UserDisabled)
 		return t, err
 	})
 }
