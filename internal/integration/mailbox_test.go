@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"testing"
 	"time"
@@ -29,6 +30,9 @@ import (
 type imapServer struct {
 	addr     *net.TCPAddr
 	validity atomic.Uint32
+	// mu serialises the memory backend, which is not safe for concurrent use: the poller
+	// reads on one connection while the test appends on another.
+	mu sync.Mutex
 }
 
 func startIMAP(t *testing.T) *imapServer {
@@ -94,11 +98,50 @@ type validityMailbox struct {
 }
 
 func (m *validityMailbox) Status(items []imap.StatusItem) (*imap.MailboxStatus, error) {
+	defer m.lock()()
 	st, err := m.Mailbox.Status(items)
 	if err == nil {
 		st.UidValidity = m.s.validity.Load()
 	}
 	return st, err
+}
+
+func (m *validityMailbox) lock() func() { m.s.mu.Lock(); return m.s.mu.Unlock }
+
+func (m *validityMailbox) Info() (*imap.MailboxInfo, error) {
+	defer m.lock()()
+	return m.Mailbox.Info()
+}
+func (m *validityMailbox) Check() error   { defer m.lock()(); return m.Mailbox.Check() }
+func (m *validityMailbox) Expunge() error { defer m.lock()(); return m.Mailbox.Expunge() }
+func (m *validityMailbox) SetSubscribed(s bool) error {
+	defer m.lock()()
+	return m.Mailbox.SetSubscribed(s)
+}
+
+func (m *validityMailbox) ListMessages(uid bool, set *imap.SeqSet, items []imap.FetchItem, ch chan<- *imap.Message) error {
+	defer m.lock()()
+	return m.Mailbox.ListMessages(uid, set, items, ch)
+}
+
+func (m *validityMailbox) SearchMessages(uid bool, c *imap.SearchCriteria) ([]uint32, error) {
+	defer m.lock()()
+	return m.Mailbox.SearchMessages(uid, c)
+}
+
+func (m *validityMailbox) CreateMessage(flags []string, date time.Time, body imap.Literal) error {
+	defer m.lock()()
+	return m.Mailbox.CreateMessage(flags, date, body)
+}
+
+func (m *validityMailbox) UpdateMessagesFlags(uid bool, set *imap.SeqSet, op imap.FlagsOp, flags []string) error {
+	defer m.lock()()
+	return m.Mailbox.UpdateMessagesFlags(uid, set, op, flags)
+}
+
+func (m *validityMailbox) CopyMessages(uid bool, set *imap.SeqSet, dest string) error {
+	defer m.lock()()
+	return m.Mailbox.CopyMessages(uid, set, dest)
 }
 
 // mailboxPipeline: prospecting sends the intro and a threaded follow-up 10 s later; a reply
