@@ -5,7 +5,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"sort"
 	"strings"
 	"sync"
 
@@ -47,16 +46,8 @@ type HandoverResponse struct {
 	// event: signalled now; already told by an earlier call; closed meanwhile; pending
 	// (recorded, Temporal did not answer: the sweeper delivers it, and so does the same
 	// call again); failed (the same call again completes them).
-	Moved        int      `json:"moved"`
-	Deals        int      `json:"deals"`
-	Signalled    int      `json:"signalled"`
-	AlreadyDone  int      `json:"already_done"`
-	Closed       int      `json:"closed,omitempty"`
-	Pending      int      `json:"pending"`
-	PendingDeals []string `json:"pending_deals,omitempty"`
-	Failed       int      `json:"failed"`
-	FailedDeals  []string `json:"failed_deals,omitempty"`
-	Message      string   `json:"message,omitempty"`
+	Moved int `json:"moved"`
+	FanOut
 }
 
 // OwnerChangedRequest is what each deal's owner_changed event records: the intake's request
@@ -218,30 +209,11 @@ func (s *Service) tellHandover(ctx context.Context, resp HandoverResponse, ds []
 		}()
 	}
 	wg.Wait()
-	resp.Deals = len(ds)
-	var failures []error
-	for i, st := range states {
-		switch st {
-		case "signalled":
-			resp.Signalled++
-		case "already_done":
-			resp.AlreadyDone++
-		case "closed":
-			resp.Closed++
-		case "pending":
-			resp.Pending++
-			resp.PendingDeals = append(resp.PendingDeals, ds[i].DealID)
-		default:
-			resp.Failed++
-			resp.FailedDeals = append(resp.FailedDeals, ds[i].DealID)
-			failures = append(failures, fmt.Errorf("deal %s: %w", ds[i].DealID, errs[i]))
-		}
+	ids := make([]string, len(ds))
+	for i, d := range ds {
+		ids[i] = d.DealID
 	}
-	sort.Strings(resp.FailedDeals)
-	sort.Strings(resp.PendingDeals)
-	if resp.Pending > 0 {
-		resp.Message = PendingMessage
-	}
+	failures := resp.tally(ids, states, errs)
 	if resp.Failed > 0 {
 		return resp, fmt.Errorf("handover %s to %s: %d of %d deals could not be signalled (run the same request again; it completes the rest): %w",
 			resp.From, resp.To, resp.Failed, resp.Deals, errors.Join(append([]error{ErrPartial}, failures...)...))

@@ -49,7 +49,7 @@ func TestHandoverMovesEveryOpenDealAndTask(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, resp.ToCreated, "no owner had the email: created")
 	require.Equal(t, deals.HandoverResponse{From: "ana@vendor.test", To: "Ben@vendor.test", FromID: ana.ID, ToID: resp.ToID, ToCreated: true,
-		Moved: n, Deals: n, Signalled: n}, resp)
+		Moved: n, FanOut: deals.FanOut{Deals: n, Signalled: n}}, resp)
 	require.Zero(t, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, ana.ID), "no open task left with the departed owner")
 	require.Equal(t, n, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, resp.ToID))
 	require.Equal(t, 1, count(`SELECT count(*) FROM tasks WHERE owner_id = $1`, ana.ID), "closed tasks stay the departed owner's history")
@@ -63,7 +63,7 @@ func TestHandoverMovesEveryOpenDealAndTask(t *testing.T) {
 	again, err := svc.Handover(ctx, deals.HandoverRequest{From: "ana@vendor.test", To: "ben@vendor.test", Source: "cli"})
 	require.NoError(t, err)
 	require.Equal(t, deals.HandoverResponse{From: "ana@vendor.test", To: "Ben@vendor.test", FromID: ana.ID, ToID: resp.ToID,
-		Deals: n, AlreadyDone: n}, again, "the same handover again changes nothing")
+		FanOut: deals.FanOut{Deals: n, AlreadyDone: n}}, again, "the same handover again changes nothing")
 	require.Equal(t, n, count(`SELECT count(*) FROM inbound_events WHERE kind = 'owner_changed'`), "records nothing")
 	require.Equal(t, []string{"owner_changed/"}, told(t, ids[7]), "tells no deal again")
 	require.Zero(t, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, ana.ID))

@@ -281,6 +281,12 @@ type ScopeResponse struct {
 	// earlier call; closed meanwhile; pending (the deal's event is recorded, but Temporal did
 	// not answer: the sweeper delivers it, and so does the same call again); failed (the same
 	// call again completes them).
+	FanOut
+}
+
+// FanOut says what became of the event each deal of an owner or pipeline was told (a scope's
+// pause or resume, a handover); its fields are inlined in the answers that embed it.
+type FanOut struct {
 	Deals        int      `json:"deals"`
 	Signalled    int      `json:"signalled"`
 	AlreadyDone  int      `json:"already_done"`
@@ -290,6 +296,36 @@ type ScopeResponse struct {
 	Failed       int      `json:"failed"`
 	FailedDeals  []string `json:"failed_deals,omitempty"`
 	Message      string   `json:"message,omitempty"` // PendingMessage, when some are pending
+}
+
+// tally counts each deal's outcome (signalled, already_done, closed, pending, else failed
+// with its error) and returns the failures, each naming its deal.
+func (f *FanOut) tally(dealIDs, states []string, errs []error) []error {
+	f.Deals = len(dealIDs)
+	var failures []error
+	for i, st := range states {
+		switch st {
+		case "signalled":
+			f.Signalled++
+		case "already_done":
+			f.AlreadyDone++
+		case "closed":
+			f.Closed++
+		case "pending":
+			f.Pending++
+			f.PendingDeals = append(f.PendingDeals, dealIDs[i])
+		default:
+			f.Failed++
+			f.FailedDeals = append(f.FailedDeals, dealIDs[i])
+			failures = append(failures, fmt.Errorf("deal %s: %w", dealIDs[i], errs[i]))
+		}
+	}
+	sort.Strings(f.FailedDeals)
+	sort.Strings(f.PendingDeals)
+	if f.Pending > 0 {
+		f.Message = PendingMessage
+	}
+	return failures
 }
 
 // ErrPartial: an owner or pipeline pause is recorded but some of its deals could not be
@@ -514,30 +550,11 @@ func (s *Service) fanOut(ctx context.Context, resp ScopeResponse, ds []store.Dea
 		}()
 	}
 	wg.Wait()
-	resp.Deals = len(ds)
-	var errs []error
+	ids, states, outErrs := make([]string, len(ds)), make([]string, len(ds)), make([]error, len(ds))
 	for i, o := range outs {
-		switch o.state {
-		case "signalled":
-			resp.Signalled++
-		case "already_done":
-			resp.AlreadyDone++
-		case "closed":
-			resp.Closed++
-		case "pending":
-			resp.Pending++
-			resp.PendingDeals = append(resp.PendingDeals, ds[i].ID)
-		default:
-			resp.Failed++
-			resp.FailedDeals = append(resp.FailedDeals, ds[i].ID)
-			errs = append(errs, fmt.Errorf("deal %s: %w", ds[i].ID, o.err))
-		}
+		ids[i], states[i], outErrs[i] = ds[i].ID, o.state, o.err
 	}
-	sort.Strings(resp.FailedDeals)
-	sort.Strings(resp.PendingDeals)
-	if resp.Pending > 0 {
-		resp.Message = PendingMessage
-	}
+	errs := resp.tally(ids, states, outErrs)
 	if resp.Failed > 0 {
 		return resp, fmt.Errorf("%s %s: %d of %d open deals could not be signalled (run the same request again; it completes the rest): %w",
 			resp.Scope, resp.Key, resp.Failed, resp.Deals, errors.Join(append([]error{ErrPartial}, errs...)...))

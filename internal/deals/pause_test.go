@@ -137,7 +137,7 @@ func TestOwnerPauseReachesMoreDealsThanItSignalsAtOnce(t *testing.T) {
 	require.NoError(t, err)
 	require.True(t, held)
 	require.Equal(t, deals.ScopeResponse{Scope: "owner", Key: owner.ID, Owner: "ana@vendor.test", PauseID: pause.ID, Since: pause.Since.UTC(),
-		State: "paused", Deals: 20, Signalled: 20}, resp)
+		State: "paused", FanOut: deals.FanOut{Deals: 20, Signalled: 20}}, resp)
 	require.WithinDuration(t, time.Now(), resp.Since, time.Minute)
 	for _, id := range ids {
 		require.Equal(t, []string{"paused/owner"}, told(t, id), id)
