@@ -58,21 +58,5 @@ func printHandover(w io.Writer, resp deals.HandoverResponse) {
 		fmt.Fprintf(w, "%s has no %s; nothing to hand over to %s\n", resp.From, scope, to)
 		return
 	}
-	fmt.Fprintf(w, "  deals %d: told now %d, already told %d", resp.Deals, resp.Signalled, resp.AlreadyDone)
-	if resp.Closed > 0 {
-		fmt.Fprintf(w, ", closed meanwhile %d", resp.Closed)
-	}
-	if resp.Pending > 0 {
-		fmt.Fprintf(w, ", recorded and pending %d", resp.Pending)
-	}
-	fmt.Fprintf(w, ", failed %d\n", resp.Failed)
-	for _, id := range resp.PendingDeals {
-		fmt.Fprintf(w, "  recorded; delivery pending: deal %s\n", id)
-	}
-	if resp.Pending > 0 {
-		fmt.Fprintln(w, "  Temporal does not answer now; the sweeper (starter serve, or starter events sweep) delivers the pending ones once it does")
-	}
-	for _, id := range resp.FailedDeals {
-		fmt.Fprintf(w, "  not told: deal %s (run the same command again)\n", id)
-	}
+	printFanOut(w, resp.FanOut, "deals", "told now", "  not told: deal %s (run the same command again)\n")
 }

@@ -156,22 +156,29 @@ func printScope(w io.Writer, resp deals.ScopeResponse) {
 		fmt.Fprintf(w, "%s is not paused; nothing to resume\n", name)
 		return
 	}
-	fmt.Fprintf(w, "  open deals %d: signalled %d, already told %d", resp.Deals, resp.Signalled, resp.AlreadyDone)
-	if resp.Closed > 0 {
-		fmt.Fprintf(w, ", closed meanwhile %d", resp.Closed)
+	printFanOut(w, resp.FanOut, "open deals", "signalled", "  not signalled: deal %s\n")
+}
+
+// printFanOut prints what became of each deal's event (a scope's pause or resume, a
+// handover), in the words of the verb: what the deals are, what telling them was called,
+// and the line for a deal not told.
+func printFanOut(w io.Writer, f deals.FanOut, what, told, notTold string) {
+	fmt.Fprintf(w, "  %s %d: %s %d, already told %d", what, f.Deals, told, f.Signalled, f.AlreadyDone)
+	if f.Closed > 0 {
+		fmt.Fprintf(w, ", closed meanwhile %d", f.Closed)
 	}
-	if resp.Pending > 0 {
-		fmt.Fprintf(w, ", recorded and pending %d", resp.Pending)
+	if f.Pending > 0 {
+		fmt.Fprintf(w, ", recorded and pending %d", f.Pending)
 	}
-	fmt.Fprintf(w, ", failed %d\n", resp.Failed)
-	for _, id := range resp.PendingDeals {
+	fmt.Fprintf(w, ", failed %d\n", f.Failed)
+	for _, id := range f.PendingDeals {
 		fmt.Fprintf(w, "  recorded; delivery pending: deal %s\n", id)
 	}
-	if resp.Pending > 0 {
+	if f.Pending > 0 {
 		fmt.Fprintln(w, "  Temporal does not answer now; the sweeper (starter serve, or starter events sweep) delivers the pending ones once it does")
 	}
-	for _, id := range resp.FailedDeals {
-		fmt.Fprintf(w, "  not signalled: deal %s\n", id)
+	for _, id := range f.FailedDeals {
+		fmt.Fprintf(w, notTold, id)
 	}
 }
 
