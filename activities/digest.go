@@ -120,6 +120,31 @@ func (a *Activities) FindDigests(ctx context.Context, in FindDigestsInput) ([]Di
 	return due, nil
 }
 
+// DigestNowInput asks for one owner's digest of the local date it is at At, whatever the
+// hour: `starter user digest EMAIL now`.
+type DigestNowInput struct {
+	OwnerID string    `json:"owner_id"`
+	At      time.Time `json:"at"`
+}
+
+// DigestToday is the owner's digest of the local date it is at in.At in the owner's zone. An
+// owner who gets no digest (not a rep, digest off, paused) is bad input, not retried.
+func (a *Activities) DigestToday(ctx context.Context, in DigestNowInput) (DigestDue, error) {
+	o, ok, err := a.Store.DigestOwnerByID(ctx, in.OwnerID)
+	if err != nil {
+		return DigestDue{}, err
+	}
+	if !ok {
+		return DigestDue{}, temporal.NewNonRetryableApplicationError(
+			"owner "+in.OwnerID+" gets no digest now (not an enabled rep, digest off, or paused)", ErrTypeBadInput, nil)
+	}
+	c, err := digestCalendar(o)
+	if err != nil {
+		return DigestDue{}, err
+	}
+	return DigestDue{OwnerID: o.ID, LocalDate: in.At.In(c.Location()).Format(time.DateOnly)}, nil
+}
+
 // SendDigest sends one owner the digest of a local date: overdue and today's open tasks,
 // replies and the engine's own moves since the last digest, each with a link to its page.
 // The ledger claim comes first: a second attempt, round or worker sends nothing.
@@ -153,10 +178,18 @@ func (a *Activities) SendDigest(ctx context.Context, in DigestInput) (DigestResu
 		}
 		return DigestResult{}, temporal.NewApplicationError("another attempt holds the digest's claim", ErrTypeClaimBusy)
 	}
-	msg, err := a.composeDigest(ctx, o, c, day, in.At, claim.MessageID)
+	d, msg, err := a.composeDigest(ctx, o, c, day, in.At, claim.MessageID)
 	if err != nil {
 		_ = a.Store.ReleaseDigest(ctx, o.ID, day)
 		return DigestResult{}, err
+	}
+	if d.empty() {
+		// Nothing to tell: no email (an empty digest teaches reps to ignore the next one).
+		// The claim goes back, so a reply that arrives later in the hour still gets one.
+		if err := a.Store.ReleaseDigest(ctx, o.ID, day); err != nil {
+			return DigestResult{}, err
+		}
+		return DigestResult{Skipped: DigestNothingToReport}, nil
 	}
 	if _, err := a.Sender.Send(ctx, msg); err != nil {
 		f := mail.Classify(err)
@@ -186,6 +219,14 @@ type Digest struct {
 	TasksURL string
 }
 
+// empty says whether the digest lists nothing at all.
+func (d Digest) empty() bool {
+	return len(d.Overdue)+len(d.Today)+len(d.Replies)+len(d.Moves) == 0
+}
+
+// DigestNothingToReport is DigestResult.Skipped when the digest would list nothing.
+const DigestNothingToReport = "nothing to report"
+
 // DigestLine is one item of a digest with its page.
 type DigestLine struct {
 	Text string
@@ -200,7 +241,7 @@ func (a *Activities) publicBase() string {
 	return strings.TrimRight(base, "/")
 }
 
-func (a *Activities) composeDigest(ctx context.Context, o store.DigestOwner, c *calendar.Calendar, day, at time.Time, messageID string) (mail.Message, error) {
+func (a *Activities) composeDigest(ctx context.Context, o store.DigestOwner, c *calendar.Calendar, day, at time.Time, messageID string) (Digest, mail.Message, error) {
 	loc := c.Location()
 	start := time.Date(day.Year(), day.Month(), day.Day(), 0, 0, 0, 0, loc)
 	end := start.AddDate(0, 0, 1)
@@ -213,15 +254,15 @@ func (a *Activities) composeDigest(ctx context.Context, o store.DigestOwner, c *
 	}
 	tasks, err := a.Store.OpenTasks(ctx, store.OpenTaskFilter{OwnerID: o.ID, DueBefore: &end, Limit: store.MaxDigestItems})
 	if err != nil {
-		return mail.Message{}, err
+		return Digest{}, mail.Message{}, err
 	}
 	replies, err := a.Store.DigestReplies(ctx, o.ID, since)
 	if err != nil {
-		return mail.Message{}, err
+		return Digest{}, mail.Message{}, err
 	}
 	moves, err := a.Store.DigestEngineMoves(ctx, o.ID, since)
 	if err != nil {
-		return mail.Message{}, err
+		return Digest{}, mail.Message{}, err
 	}
 	base := a.publicBase()
 	dealURL := func(id string) string { return base + "/deals/" + id }
@@ -251,13 +292,13 @@ func (a *Activities) composeDigest(ctx context.Context, o store.DigestOwner, c *
 	}
 	var html strings.Builder
 	if err := digestHTML.Execute(&html, d); err != nil {
-		return mail.Message{}, err
+		return Digest{}, mail.Message{}, err
 	}
 	from := a.Mail.DefaultFrom
 	if from == "" {
 		from = "followup@" + a.Mail.MessageIDDomain
 	}
-	return mail.Message{
+	return d, mail.Message{
 		MessageID: messageID, From: from, To: o.Email,
 		Subject: fmt.Sprintf("Your morning: %d overdue, %d today, %d replies, %d moves", len(d.Overdue), len(d.Today), len(d.Replies), len(d.Moves)),
 		Text:    digestText(d), HTML: html.String(),

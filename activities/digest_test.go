@@ -132,3 +132,55 @@ func TestFindDigestsSkipsHolidaysPausesAndDigestOff(t *testing.T) {
 	require.False(t, res.Sent)
 	require.Empty(t, f.srv.Messages())
 }
+
+// A digest that would list nothing is not sent, and its claim goes back: a round later in
+// the hour, with a reply come in, sends it.
+func TestSendDigestWithNothingToReportSendsNothing(t *testing.T) {
+	t.Parallel()
+	f := newDigestFixture(t, "")
+	ctx := context.Background()
+	now := time.Now().UTC()
+	in := activities.DigestInput{DigestDue: activities.DigestDue{OwnerID: f.deal.OwnerID, LocalDate: now.Format(time.DateOnly)}, At: now}
+	res, err := f.acts.SendDigest(ctx, in)
+	require.NoError(t, err)
+	require.Equal(t, activities.DigestResult{Skipped: activities.DigestNothingToReport}, res)
+	require.Empty(t, f.srv.Messages())
+
+	_, _, err = f.st.RecordInboundMessage(ctx, store.InboundMessage{Key: "mid:r2@prospect.test", Source: "api",
+		From: "bob@prospect.test", Subject: "Re: pricing", Kind: "reply", Match: store.MatchSender,
+		Outcome: store.MessageEngaged, DealIDs: []string{f.deal.ID}})
+	require.NoError(t, err)
+	res, err = f.acts.SendDigest(ctx, activities.DigestInput{DigestDue: in.DigestDue, At: time.Now().UTC()})
+	require.NoError(t, err)
+	require.True(t, res.Sent)
+	require.Len(t, f.srv.WaitForMessages(t, 1, 5*time.Second), 1)
+}
+
+// DigestToday names the owner's local date, in the owner's zone, and refuses an owner who
+// gets no digest.
+func TestDigestTodayIsTheOwnersLocalDate(t *testing.T) {
+	t.Parallel()
+	f := newDigestFixture(t, "")
+	ctx := context.Background()
+	kiwi, err := f.st.CreateDeal(ctx, store.NewDeal{
+		Source: "crm", ExternalID: "dg-2", Title: "Kiwi rollout",
+		Owner:          store.OwnerInput{Email: "mere@vendor.test", Name: "Mere Rep", Zone: "Pacific/Auckland"},
+		Contact:        store.ContactInput{Email: "tama@prospect.test", FirstName: "Tama"},
+		CadenceVersion: cadence.DefaultVersion, EventID: "create:dg-2", SourceTime: time.Now(),
+	})
+	require.NoError(t, err)
+	_, err = f.st.AddUser(ctx, "mere@vendor.test", "Mere Rep", store.RoleRep)
+	require.NoError(t, err)
+	at := time.Date(2026, 12, 7, 20, 0, 0, 0, time.UTC) // 09:00 on the 8th in Auckland
+	due, err := f.acts.DigestToday(ctx, activities.DigestNowInput{OwnerID: kiwi.Deal.OwnerID, At: at})
+	require.NoError(t, err)
+	require.Equal(t, activities.DigestDue{OwnerID: kiwi.Deal.OwnerID, LocalDate: "2026-12-08"}, due)
+	due, err = f.acts.DigestToday(ctx, activities.DigestNowInput{OwnerID: f.deal.OwnerID, At: at})
+	require.NoError(t, err)
+	require.Equal(t, "2026-12-07", due.LocalDate, "Ana works in UTC")
+
+	_, err = f.st.SetDigestOff(ctx, "mere@vendor.test", true)
+	require.NoError(t, err)
+	_, err = f.acts.DigestToday(ctx, activities.DigestNowInput{OwnerID: kiwi.Deal.OwnerID, At: at})
+	require.ErrorContains(t, err, "gets no digest now")
+}

@@ -79,3 +79,25 @@ func TestDigestRoundWithNobodyDue(t *testing.T) {
 	require.NoError(t, env.GetWorkflowResult(&res))
 	require.Zero(t, res)
 }
+
+// A digest asked for now: the owner's local date from DigestToday, then the same SendDigest
+// as a round's, with the workflow's time.
+func TestDigestNowSendsTodaysDigest(t *testing.T) {
+	var suite testsuite.WorkflowTestSuite
+	env := suite.NewTestWorkflowEnvironment()
+	var acts *activities.Activities
+	env.RegisterActivity(acts)
+	due := activities.DigestDue{OwnerID: "o-1", LocalDate: "2026-12-08"}
+	env.OnActivity(acts.DigestToday, mock.Anything, mock.MatchedBy(func(in activities.DigestNowInput) bool {
+		return in.OwnerID == "o-1" && !in.At.IsZero()
+	})).Return(due, nil).Once()
+	env.OnActivity(acts.SendDigest, mock.Anything, mock.MatchedBy(func(in activities.DigestInput) bool {
+		return in.DigestDue == due && !in.At.IsZero()
+	})).Return(activities.DigestResult{Sent: true, MessageID: "m1@test"}, nil).Once()
+	env.ExecuteWorkflow(workflows.DigestNow, activities.DigestNowInput{OwnerID: "o-1"})
+	require.NoError(t, env.GetWorkflowError())
+	var res activities.DigestResult
+	require.NoError(t, env.GetWorkflowResult(&res))
+	require.Equal(t, activities.DigestResult{Sent: true, MessageID: "m1@test"}, res)
+	env.AssertExpectations(t)
+}

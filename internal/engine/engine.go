@@ -177,6 +177,7 @@ func NewWorkers(c client.Client, acts *activities.Activities, cfg config.Worker)
 	})
 	deals.RegisterWorkflow(workflows.DealWorkflow)
 	deals.RegisterWorkflow(workflows.DigestRound)
+	deals.RegisterWorkflow(workflows.DigestNow)
 	deals.RegisterActivity(acts)
 
 	sends = worker.New(c, workflows.SendTaskQueue, worker.Options{

@@ -105,3 +105,45 @@ func waitForMailTo(t *testing.T, s *smtptest.Server, to string, timeout time.Dur
 	t.Fatalf("no mail to %s within %s", to, timeout)
 	return smtptest.Received{}
 }
+
+// On the real stack, whatever the hour: a digest asked for now goes out once through the
+// worker with the rep's task; asked again the same day, it is not sent twice.
+func TestDigestAskedForNowOnTheRealStack(t *testing.T) {
+	t.Parallel()
+	e := newEnv(t, mainServer, "it-digest-now", fixturePipeline(time.Hour))
+	ctx := context.Background()
+	v := e.cadence.Version
+	d, err := e.svc.Create(ctx, deals.CreateRequest{Source: "crm", ExternalID: "dn-1", Title: "Pilot for dn-1", CadenceVersion: &v,
+		Owner:   store.OwnerInput{Email: "ana@vendor.test", Name: "Ana Rep"},
+		Contact: store.ContactInput{Email: "dn-1@prospect.test", FirstName: "Bob"}})
+	require.NoError(t, err)
+	_, err = e.store.AddUser(ctx, "ana@vendor.test", "Ana Rep", store.RoleRep)
+	require.NoError(t, err)
+	_, _, err = e.store.RecordInboundMessage(ctx, store.InboundMessage{Key: "mid:dn-reply@prospect.test", Source: "api",
+		From: "dn-1@prospect.test", Subject: "Re: next week", Kind: "reply", Match: store.MatchSender,
+		Outcome: store.MessageEngaged, DealIDs: []string{d.DealID}})
+	require.NoError(t, err)
+	e.start()
+
+	res, err := e.svc.DigestNow(ctx, "Ana@Vendor.test")
+	require.NoError(t, err)
+	require.True(t, res.Sent, "skipped: %s", res.Skipped)
+	digest := waitForMailTo(t, e.smtp, "ana@vendor.test", 10*time.Second)
+	require.Equal(t, res.MessageID, digest.MessageID)
+	text, _ := smtptest.Bodies(t, digest.Data)
+	require.Contains(t, text, "Re: next week")
+
+	again, err := e.svc.DigestNow(ctx, "ana@vendor.test")
+	require.NoError(t, err)
+	require.Equal(t, "sent already", again.Skipped)
+	n := 0
+	for _, m := range e.smtp.Messages() {
+		if m.To[0] == "ana@vendor.test" {
+			n++
+		}
+	}
+	require.Equal(t, 1, n)
+
+	_, err = e.svc.DigestNow(ctx, "dn-1@prospect.test")
+	require.ErrorIs(t, err, deals.ErrNotFound, "a contact is no owner")
+}
