@@ -93,6 +93,9 @@ What happens next:
   +30 s     a warning task: the deal is going stale (75% of the 40-second limit)
   +40 s     prospecting times out: the deals move to nurturing with their reason and a task for Ana
   +1 min    nurture emails; deal 2 (in qualification) goes stale after 2 minutes
+  then      Ana's morning digest, at once (else in her first business hour):
+              . .local/env.sh && .local/bin/starter user digest `+demoOwner+` now
+            it arrives on the mail page with her tasks, the replies and the deals that moved
 In the Temporal UI, search: DealStage = "nurturing"
 `)
 	return nil
