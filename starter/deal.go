@@ -49,6 +49,7 @@ func dealCreate(ctx context.Context, args []string, env config.Env, stdout, stde
 	fs.StringVar(&r.Contact.Country, "contact-country", "", "prospect's two-letter country code")
 	fs.StringVar(&r.Pipeline, "pipeline", "", "pipeline id (default: the built-in b2b-default)")
 	fs.Int64Var(&version, "cadence-version", -1, "cadence version to pin (default: the pipeline's latest published)")
+	valueFlags(fs, (*string)(&r.Amount), &r.Currency, &r.ExpectedCloseOn)
 	fs.BoolVar(&r.Import, "import", false, "an existing deal moved over from another system: its stage's clock starts now and its first email counts as sent (it is not sent)")
 	out := jsonOrText(fs, stdout)
 	if err := parseFlagsOnly(fs, args); err != nil {

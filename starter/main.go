@@ -70,6 +70,7 @@ func init() {
 		{"deal reopen", "DEAL [flags]", "reopen a closed deal", dealReopen},
 		{"deal pause", "DEAL [--until T]", "hold a deal's cadence (until resumed, or until T)", dealPause},
 		{"deal resume", "DEAL", "lift a deal's own pause; each step gets the time it had left", dealResume},
+		{"deal value", "DEAL [--amount A --currency C] [--close-on YYYY-MM-DD]", "set a deal's amount (exact decimal), currency and expected close date", dealValue},
 		{"deal show", "DEAL [--json]", "show a deal: stage, deadline, next actions and why, tasks, history", dealShow},
 		{"task done", "DEAL TASK-ID", "the owner completed a task (ids as deal show lists them)", verbOf(runTask, "done")},
 		{"task skip", "DEAL TASK-ID", "the owner skipped a task", verbOf(runTask, "skip")},

@@ -206,6 +206,10 @@ func (p Pipeline) ExitTask(e Engagement) *TaskSpec {
 type Stage struct {
 	ID       string `json:"id"`
 	Terminal bool   `json:"terminal,omitempty"` // won and lost: the deal closes once nothing is left to do
+	// Probability is the chance, 0 to 100, that a deal in the stage is won: the weight of its
+	// amount in the weighted pipeline. A terminal stage's is 100 (won) or 0 (lost). Unset
+	// (nil): no weight, and a terminal stage is won when its id is "won".
+	Probability *int `json:"probability,omitempty"`
 	// TimeLimit counts business time of the owner's calendar from stage entry; zero means none.
 	TimeLimit Duration `json:"time_limit"`
 	Steps     []Step   `json:"steps,omitempty"`
@@ -214,6 +218,40 @@ type Stage struct {
 	StaleTasks  []StaleTask `json:"stale_tasks,omitempty"`
 	OnExhausted *Move       `json:"on_exhausted,omitempty"` // what happens after the last step ran
 	OnEngaged   *OnEngaged  `json:"on_engaged,omitempty"`
+}
+
+// Won says whether a deal that closes in the stage is won: a terminal stage of probability
+// 100, or, with no probability declared, the one whose id is "won".
+func (s Stage) Won() bool {
+	if !s.Terminal {
+		return false
+	}
+	if s.Probability != nil {
+		return *s.Probability == 100
+	}
+	return s.ID == "won"
+}
+
+// HoldingStages are the non-terminal stages the pipeline's own rules move deals to (on_stale,
+// on_exhausted: nurturing): a deal there has left the funnel without being won or lost, so
+// a move into one is never an advance.
+func (p Pipeline) HoldingStages() map[string]bool {
+	out := map[string]bool{}
+	for _, s := range p.Stages {
+		var targets []string
+		if s.OnStale != nil {
+			targets = append(targets, s.OnStale.MoveTo)
+		}
+		if s.OnExhausted != nil {
+			targets = append(targets, s.OnExhausted.MoveTo)
+		}
+		for _, t := range targets {
+			if st, ok := p.Stage(t); ok && !st.Terminal {
+				out[t] = true
+			}
+		}
+	}
+	return out
 }
 
 // Step finds one of the stage's steps by id.
@@ -310,6 +348,14 @@ func (p Pipeline) Validate() error {
 			add("stage %q is defined twice", s.ID)
 		}
 		seen[s.ID] = true
+		if pr := s.Probability; pr != nil {
+			switch {
+			case *pr < 0 || *pr > 100:
+				add("stage %q probability: %d: want 0 to 100", s.ID, *pr)
+			case s.Terminal && *pr != 0 && *pr != 100:
+				add("stage %q probability: a terminal stage is won (100) or lost (0), not %d", s.ID, *pr)
+			}
+		}
 	}
 	if _, ok := p.Stage(p.Initial); !ok {
 		add("initial stage %q is not a stage of the pipeline", p.Initial)

@@ -184,9 +184,10 @@ func (l *loader) pipeline(f fileCadence) cadence.Pipeline {
 
 func (l *loader) stage(i int, s fileStage) cadence.Stage {
 	st := cadence.Stage{
-		ID:        s.ID,
-		Terminal:  s.Terminal,
-		TimeLimit: l.duration(stagePath(i)+".time_limit", s.TimeLimit, cadence.Duration{}),
+		ID:          s.ID,
+		Terminal:    s.Terminal,
+		Probability: s.Probability,
+		TimeLimit:   l.duration(stagePath(i)+".time_limit", s.TimeLimit, cadence.Duration{}),
 	}
 	for j, fs := range s.Steps {
 		if step, ok := l.step(stepPath(i, j), fs); ok {

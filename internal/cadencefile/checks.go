@@ -235,6 +235,8 @@ func modelPath(msg string, p cadence.Pipeline, f fileCadence) (path, hint string
 		switch {
 		case strings.HasSuffix(msg, "is defined twice"):
 			return stageIndexPath(f, m[1], 2) + ".id", ""
+		case strings.Contains(msg, " probability:"):
+			return base + ".probability", ""
 		case strings.Contains(msg, " time_limit:"), strings.Contains(msg, "has a time_limit but no on_stale"):
 			return base + ".time_limit", ""
 		case strings.Contains(msg, "has on_stale but no time_limit"), strings.Contains(msg, "has on_stale rungs but no time_limit"):

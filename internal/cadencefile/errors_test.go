@@ -63,3 +63,18 @@ func TestRenderReturnsTheBlankContactsOutput(t *testing.T) {
 	require.Error(t, err)
 	require.Contains(t, note, "with a contact known only by email address")
 }
+
+// A stage's probability is 0 to 100, and a terminal stage's is won (100) or lost (0); each
+// problem points at the key.
+func TestProbabilityIsAPercentageAndTerminalStagesAreWonOrLost(t *testing.T) {
+	t.Parallel()
+	src := "pipeline: x\nstages:\n  - id: a\n    probability: 150\n  - id: won\n    terminal: true\n    probability: 50\n"
+	_, err := Parse("x.yaml", []byte(src), nil)
+	require.ErrorContains(t, err, "x.yaml:4:18: stage \"a\" probability: 150: want 0 to 100")
+	require.ErrorContains(t, err, "x.yaml:7:18: stage \"won\" probability: a terminal stage is won (100) or lost (0), not 50")
+	f, err := Parse("x.yaml", []byte("pipeline: x\nstages:\n  - id: a\n    probability: 20\n  - id: closed\n    terminal: true\n    probability: 100\n  - id: won\n    terminal: true\n    probability: 0\n"), nil)
+	require.NoError(t, err)
+	require.Equal(t, 20, *f.Stages[0].Probability)
+	require.True(t, f.Stages[1].Won(), "probability 100 is won, whatever the id")
+	require.False(t, f.Stages[2].Won())
+}

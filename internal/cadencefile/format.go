@@ -37,6 +37,7 @@ type fileCalendar struct {
 type fileStage struct {
 	ID          string             `json:"id" jsonschema:"required,pattern=^[a-z][a-z0-9_-]*$,maxLength=63" jsonschema_description:"The stage's id: lower-case letters, digits, - or _."`
 	Terminal    bool               `json:"terminal,omitempty" jsonschema_description:"Won and lost: the deal closes once nothing is left to do in the stage."`
+	Probability *int               `json:"probability,omitempty" jsonschema:"minimum=0,maximum=100" jsonschema_description:"The chance, 0 to 100, that a deal in this stage is won: its amount's weight in the weighted pipeline and the forecast. A terminal stage is won (100) or lost (0); without it, the terminal stage whose id is won is the won one."`
 	TimeLimit   durationText       `json:"time_limit,omitempty" jsonschema_description:"Business time of the owner's calendar from stage entry after which on_stale applies, e.g. \"10 business days\"."`
 	Steps       []fileStep         `json:"steps,omitempty" jsonschema_description:"What happens in the stage, in order. Each step's after counts from the previous step (or stage entry)."`
 	OnStale     *fileStale         `json:"on_stale,omitempty" jsonschema_description:"What happens as time_limit passes: one move at the limit, or a ladder of warning tasks at shares of it ending with the move at 100%."`

@@ -20,6 +20,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/calendar"
+	"github.com/followup-engine/followup/internal/money"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/workflows"
 )
@@ -87,6 +88,12 @@ type CreateRequest struct {
 	// Import enters the start stage as an existing deal moved over from another system: the
 	// stage's clock starts now and its first email counts as already sent, so it is not sent.
 	Import bool `json:"import,omitempty"`
+	// The deal's value: an amount of decimal digits (a JSON string, or a number written the
+	// same way), its ISO 4217 currency, and the expected close date YYYY-MM-DD. A create
+	// that converges on an existing deal updates the value it names.
+	Amount          money.Amount `json:"amount,omitempty"`
+	Currency        string       `json:"currency,omitempty"`
+	ExpectedCloseOn string       `json:"expected_close_on,omitempty"`
 }
 
 // CreateResponse says what happened.
@@ -175,6 +182,10 @@ func (r *CreateRequest) validate() error {
 	checkText(&p, "contact company", r.Contact.Company, 200)
 	checkZone(&p, "contact zone", r.Contact.Zone)
 	checkCountry(&p, "contact country", r.Contact.Country)
+	r.Currency, r.ExpectedCloseOn = checkValue(&p, r.Amount, r.Currency, r.ExpectedCloseOn)
+	if r.Amount != "" && r.Currency == "" {
+		p.add("amount %s: needs a currency (an ISO 4217 code such as EUR)", r.Amount)
+	}
 	return p.err()
 }
 
@@ -225,6 +236,7 @@ func (s *Service) Create(ctx context.Context, r CreateRequest) (CreateResponse, 
 	created, err := s.Store.CreateDeal(ctx, store.NewDeal{
 		Source: r.Source, ExternalID: r.ExternalID, Title: r.Title, Owner: r.Owner, Contact: r.Contact,
 		CadenceVersion: cv.Version, EventID: r.EventID, SourceTime: r.SourceTime, Payload: payload,
+		Value: store.DealValue{Amount: r.Amount, Currency: r.Currency, ExpectedCloseOn: r.ExpectedCloseOn},
 	})
 	if err != nil {
 		return CreateResponse{}, err

@@ -47,6 +47,7 @@ type NewDeal struct {
 	EventID            string // the source's id of this create, for the inbound event
 	SourceTime         time.Time
 	Payload            []byte // the request as received, JSON
+	Value              DealValue
 }
 
 // Deal is a deal's row.
@@ -69,6 +70,8 @@ type Deal struct {
 	// StartError says why the deal's workflow could not start (its cadence version cannot
 	// be loaded); empty once the deal runs.
 	StartError string `json:"start_error,omitempty"`
+	// DealValue: amount, currency, expected close date (value.go writes them).
+	DealValue
 }
 
 // Closed reports whether PostgreSQL says the deal is closed.
@@ -82,12 +85,14 @@ type CreatedDeal struct {
 }
 
 const dealColumns = `d.id, d.owner_id, d.contact_id, d.title, d.cadence_version, cv.hash, d.stage, d.stage_visit,
-	d.stage_entered_at, d.stage_deadline, d.next_action_at, d.state, d.closed_at, d.revision, d.created_at, d.start_error`
+	d.stage_entered_at, d.stage_deadline, d.next_action_at, d.state, d.closed_at, d.revision, d.created_at, d.start_error,
+	coalesce(d.amount::text, ''), d.currency, coalesce(d.expected_close_on::text, '')`
 
 func scanDeal(row pgx.Row) (Deal, error) {
 	var d Deal
 	err := row.Scan(&d.ID, &d.OwnerID, &d.ContactID, &d.Title, &d.CadenceVersion, &d.CadenceHash, &d.Stage, &d.Visit,
-		&d.StageEnteredAt, &d.Deadline, &d.NextActionAt, &d.State, &d.ClosedAt, &d.Revision, &d.CreatedAt, &d.StartError)
+		&d.StageEnteredAt, &d.Deadline, &d.NextActionAt, &d.State, &d.ClosedAt, &d.Revision, &d.CreatedAt, &d.StartError,
+		&d.Amount, &d.Currency, &d.ExpectedCloseOn)
 	return d, err
 }
 
@@ -110,6 +115,13 @@ func (s *Store) CreateDeal(ctx context.Context, nd NewDeal) (CreatedDeal, error)
 			out.Created = true
 		case err != nil:
 			return fmt.Errorf("look up external id: %w", err)
+		}
+		if !nd.Value.IsZero() {
+			// A create that names a value sets it, on a new deal or one it converges on (a
+			// CRM's later create carries the amount as it is now).
+			if _, err := setDealValue(ctx, tx, dealID, ValueChange{DealValue: nd.Value, Source: nd.Source}); err != nil {
+				return err
+			}
 		}
 		out.Deal, err = scanDeal(tx.QueryRow(ctx, `SELECT `+dealColumns+`
 			FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version WHERE d.id = $1`, dealID))
