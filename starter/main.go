@@ -103,6 +103,7 @@ func init() {
 			"and tasks, an integration posts events", userAdd},
 		{"user list", "", "the users and their roles", userList},
 		{"user disable", "EMAIL", "disable a user: their tokens stop working at once", userDisable},
+		{"user enable", "EMAIL", "enable a disabled user again: their tokens that were not revoked work again", userEnable},
 		{"user digest", "EMAIL on|off", "the rep's morning digest email (first business hour of each business day)", userDigest},
 		{"user password", "EMAIL", "set the password a user logs in to the pages with (read from stdin)", userPassword},
 		{"token create", "EMAIL --name NAME", "a new API token for a user, shown once (stored as a hash)", tokenCreate},

@@ -100,6 +100,29 @@ func userDisable(ctx context.Context, args []string, env config.Env, stdout, std
 	})
 }
 
+// userEnable handles `starter user enable EMAIL`, the inverse of user disable: the user's
+// tokens that were not revoked work again.
+func userEnable(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
+	fs := newFlags("user enable", stderr)
+	out := jsonOrText(fs, stdout)
+	rest, err := parseExactly(fs, args, 1, "usage: starter user enable EMAIL")
+	if err != nil {
+		return err
+	}
+	st, closeAll, err := openStore(ctx, env)
+	if err != nil {
+		return err
+	}
+	defer closeAll()
+	u, err := st.EnableUser(ctx, rest[0])
+	if err != nil {
+		return err
+	}
+	return printAnswer(out, u, func(w io.Writer, u store.User) {
+		fmt.Fprintf(w, "user %s enabled: their tokens that were not revoked work again\n", u.Email)
+	})
+}
+
 // tokenCreate handles `starter token create EMAIL --name NAME`: the token is printed once.
 func tokenCreate(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("token create", stderr)

@@ -10,8 +10,8 @@ import (
 	"github.com/followup-engine/followup/internal/pgtest"
 )
 
-// Users and tokens from the CLI: a token is printed once and never listed; revoking and
-// disabling are final; bad input exits 2.
+// Users and tokens from the CLI: a token is printed once and never listed; revoking is
+// final, disabling lasts until the user is enabled again; bad input exits 2.
 func TestUsersAndTokens(t *testing.T) {
 	t.Parallel()
 	env := config.MapEnv{"DATABASE_URL": pgtest.NewDatabase(t), "TEMPORAL_ADDRESS": "127.0.0.1:1"}
@@ -43,6 +43,20 @@ func TestUsersAndTokens(t *testing.T) {
 	require.Contains(t, runCLI(t, env, "token", "list").stdout, "dead: the user is disabled", "a live token of a disabled user says so")
 	require.Contains(t, runCLI(t, env, "user", "list").stdout, "disabled")
 	require.Equal(t, 2, runCLI(t, env, "token", "create", "ana@vendor.test", "--name", "again").code, "no token for a disabled user")
+
+	r = runCLI(t, env, "user", "enable", "Ana@vendor.test")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Contains(t, r.stdout, "user ana@vendor.test enabled")
+	r = runCLI(t, env, "token", "list")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.NotContains(t, r.stdout, "dead", "the re-enabled user's live token works again")
+	require.Regexp(t, `(?m)^2\s+ana@vendor.test\s+phone\s+.*\slive$`, r.stdout)
+	require.Contains(t, r.stdout, "revoked", "a revoked token stays revoked")
+	require.NotContains(t, runCLI(t, env, "user", "list").stdout, "disabled")
+	r = runCLI(t, env, "user", "enable", "ana@vendor.test")
+	require.Equal(t, 0, r.code, "enabling twice changes nothing: %s", r.stderr)
+	require.Equal(t, 2, runCLI(t, env, "user", "enable", "nobody@vendor.test").code)
+	require.Equal(t, 0, runCLI(t, env, "user", "disable", "ana@vendor.test").code)
 
 	for _, bad := range [][]string{
 		{"user", "add", "not-an-email", "--role", "rep"}, {"user", "add", "bo@vendor.test", "--role", "admin"},

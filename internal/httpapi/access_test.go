@@ -122,7 +122,7 @@ func TestEveryRouteHasItsRoles(t *testing.T) {
 	}
 }
 
-// A token works until revoked or its user disabled; the bootstrap API_TOKEN keeps working;
+// A token works until revoked or its user disabled (and again once the user is enabled); the bootstrap API_TOKEN keeps working;
 // each event records the authenticated actor, whatever source the caller names.
 func TestTokensAndActors(t *testing.T) {
 	t.Parallel()
@@ -153,6 +153,21 @@ func TestTokensAndActors(t *testing.T) {
 	_, err = a.store.DisableUser(ctx, "ana@vendor.test")
 	require.NoError(t, err)
 	require.Equal(t, http.StatusUnauthorized, a.do("GET", "/api/deals/"+dealID, "", "Authorization", "Bearer "+rep).status, "disabled")
+	_, err = a.store.EnableUser(ctx, "ana@vendor.test")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusOK, a.do("GET", "/api/deals/"+dealID, "", "Authorization", "Bearer "+rep).status, "enabled again: the token works again")
+	tokens, err = a.store.Tokens(ctx)
+	require.NoError(t, err)
+	require.Equal(t, "ana@vendor.test", tokens[0].UserEmail, "newest first")
+	require.False(t, tokens[0].UserDisabled)
+	_, err = a.store.RevokeToken(ctx, tokens[0].ID)
+	require.NoError(t, err)
+	_, err = a.store.DisableUser(ctx, "ana@vendor.test")
+	require.NoError(t, err)
+	_, err = a.store.EnableUser(ctx, "ana@vendor.test")
+	require.NoError(t, err)
+	require.Equal(t, http.StatusUnauthorized, a.do("GET", "/api/deals/"+dealID, "", "Authorization", "Bearer "+rep).status,
+		"enabling a user does not bring back a revoked token")
 	require.NotContains(t, a.logs.String(), rep, "tokens never appear in logs")
 	require.NotContains(t, a.logs.String(), crm)
 }

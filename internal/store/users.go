@@ -84,6 +84,32 @@ func (s *Store) DisableUser(ctx context.Context, email string) (User, error) {
 	return u, err
 }
 
+// EnableUser enables a disabled user again: their tokens that were not revoked work again
+// (UserByToken reads only enabled users). ErrNotFound for an unknown email; enabling an
+// enabled user changes nothing.
+func (s *Store) EnableUser(ctx context.Context, email string) (User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx, `UPDATE users SET disabled_at = NULL WHERE lower(email) = lower($1)
+		RETURNING id, email, name, role, disabled_at, created_at`, email).
+		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.DisabledAt, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("user %s: %w", email, ErrNotFound)
+	}
+	return u, err
+}
+
+// UserByEmail is the user with that email (in any case), enabled or not; ErrNotFound when
+// there is none.
+func (s *Store) UserByEmail(ctx context.Context, email string) (User, error) {
+	var u User
+	err := s.pool.QueryRow(ctx, `SELECT id, email, name, role, disabled_at, created_at FROM users WHERE lower(email) = lower($1)`, email).
+		Scan(&u.ID, &u.Email, &u.Name, &u.Role, &u.DisabledAt, &u.CreatedAt)
+	if errors.Is(err, pgx.ErrNoRows) {
+		return User{}, fmt.Errorf("user %s: %w", email, ErrNotFound)
+	}
+	return u, err
+}
+
 // APIToken is a token as listed: never the token itself.
 type APIToken struct {
 	ID         int64      `json:"id"`
