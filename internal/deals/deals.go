@@ -38,6 +38,9 @@ var (
 	// ErrEventIDTaken: the request's (source, event id) already names another request (another
 	// deal, kind or payload); the error (*store.EventIDTakenError) names the event holding it.
 	ErrEventIDTaken = store.ErrEventIDTaken
+	// ErrCannotHoldDeals: a handover's target is a user who may not hold deals (disabled, or
+	// of a role other than rep or ops); nothing was written.
+	ErrCannotHoldDeals = errors.New("the user may not hold deals")
 )
 
 // ValidationError lists what is wrong with a request; nothing was written.

@@ -21,7 +21,9 @@ import (
 //
 // The new owner is created from the email if no owner has it, as a create naming only the
 // owner's email would (the pipeline's calendar, the default sender); the answer says so
-// (to_created), so a mistyped address shows. Neither owner may be paused: the moved deals
+// (to_created), so a mistyped address shows. When the email is a user's, that user must be
+// enabled and a rep or ops (ErrCannotHoldDeals): an integration, or someone disabled, would
+// hold deals no one works. Neither owner may be paused: the moved deals
 // would keep the old owner's pause (which its resume would no longer reach) or miss the new
 // owner's; resume the owner first.
 
@@ -127,6 +129,9 @@ func (s *Service) Handover(ctx context.Context, r HandoverRequest) (HandoverResp
 	if err := s.checkNotPaused(ctx, from); err != nil {
 		return HandoverResponse{}, err
 	}
+	if err := s.checkCanHold(ctx, r.To); err != nil {
+		return HandoverResponse{}, err
+	}
 	if to, err := s.Store.OwnerByEmail(ctx, r.To); err == nil {
 		if err := s.checkNotPaused(ctx, to); err != nil {
 			return HandoverResponse{}, err
@@ -150,6 +155,24 @@ func (s *Service) Handover(ctx context.Context, r HandoverRequest) (HandoverResp
 		return resp, err
 	}
 	return s.tellHandover(ctx, resp, ds, base)
+}
+
+// checkCanHold refuses a handover to a user who may not hold deals: a disabled one, or an
+// integration (ErrCannotHoldDeals). An email that is no user's (an owner without a login, or
+// a new one) may hold deals, as before users existed.
+func (s *Service) checkCanHold(ctx context.Context, email string) error {
+	u, err := s.Store.UserByEmail(ctx, email)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		return nil
+	case err != nil:
+		return err
+	case u.DisabledAt != nil:
+		return fmt.Errorf("to: user %s is disabled (starter user enable %s, or hand over to another owner): %w", u.Email, u.Email, ErrCannotHoldDeals)
+	case u.Role != store.RoleRep && u.Role != store.RoleOps:
+		return fmt.Errorf("to: user %s has role %s; only a rep or ops user holds deals: %w", u.Email, u.Role, ErrCannotHoldDeals)
+	}
+	return nil
 }
 
 func (s *Service) checkNotPaused(ctx context.Context, o store.Owner) error {

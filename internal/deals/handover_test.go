@@ -155,6 +155,94 @@ func TestHandoverRefuses(t *testing.T) {
 	require.ErrorIs(t, err, store.ErrNotFound, "a refused handover creates no owner")
 }
 
+// A handover to a user who may not hold deals (disabled, or an integration) is refused and
+// writes nothing; to an email that is no user's, or to an enabled rep, it goes ahead.
+func TestHandoverRefusesAUserWhoMayNotHoldDeals(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	id := create(t, svc, "hu-1", "joe@vendor.test")
+	for _, u := range []struct {
+		email string
+		role  store.Role
+	}{{"kim@vendor.test", store.RoleRep}, {"crm@vendor.test", store.RoleIntegration}, {"lou@vendor.test", store.RoleOps}} {
+		_, err := svc.Store.AddUser(ctx, u.email, "", u.role)
+		require.NoError(t, err)
+	}
+	_, err := svc.Store.DisableUser(ctx, "kim@vendor.test")
+	require.NoError(t, err)
+	count := func(query string) int {
+		var c int
+		require.NoError(t, svc.Store.Pool().QueryRow(ctx, query).Scan(&c))
+		return c
+	}
+	before := [3]int{count(`SELECT count(*) FROM owners`), count(`SELECT count(*) FROM inbound_events`), count(`SELECT count(*) FROM deals WHERE owner_id = (SELECT id FROM owners WHERE email = 'joe@vendor.test')`)}
+
+	_, err = svc.Handover(ctx, deals.HandoverRequest{From: "joe@vendor.test", To: "KIM@vendor.test", Source: "cli"})
+	require.ErrorIs(t, err, deals.ErrCannotHoldDeals)
+	require.Contains(t, err.Error(), "disabled")
+	_, err = svc.Handover(ctx, deals.HandoverRequest{From: "joe@vendor.test", To: "crm@vendor.test", Source: "cli"})
+	require.ErrorIs(t, err, deals.ErrCannotHoldDeals)
+	require.Contains(t, err.Error(), "role integration")
+	require.Equal(t, before, [3]int{count(`SELECT count(*) FROM owners`), count(`SELECT count(*) FROM inbound_events`), count(`SELECT count(*) FROM deals WHERE owner_id = (SELECT id FROM owners WHERE email = 'joe@vendor.test')`)},
+		"a refused handover writes nothing")
+
+	_, err = svc.Store.EnableUser(ctx, "kim@vendor.test")
+	require.NoError(t, err)
+	resp, err := svc.Handover(ctx, deals.HandoverRequest{From: "joe@vendor.test", To: "kim@vendor.test", Source: "cli"})
+	require.NoError(t, err, "an enabled rep holds deals")
+	require.Equal(t, 1, resp.Moved)
+	resp, err = svc.Handover(ctx, deals.HandoverRequest{From: "kim@vendor.test", To: "lou@vendor.test", Source: "cli"})
+	require.NoError(t, err, "so does ops")
+	require.Equal(t, 1, resp.Moved)
+	resp, err = svc.Handover(ctx, deals.HandoverRequest{From: "lou@vendor.test", To: "max@vendor.test", Source: "cli"})
+	require.NoError(t, err, "an email that is no user's is an owner as before")
+	require.Equal(t, 1, resp.Moved)
+	d, err := svc.Store.DealByID(ctx, id)
+	require.NoError(t, err)
+	require.Equal(t, resp.ToID, d.OwnerID)
+}
+
+// An open task the departing rep holds on a closed deal (a reply's task outlives the close)
+// goes to the new owner too; the closed deal stays the departed owner's history. A repeat
+// changes nothing.
+func TestHandoverMovesOpenTasksOfClosedDeals(t *testing.T) {
+	t.Parallel()
+	svc := newService(t)
+	ctx := context.Background()
+	open := create(t, svc, "hc-open", "nia@vendor.test")
+	closed := create(t, svc, "hc-closed", "nia@vendor.test")
+	task := func(dealID, step string) {
+		_, err := svc.Store.CreateTask(ctx, store.NewTask{DealID: dealID, Visit: 1, StepID: step, Occurrence: 1,
+			Kind: "call", Title: "Call back", DueAt: time.Now().Add(time.Hour), At: time.Now()})
+		require.NoError(t, err)
+	}
+	task(open, "call")
+	task(closed, "reply")
+	_, err := svc.Store.Pool().Exec(ctx, `UPDATE deals SET state = 'closed' WHERE id = $1`, closed)
+	require.NoError(t, err)
+	nia, err := svc.Store.OwnerByEmail(ctx, "nia@vendor.test")
+	require.NoError(t, err)
+	count := func(query string, args ...any) int {
+		var c int
+		require.NoError(t, svc.Store.Pool().QueryRow(ctx, query, args...).Scan(&c))
+		return c
+	}
+
+	resp, err := svc.Handover(ctx, deals.HandoverRequest{From: "nia@vendor.test", To: "oli@vendor.test", Source: "cli"})
+	require.NoError(t, err)
+	require.Equal(t, 1, resp.Moved, "only the open deal moves")
+	require.Zero(t, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, nia.ID), "no open task left with the departed owner")
+	require.Equal(t, 2, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, resp.ToID))
+	require.Equal(t, 1, count(`SELECT count(*) FROM deals WHERE owner_id = $1 AND state = 'closed'`, nia.ID), "the closed deal stays hers")
+
+	again, err := svc.Handover(ctx, deals.HandoverRequest{From: "nia@vendor.test", To: "oli@vendor.test", Source: "cli"})
+	require.NoError(t, err)
+	require.Zero(t, again.Moved)
+	require.Zero(t, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, nia.ID))
+	require.Equal(t, 2, count(`SELECT count(*) FROM tasks WHERE owner_id = $1 AND state = 'open'`, resp.ToID))
+}
+
 // An owner_changed event left in received (Temporal was down) is delivered by the sweeper,
 // unless the deal has been handed on since: then it is moot.
 func TestSweeperDeliversAHandoverUnlessTheDealMovedOn(t *testing.T) {

@@ -83,6 +83,24 @@ func TestOwnerHandoverRefusals(t *testing.T) {
 	r := a.do("POST", "/api/owners/ana@vendor.test/handover", `{"to":"ben@vendor.test"}`, "Authorization", "Bearer "+rep)
 	require.Equal(t, http.StatusForbidden, r.status, r.raw)
 
+	// To a user who may not hold deals (an integration, a disabled user): 409, nothing written.
+	ctx := context.Background()
+	_, err := a.store.AddUser(ctx, "crm@vendor.test", "", store.RoleIntegration)
+	require.NoError(t, err)
+	_, err = a.store.AddUser(ctx, "dora@vendor.test", "Dora", store.RoleRep)
+	require.NoError(t, err)
+	_, err = a.store.DisableUser(ctx, "dora@vendor.test")
+	require.NoError(t, err)
+	before = a.writes()
+	for to, want := range map[string]string{"crm@vendor.test": "has role integration", "DORA@vendor.test": "is disabled"} {
+		r = a.do("POST", "/api/owners/ana@vendor.test/handover", `{"to":"`+to+`"}`)
+		require.Equal(t, http.StatusConflict, r.status, r.raw)
+		require.Contains(t, text(r), want)
+		_, err = a.store.OwnerByEmail(ctx, to)
+		require.ErrorIs(t, err, store.ErrNotFound, "a refused handover creates no owner")
+	}
+	require.Equal(t, before, a.writes(), "refused handovers write nothing")
+
 	// A paused owner hands nothing over.
 	r = a.do("POST", "/api/owners/ana@vendor.test/pause", "")
 	require.Equal(t, http.StatusAccepted, r.status, r.raw)
@@ -91,6 +109,6 @@ func TestOwnerHandoverRefusals(t *testing.T) {
 	require.Equal(t, http.StatusBadRequest, r.status, r.raw)
 	require.Contains(t, text(r), "resume the owner before a handover")
 	require.Equal(t, before, a.writes(), "refused handovers write nothing")
-	_, err := a.store.OwnerByEmail(context.Background(), "ben@vendor.test")
+	_, err = a.store.OwnerByEmail(ctx, "ben@vendor.test")
 	require.ErrorIs(t, err, store.ErrNotFound, "and create no owner")
 }

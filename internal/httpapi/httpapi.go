@@ -247,7 +247,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, http.StatusNotFound, err.Error(), nil)
 	case errors.Is(err, deals.ErrDealClosed):
 		writeProblem(w, http.StatusConflict, err.Error()+"; reopen it with POST /api/deals/{deal}/reopen", nil)
-	case errors.Is(err, deals.ErrNotClosed), errors.Is(err, deals.ErrTaskNotOpen), errors.Is(err, deals.ErrEventIDTaken):
+	case errors.Is(err, deals.ErrNotClosed), errors.Is(err, deals.ErrTaskNotOpen), errors.Is(err, deals.ErrEventIDTaken),
+		errors.Is(err, deals.ErrCannotHoldDeals):
 		writeProblem(w, http.StatusConflict, err.Error(), nil)
 	case errors.Is(err, deals.ErrUnknownStage), errors.Is(err, deals.ErrCadenceCannotRun):
 		writeProblem(w, http.StatusUnprocessableEntity, err.Error(), nil)

@@ -9,9 +9,11 @@ import (
 )
 
 // An owner handover moves a departing rep's open deals (all, or one pipeline's) to another
-// owner: deals.owner_id, and the open tasks of those deals (tasks.owner_id). Each moved deal
-// gets one owner_changed inbound event, recorded in the same transaction as the move, so the
-// deal's workflow hears of it (it reloads its calendars) even if the process stops before
+// owner: deals.owner_id, and the open tasks of those deals (tasks.owner_id), and the open
+// tasks the owner holds on closed deals of the same scope (a reply's task outlives the
+// close; the closed deal itself stays theirs, as history). Each moved deal gets one
+// owner_changed inbound event, recorded in the same transaction as the move, so the deal's
+// workflow hears of it (it reloads its calendars) even if the process stops before
 // signalling: the sweeper sends it then. The event's payload names the handover (from, to,
 // pipeline), which is how a repeat of the same handover finds the deals it moved earlier.
 
@@ -95,6 +97,14 @@ func (s *Store) HandOver(ctx context.Context, h Handover, payload func(dealID, e
 			UPDATE tasks t SET owner_id = d.owner_id FROM deals d
 			WHERE t.deal_id = d.id AND t.owner_id = $1 AND t.state = 'open' AND d.owner_id <> $1`, h.From); err != nil {
 			return fmt.Errorf("move open tasks: %w", err)
+		}
+		// A closed deal stays with the departed owner, but a task left open on it goes to the
+		// new owner, so that no open task stays with someone who left. A repeat finds none.
+		if _, err := tx.Exec(ctx, `
+			UPDATE tasks t SET owner_id = $2 FROM deals d JOIN cadence_versions cv ON cv.version = d.cadence_version
+			WHERE t.deal_id = d.id AND t.owner_id = $1 AND t.state = 'open' AND d.state <> 'open'
+				AND ($3 = '' OR cv.pipeline_id = $3)`, h.From, h.To, h.Pipeline); err != nil {
+			return fmt.Errorf("move the open tasks of closed deals: %w", err)
 		}
 		rows, err = tx.Query(ctx, `
 			SELECT DISTINCT ON (e.deal_id) e.deal_id, e.id, e.source_event_id, e.state, d.state = 'open'
