@@ -155,6 +155,9 @@ func printDetails(w io.Writer, det deals.Details) {
 	state := d.State
 	fmt.Fprintf(tw, "Deal\t%s\t%s\n", d.ID, d.Title)
 	fmt.Fprintf(tw, "State\t%s\tcadence version %d\n", state, d.CadenceVersion)
+	if o := det.Timeline.Owner; o.Email != "" {
+		fmt.Fprintf(tw, "Owner\t%s\t\n", ownerLine(o))
+	}
 	stage, entered, deadline := d.Stage, d.StageEnteredAt, d.Deadline
 	if det.Live != nil {
 		stage, entered = det.Live.Stage, &det.Live.EnteredAt
@@ -234,6 +237,14 @@ func printDetails(w io.Writer, det deals.Details) {
 		st := e.SourceTime
 		fmt.Fprintf(tw, "  #%d %s\t%s %s/%s\t%s %s\n", e.ID, ts(&st), e.Kind, e.Source, e.SourceEventID, e.State, e.Reason)
 	}
+}
+
+// ownerLine is "Name <email>", or the email alone for an owner without a name.
+func ownerLine(o store.DealOwner) string {
+	if o.Name == "" {
+		return o.Email
+	}
+	return o.Name + " <" + o.Email + ">"
 }
 
 func stageOfVisit(det deals.Details, visit int) string {

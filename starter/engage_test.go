@@ -51,6 +51,17 @@ func TestEngageAndTaskVerbs(t *testing.T) {
 	r = runCLI(t, env, "deal", "show", "hubspot:hs-9")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, fmt.Sprintf("#%d [open] Call Bob", task.ID), "deal show lists task ids")
+	require.Regexp(t, `(?m)^Owner +ana@vendor.test\s*$`, r.stdout, "an owner without a name: the email")
+	_, err = pool.Exec(ctx, `UPDATE owners SET name = 'Ana Rep' WHERE email = 'ana@vendor.test'`)
+	require.NoError(t, err)
+	r = runCLI(t, env, "deal", "show", "hubspot:hs-9")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `(?m)^Owner +Ana Rep <ana@vendor.test>\s*$`, r.stdout, "deal show names the owner")
+	r = runCLI(t, env, "deal", "show", "hubspot:hs-9", "--json")
+	require.Equal(t, 0, r.code, r.stderr)
+	var det deals.Details
+	require.NoError(t, json.Unmarshal([]byte(r.stdout), &det))
+	require.Equal(t, store.DealOwner{ID: det.Timeline.Deal.OwnerID, Email: "ana@vendor.test", Name: "Ana Rep"}, det.Timeline.Owner)
 
 	r = runCLI(t, env, "task", "done", "hubspot:hs-9", fmt.Sprint(task.ID), "--note", "talked 10 min")
 	require.Equal(t, 0, r.code, r.stderr)

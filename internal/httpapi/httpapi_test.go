@@ -279,6 +279,8 @@ func TestShowReadsPostgreSQLWithoutAWorker(t *testing.T) {
 		require.Equal(t, id, deal["id"])
 		require.Equal(t, "prospecting", deal["stage"])
 		require.Len(t, r.body["events"], 1)
+		require.Equal(t, map[string]any{"id": deal["owner_id"], "email": "ana@vendor.test", "name": "Ana Rep"}, r.body["owner"],
+			"the owner by email and name, beside deal.owner_id")
 	}
 	require.Equal(t, http.StatusNotFound, a.do("GET", "/api/deals/00000000-0000-0000-0000-000000000000", "").status)
 	require.Equal(t, http.StatusNotFound, a.do("GET", "/api/nowhere", "").status)

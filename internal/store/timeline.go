@@ -11,11 +11,19 @@ import (
 // answers even when no worker runs.
 type Timeline struct {
 	Deal        Deal            `json:"deal"`
+	Owner       DealOwner       `json:"owner"` // who holds the deal (Deal.OwnerID), by email and name
 	Transitions []Transition    `json:"transitions"`
 	Planned     []PlannedAction `json:"planned"`
 	Tasks       []Task          `json:"tasks"`
 	Emails      []LedgerEntry   `json:"emails"`
 	Events      []EventRow      `json:"events"`
+}
+
+// DealOwner is the owner of a deal as a timeline shows it.
+type DealOwner struct {
+	ID    string `json:"id"`
+	Email string `json:"email"`
+	Name  string `json:"name"` // empty when the owner has none
 }
 
 // EventRow is one inbound event as recorded.
@@ -35,6 +43,11 @@ func (s *Store) DealTimeline(ctx context.Context, dealID string) (Timeline, erro
 	var tl Timeline
 	var err error
 	if tl.Deal, err = s.DealByID(ctx, dealID); err != nil {
+		return Timeline{}, err
+	}
+	tl.Owner.ID = tl.Deal.OwnerID
+	if err = s.pool.QueryRow(ctx, `SELECT email, name FROM owners WHERE id = $1`, tl.Deal.OwnerID).
+		Scan(&tl.Owner.Email, &tl.Owner.Name); err != nil {
 		return Timeline{}, err
 	}
 	if tl.Transitions, err = s.Transitions(ctx, dealID); err != nil {
