@@ -252,7 +252,8 @@ func openAPIPath(path string) string {
 
 // The OpenAPI document served at /api/openapi.json, without a token, is a valid OpenAPI 3
 // document (kin-openapi) that lists exactly the routes the server serves: the index is
-// built from the route table the mux is built from.
+// built from the route table the mux is built from. Each operation's x-roles are the roles
+// the role × route table (routeAccess, as the index tells it) lets call it.
 func TestOpenAPIDocumentListsEveryRouteServed(t *testing.T) {
 	t.Parallel()
 	w := httptest.NewRecorder()
@@ -282,6 +283,7 @@ func TestOpenAPIDocumentListsEveryRouteServed(t *testing.T) {
 		op := doc.Paths.Find(openAPIPath(r.Path)).GetOperation(r.Method)
 		public := op.Security != nil && len(*op.Security) == 0
 		require.Equal(t, r.Auth == "none", public, "%s: the document's security says auth %s", key, r.Auth)
+		requireDocumentedRoles(t, key, op, r)
 	}
 	for key := range documented {
 		require.True(t, served[key], "openapi.json lists %s, which the server does not serve", key)
@@ -296,4 +298,47 @@ func TestOpenAPIDocumentListsEveryRouteServed(t *testing.T) {
 	require.Equal(t, len(served), len(documented), strings.Join(keys, "\n"))
 	require.Equal(t, "/api/deals/{deal}", openAPIPath("/api/deals/{deal}"))
 	require.Equal(t, "/files/{rest}", openAPIPath("/files/{rest...}"), fmt.Sprint("wildcards translate"))
+}
+
+// requireDocumentedRoles holds an operation's roles to the index's, which routeAccess makes:
+// x-roles lists them (a rep's "(own)" is in the description), the description names them,
+// and a route behind the token documents 401 and 403 with the API's error body.
+func requireDocumentedRoles(t *testing.T, key string, op *openapi3.Operation, r indexEntry) {
+	t.Helper()
+	if r.Auth == "none" {
+		require.NotContains(t, op.Extensions, "x-roles", "%s is public", key)
+		require.Nil(t, op.Responses.Value("403"), "%s is public", key)
+		return
+	}
+	var want []string
+	for _, role := range r.Roles {
+		want = append(want, strings.TrimSuffix(role, " (own)"))
+	}
+	raw, ok := op.Extensions["x-roles"]
+	require.True(t, ok, "%s: no x-roles in openapi.json (routeAccess says %v)", key, r.Roles)
+	var got []string
+	b, err := json.Marshal(raw)
+	require.NoError(t, err)
+	require.NoError(t, json.Unmarshal(b, &got), "%s: x-roles is a list of roles", key)
+	require.Equal(t, want, got, "%s: openapi.json's x-roles differ from routeAccess", key)
+	require.True(t, strings.HasPrefix(op.Description, "Roles: "), "%s: the description names the roles", key)
+	for _, role := range r.Roles {
+		if role == "rep (own)" {
+			role = "rep (only"
+		}
+		require.Contains(t, op.Description, role, key)
+	}
+	if !slices.Contains(want, "rep") {
+		require.NotContains(t, op.Description, "rep", key)
+	}
+	if !slices.Contains(want, "integration") {
+		require.NotContains(t, op.Description, "integration", key)
+	}
+	for _, status := range []string{"401", "403"} {
+		resp := op.Responses.Value(status)
+		require.NotNil(t, resp, "%s: no %s answer in openapi.json", key, status)
+		mt := resp.Value.Content.Get("application/json")
+		require.NotNil(t, mt, "%s %s", key, status)
+		require.Equal(t, "#/components/schemas/Problem", mt.Schema.Ref, "%s %s: the error body", key, status)
+	}
 }
