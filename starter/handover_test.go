@@ -50,6 +50,18 @@ func TestOwnerHandoverVerb(t *testing.T) {
 	}
 	require.Equal(t, before, tableCounts(t, dbURL), "refusals write nothing")
 
+	// To a user who may not hold deals: exit 2, nothing written.
+	require.Equal(t, 0, runCLI(t, env, "user", "add", "crm@vendor.test", "--role", "integration").code)
+	require.Equal(t, 0, runCLI(t, env, "user", "add", "cy@vendor.test", "--role", "rep").code)
+	require.Equal(t, 0, runCLI(t, env, "user", "disable", "cy@vendor.test").code)
+	before = tableCounts(t, dbURL)
+	for to, want := range map[string]string{"crm@vendor.test": "has role integration", "cy@vendor.test": "is disabled"} {
+		r := runCLI(t, env, "owner", "handover", "ana@vendor.test", to)
+		require.Equal(t, 2, r.code, r.stderr)
+		require.Contains(t, r.stderr, want)
+	}
+	require.Equal(t, before, tableCounts(t, dbURL), "refusals write nothing")
+
 	r := runCLI(t, env, "owner", "handover", "ana@vendor.test", "ben@vendor.test")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, "ana@vendor.test's open deals moved to ben@vendor.test: 2, with their open tasks")
