@@ -14,7 +14,7 @@ func isInputError(err error) bool {
 	var v *deals.ValidationError
 	return errors.As(err, &v) || errors.Is(err, deals.ErrNotFound) || errors.Is(err, deals.ErrDealClosed) ||
 		errors.Is(err, deals.ErrNotClosed) || errors.Is(err, deals.ErrUnknownStage) || errors.Is(err, deals.ErrTaskNotOpen) ||
-		errors.Is(err, deals.ErrEventIDTaken) || errors.Is(err, store.ErrUserExists) || errors.Is(err, deals.ErrCannotHoldDeals)
+		errors.Is(err, deals.ErrEventIDTaken) || errors.Is(err, store.ErrUserExists) || errors.Is(err, deals.ErrCannotHoldDeals) || errors.Is(err, deals.ErrNoDigest)
 }
 
 // describe turns domain errors into a sentence for people.
