@@ -86,6 +86,8 @@ func init() {
 		{"sends hold", "[--reason TEXT]", "hold every email, whatever the deal (the global send switch)", verbOf(runSends, "hold")},
 		{"sends release", "", "let emails go again", verbOf(runSends, "release")},
 		{"sends status", "", "is the send switch held?", verbOf(runSends, "status")},
+		{"sends forecast", "[--days N] [--cap N]", "planned emails per sending mailbox and day against the daily cap:\n" +
+			"run it before a publish, a migration or a resume", sendsForecast},
 		{"cadence validate", "FILE...", "check cadence files: every problem as file:line:col with the source",
 			func(_ context.Context, args []string, _ config.Env, stdout, stderr io.Writer) error {
 				return cadenceValidate(args, stdout, stderr)
@@ -104,7 +106,8 @@ func init() {
 		{"user list", "", "the users and their roles", userList},
 		{"user disable", "EMAIL", "disable a user: their tokens stop working at once", userDisable},
 		{"user enable", "EMAIL", "enable a disabled user again: their tokens that were not revoked work again", userEnable},
-		{"user digest", "EMAIL on|off", "the rep's morning digest email (first business hour of each business day)", userDigest},
+		{"user digest", "EMAIL on|off|now", "the rep's morning digest email (first business hour of each business day);\n" +
+			"now sends today's at once (once per day all the same)", userDigest},
 		{"user password", "EMAIL", "set the password a user logs in to the pages with (read from stdin)", userPassword},
 		{"token create", "EMAIL --name NAME", "a new API token for a user, shown once (stored as a hash)", tokenCreate},
 		{"token list", "", "the API tokens: user, name, last use; never their values", tokenList},

@@ -96,6 +96,10 @@ type MailIdentity struct {
 type Starter struct {
 	DatabaseURL string
 	Temporal    client.Options
+	// MailFrom and MailboxDailyCap are the worker's MAIL_FROM and MAILBOX_DAILY_CAP, read
+	// alike, for the send forecast (starter sends forecast).
+	MailFrom        string
+	MailboxDailyCap int
 }
 
 // Server is the configuration of `starter serve`.
@@ -640,6 +644,7 @@ func (r *reader) boolean(key string) bool {
 // LoadStarter reads the starter's configuration.
 func LoadStarter(env Env) (Starter, error) {
 	r := &reader{env: env}
-	s := Starter{DatabaseURL: r.str("DATABASE_URL", DefaultDatabaseURL), Temporal: r.temporal()}
+	s := Starter{DatabaseURL: r.str("DATABASE_URL", DefaultDatabaseURL), Temporal: r.temporal(),
+		MailFrom: r.str("MAIL_FROM", ""), MailboxDailyCap: r.int("MAILBOX_DAILY_CAP", DefaultMailboxDailyCap, 0, 100000)}
 	return s, r.err("starter")
 }
