@@ -26,7 +26,7 @@ func TestSendsForecast(t *testing.T) {
 	require.Equal(t, 0, runCLI(t, env, "migrate").code)
 	ctx := context.Background()
 	st := store.New(pgtestPool(t, dbURL))
-	tomorrow := time.Now().UTC().Truncate(24*time.Hour).Add(24*time.Hour + 10*time.Hour)
+	tomorrow := time.Now().UTC().Truncate(24 * time.Hour).Add(24*time.Hour + 10*time.Hour)
 	deal := func(ext, ownerEmail, senderFrom string, emails int, extra ...store.PlannedAction) string {
 		c, err := st.CreateDeal(ctx, store.NewDeal{Source: "crm", ExternalID: ext,
 			Owner:   store.OwnerInput{Email: ownerEmail, SenderFrom: senderFrom},

@@ -25,7 +25,7 @@ func TestDealValueIsExactAndItsChangesAreKept(t *testing.T) {
 		Owner:          store.OwnerInput{Email: "ana@vendor.test"},
 		Contact:        store.ContactInput{Email: "bob@prospect.test"},
 		CadenceVersion: cadence.DefaultVersion, EventID: "create:v-1", SourceTime: time.Now(),
-		Value:          store.DealValue{Amount: "12000.50", Currency: "EUR"},
+		Value: store.DealValue{Amount: "12000.50", Currency: "EUR"},
 	})
 	require.NoError(t, err)
 	require.Equal(t, store.DealValue{Amount: "12000.50", Currency: "EUR"}, c.Deal.DealValue)
