@@ -33,7 +33,7 @@ type Options struct {
 	Deals   int
 	Owners  []store.OwnerInput // deals go to them in turn
 	Now     time.Time
-	Weeks   int   // how far back the first deals start
+	Weeks   int    // how far back the first deals start
 	Seed    uint64 // the same seed gives the same history
 	// Open leaves the deals whose history reaches Now open in their stage (a projection with
 	// a deadline, no workflow): for tests only, as nothing would ever move them on.
@@ -74,8 +74,8 @@ func Seed(ctx context.Context, st *store.Store, o Options) (Result, error) {
 		h := shape.walk(rng, o, i)
 		created, err := st.CreateDeal(ctx, store.NewDeal{
 			Source: o.Source, ExternalID: fmt.Sprintf("history-%04d", i), Title: h.title,
-			Owner:   o.Owners[i%len(o.Owners)],
-			Contact: store.ContactInput{Email: fmt.Sprintf("buyer%04d@history.example", i), FirstName: h.first, LastName: "Buyer", Company: h.company},
+			Owner:          o.Owners[i%len(o.Owners)],
+			Contact:        store.ContactInput{Email: fmt.Sprintf("buyer%04d@history.example", i), FirstName: h.first, LastName: "Buyer", Company: h.company},
 			CadenceVersion: o.Cadence.Version, EventID: fmt.Sprintf("history-%04d-create", i), SourceTime: h.moves[0].at,
 			Value: h.value,
 		})
