@@ -14,7 +14,16 @@
 //     re-engaged); else by a person or the CRM.
 //   - Amounts are exact decimals as strings, per currency; amounts in different currencies
 //     are never added together (no exchange rates).
-//   - The period is [From, To); Now is the instant open deals are measured at.
+//   - The period is [From, To); Now is the instant open deals are measured at. A visit has
+//     ended by Now when its next transition is at or before Now.
+//   - The stages' order, kinds and probabilities are those of the pipeline's latest cadence
+//     version, for deals on any of its versions.
+//   - The open deals are the deals not closed and not in a terminal stage (a won deal still
+//     running its post-sale steps counts as closed, not open), as they stand (stage, stage
+//     deadline, value, owner), measured at Now.
+//   - Stale: past the stage's deadline at Now. Near limit: 75% or more of the time from
+//     stage entry to the deadline gone at Now, and not past it.
+//   - Rates (conversion, win) are ratios rounded to 4 decimals.
 package pipelinemetrics
 
 import "time"
@@ -38,7 +47,8 @@ type Report struct {
 	Velocity       []Velocity      `json:"velocity"` // per currency
 	Forecast       []ForecastMonth `json:"forecast"`
 	Coverage       []Coverage      `json:"coverage"`
-	Owners         []OwnerReport   `json:"owners"` // per owner, by email
+	Owners         []OwnerReport   `json:"owners"`                // per owner, by email; at most 200
+	OwnersMore     bool            `json:"owners_more,omitempty"` // more owners than listed
 }
 
 // StageReport is one stage's visits that began in the period.
@@ -53,8 +63,12 @@ type StageReport struct {
 	Skipped     int `json:"skipped"`      // of Advanced: past the next funnel stage (or to won from earlier)
 	Lost        int `json:"lost"`         // by a person or the CRM to a terminal stage that is not won
 	EngineMoved int `json:"engine_moved"` // by the engine (stale, exhausted, re-engaged), wherever to
-	Back        int `json:"back"`         // by a person or the CRM to an earlier funnel stage or a holding stage
-	StillOpen   int `json:"still_open"`   // not ended at Now
+	// Back: by a person or the CRM to an earlier (or the same) funnel stage, a holding stage or
+	// a stage the latest cadence no longer has.
+	Back int `json:"back"`
+	// From a holding stage, which has no place in the funnel, a move by a person or the CRM to
+	// any funnel stage or to won is Advanced, counted neither Direct nor Skipped.
+	StillOpen int `json:"still_open"` // not ended at Now
 	// ConversionRate is Advanced ÷ (Entered − StillOpen): of the visits that ended, the share
 	// that moved forward; nil when none ended (and for holding stages).
 	ConversionRate *float64 `json:"conversion_rate"`
@@ -86,24 +100,29 @@ type Closed struct {
 // Open is the open deals at Now.
 type Open struct {
 	Deals int `json:"deals"`
-	// Age is Now − the deal's first transition, in days rounded to 0.1: mean, median, p90.
+	// Age is Now − the deal's first transition (its creation when it has none), in days
+	// rounded to 0.1: mean, median, p90 (nearest rank).
 	AgeMeanDays   *float64 `json:"age_mean_days"`
 	AgeMedianDays *float64 `json:"age_median_days"`
 	AgeP90Days    *float64 `json:"age_p90_days"`
 	Stale         int      `json:"stale"`      // past their stage's deadline
 	NearLimit     int      `json:"near_limit"` // 75% or more of the time to the deadline gone
 	// Pipeline is Σ amount per currency; Weighted is Σ amount × probability ÷ 100 over the
-	// deals whose stage declares a probability (rounded to 2 decimals).
+	// deals whose stage declares a probability (rounded to 2 decimals), for the currencies that
+	// have such a deal.
 	Pipeline []Amount `json:"pipeline"`
 	Weighted []Amount `json:"weighted"`
-	// StaleDeals and NearLimitDeals list up to 50 of each, most overdue first.
+	// StaleDeals and NearLimitDeals list up to 50 of each, earliest deadline first (the most
+	// overdue, the nearest to its limit).
 	StaleDeals     []DealRef `json:"stale_deals"`
 	NearLimitDeals []DealRef `json:"near_limit_deals"`
 }
 
 // Velocity is pipeline velocity in one currency: OpenDeals (open deals with an amount in the
 // currency) × WinRate (Closed.WinRate) × AverageWon (in the currency) ÷ AverageCycleDays:
-// the amount the pipeline is expected to earn per day. Nil PerDay when a factor is missing.
+// the amount the pipeline is expected to earn per day, computed exactly from Won ÷ (Won +
+// Lost) (not the rounded WinRate), AverageWon and AverageCycleDays as reported. Nil PerDay
+// when a factor is missing. One row per currency with open deals with an amount or won deals.
 type Velocity struct {
 	Currency         string   `json:"currency"`
 	OpenDeals        int      `json:"open_deals"`
@@ -113,9 +132,11 @@ type Velocity struct {
 	PerDay           *string  `json:"per_day"` // rounded to 2 decimals
 }
 
-// ForecastMonth is the open deals expected to close in one month (YYYY-MM), per currency:
-// count, Σ amount and Σ weighted amount. Month "overdue" holds dates before Now's month,
-// "none" the deals without a date; then Now's month and the next 11.
+// ForecastMonth is the open deals with an amount expected to close in one month (YYYY-MM),
+// per currency: count, Σ amount and Σ weighted amount (Σ amount × probability ÷ 100 over the
+// deals whose stage declares one, rounded to 2 decimals; "0.00" when none does). Month
+// "overdue" holds dates before Now's month, "none" the deals without a date; then Now's
+// month and the next 11 (UTC), then "later" for dates after them. Only non-empty rows.
 type ForecastMonth struct {
 	Month    string `json:"month"`
 	Currency string `json:"currency"`
@@ -125,7 +146,9 @@ type ForecastMonth struct {
 }
 
 // Coverage compares the open pipeline expected to close in a month with the target ops set
-// for that month (starter pipeline target): Ratio = Pipeline ÷ Target, rounded to 0.01.
+// for that month (starter pipeline target): Ratio = Pipeline ÷ Target, rounded to 0.01 (nil
+// when the target is 0). One row per target set for Now's month and the next 11. Targets are
+// the team's: coverage counts the whole pipeline's open deals, whatever the owner filter.
 type Coverage struct {
 	Month    string   `json:"month"` // YYYY-MM
 	Currency string   `json:"currency"`
@@ -135,7 +158,8 @@ type Coverage struct {
 	Ratio    *float64 `json:"ratio"`
 }
 
-// OwnerReport is one owner's share: open deals at Now and closings in the period.
+// OwnerReport is one owner's share: open deals at Now and closings in the period (as in
+// Closed). Owners with neither are not listed.
 type OwnerReport struct {
 	Owner    string   `json:"owner"` // email
 	Name     string   `json:"name,omitempty"`
