@@ -83,6 +83,10 @@ func init() {
 			"(created from the email if new); repeating it is safe", ownerHandover},
 		{"pipeline pause", "ID [--until T]", "pause every open deal of a pipeline; new ones start paused", verbOf(scopeGroup("pipeline"), "pause")},
 		{"pipeline resume", "ID", "lift the pipeline's pause", verbOf(scopeGroup("pipeline"), "resume")},
+		{"pipeline metrics", "PIPELINE [--from D] [--to D] [--owner EMAIL] [--json]", "the pipeline's funnel, closings, open deals, velocity, forecast,\n" +
+			"coverage and owners (README: Pipeline metrics)", pipelineMetrics},
+		{"pipeline target", "PIPELINE --month YYYY-MM --amount A --currency C", "set a month's target, which the metrics' coverage compares with", pipelineTarget},
+		{"pipeline targets", "PIPELINE [--json]", "the pipeline's monthly targets", pipelineTargets},
 		{"sends hold", "[--reason TEXT]", "hold every email, whatever the deal (the global send switch)", verbOf(runSends, "hold")},
 		{"sends release", "", "let emails go again", verbOf(runSends, "release")},
 		{"sends status", "", "is the send switch held?", verbOf(runSends, "status")},
