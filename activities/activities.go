@@ -157,7 +157,7 @@ func (a *Activities) CreateTask(ctx context.Context, in TaskInput) (TaskRef, err
 	}
 	t, err := a.Store.CreateTask(ctx, store.NewTask{
 		DealID: in.DealID, Visit: in.Visit, StepID: in.StepID, Occurrence: in.Occurrence,
-		Kind: in.Kind, Title: title, DueAt: in.DueAt, At: in.At,
+		Kind: in.Kind, Title: title, DueAt: in.DueAt, At: in.At, CadenceVersion: in.CadenceVersion,
 	})
 	if err != nil {
 		return TaskRef{}, err

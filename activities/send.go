@@ -63,7 +63,7 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 	claim, err := a.Store.ClaimEmail(ctx, store.ClaimRequest{
 		Key: key, ContactID: parties.ContactID, Address: parties.Contact.Email, Template: in.Template,
 		MessageID: mail.MessageID(a.Mail.MessageIDSecret, key.String(), a.Mail.MessageIDDomain),
-		Lease:     ClaimLease,
+		Lease:     ClaimLease, CadenceVersion: in.CadenceVersion,
 	})
 	if err != nil {
 		return SendResult{}, err

@@ -44,6 +44,10 @@ type TaskInput struct {
 	Title      string    `json:"title"` // a text/template over the deal's contact and owner
 	DueAt      time.Time `json:"due_at"`
 	At         time.Time `json:"at"`
+	// CadenceVersion: the version the deal runs, recorded on the task for the per-step
+	// statistics; absent in activities scheduled before it was passed (the store then
+	// records the deal's current version).
+	CadenceVersion *int64 `json:"cadence_version,omitempty"`
 }
 
 // TaskRef is what the workflow keeps of a task it created: ids only, since a rendered

@@ -99,6 +99,8 @@ func init() {
 		{"cadence preview", "FILE [flags]", "the exact timeline a sample deal would get, local and UTC, with reasons", cadencePreview},
 		{"cadence publish", "FILE", "store a cadence file as a new immutable version", cadencePublish},
 		{"cadence migrate", "--from V --to W [--deal DEAL] [--dry-run]", "move in-flight deals to another cadence version", cadenceMigrate},
+		{"cadence steps", "PIPELINE [--from D] [--to D] [--json]", "what each step of each version earned: emails sent, replies,\n" +
+			"meetings, unsubscribes, tasks, median time to reply", cadenceSteps},
 		{"events sweep", "[--older-than 1m]", "re-signal inbound events stuck in received (a request whose signal\n" +
 			"failed and was never retried); starter serve does it every SWEEP_INTERVAL", verbOf(runEvents, "sweep")},
 		{"inbound take", "FILE|-", "take one raw email (a reply, an out-of-office, a bounce) through the\n" +

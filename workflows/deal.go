@@ -779,9 +779,10 @@ func (d *deal) createTask(ctx workflow.Context, stepID string, occurrence int, s
 		return activities.TaskRef{}, temporal.NewNonRetryableApplicationError("task step "+stepID+" has no task", "BadPlan", nil)
 	}
 	var ref activities.TaskRef
+	version := d.in.Cadence.Version
 	err := workflow.ExecuteActivity(dbOptions(ctx), a.CreateTask, activities.TaskInput{
 		DealID: d.in.DealID, Visit: d.state.Visit.Number, StepID: stepID, Occurrence: occurrence,
-		Kind: spec.Kind, Title: spec.Title, DueAt: due, At: workflow.Now(ctx),
+		Kind: spec.Kind, Title: spec.Title, DueAt: due, At: workflow.Now(ctx), CadenceVersion: &version,
 	}).Get(ctx, &ref)
 	if err != nil {
 		return ref, err

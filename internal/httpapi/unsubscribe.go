@@ -153,9 +153,17 @@ func (s *Server) unsubscribePost(w http.ResponseWriter, r *http.Request) {
 		// signalled and stops its emails; for a closed deal the suppression alone is recorded.
 		// One event id per deal and contact: a repeated POST, or another email's link, is a
 		// duplicate of the first.
+		// The event names the email whose link was used, so the per-step statistics count the
+		// opt-out on that email; without it (not found) they fall back to the last one sent.
+		var answers *store.LedgerKey
+		if key, found, err := s.Deals.Store.EmailOfLink(ctx, claims.DealID, claims.ContactID, claims.IssuedAt); err != nil {
+			s.Logger.Warn("unsubscribe: the link's email not found", "deal", claims.DealID, "err", err)
+		} else if found {
+			answers = &key
+		}
 		resp, err := s.Deals.Engage(ctx, deals.EngageRequest{
 			Deal: claims.DealID, Kind: cadence.EngagedUnsubscribe, Source: unsubscribeSource,
-			EventID: "deal:" + claims.DealID + ":contact:" + claims.ContactID, Detail: detail,
+			EventID: "deal:" + claims.DealID + ":contact:" + claims.ContactID, Detail: detail, Answers: answers,
 		})
 		switch {
 		case err != nil && resp.Suppressed:

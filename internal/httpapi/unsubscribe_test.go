@@ -222,6 +222,10 @@ func TestEmailCarriesSignedOneClickLinkThatUnsubscribes(t *testing.T) {
 	var detail string
 	require.NoError(t, u.pool.QueryRow(context.Background(), `SELECT detail FROM suppressions`).Scan(&detail))
 	require.Contains(t, detail, "one-click POST (RFC 8058)")
+	var answered string
+	require.NoError(t, u.pool.QueryRow(context.Background(), `SELECT payload->'answers'->>'step_id' FROM inbound_events
+		WHERE deal_id = $1 AND source = 'unsubscribe-link'`, d.ID).Scan(&answered))
+	require.Equal(t, "intro", answered, "the opt-out names the email whose link was used, for the per-step statistics")
 
 	// The next email the cadence planned is skipped: the ledger says why, SMTP saw nothing.
 	next, err := u.send(d, "value-followup", "value-followup")

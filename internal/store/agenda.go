@@ -130,16 +130,19 @@ type NewTask struct {
 	Title      string
 	DueAt      time.Time
 	At         time.Time
+	// CadenceVersion: the version the workflow runs, for the per-step statistics; nil (an
+	// activity scheduled before the workflow passed it) records the deal's current one.
+	CadenceVersion *int64
 }
 
 // CreateTask creates a task once per (deal, visit, step, occurrence); a retry returns the
 // row the first attempt created.
 func (s *Store) CreateTask(ctx context.Context, t NewTask) (Task, error) {
 	_, err := s.pool.Exec(ctx, `
-		INSERT INTO tasks (deal_id, owner_id, visit, step_id, occurrence, kind, title, due_at, created_at)
-		SELECT d.id, d.owner_id, $2, $3, $4, $5, $6, $7, $8 FROM deals d WHERE d.id = $1
+		INSERT INTO tasks (deal_id, owner_id, visit, step_id, occurrence, kind, title, due_at, created_at, cadence_version)
+		SELECT d.id, d.owner_id, $2, $3, $4, $5, $6, $7, $8, coalesce($9, d.cadence_version) FROM deals d WHERE d.id = $1
 		ON CONFLICT (deal_id, visit, step_id, occurrence) DO NOTHING`,
-		t.DealID, t.Visit, t.StepID, t.Occurrence, t.Kind, t.Title, t.DueAt, t.At)
+		t.DealID, t.Visit, t.StepID, t.Occurrence, t.Kind, t.Title, t.DueAt, t.At, t.CadenceVersion)
 	if err != nil {
 		return Task{}, fmt.Errorf("create task: %w", err)
 	}

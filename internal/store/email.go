@@ -57,6 +57,9 @@ type ClaimRequest struct {
 	Template  string
 	MessageID string        // used when the row is new; an existing row keeps its own
 	Lease     time.Duration // longer than the send activity's Start-To-Close
+	// CadenceVersion: the version the workflow sends under, recorded with a new row for the
+	// per-step statistics (it is not part of the key: a migration never resends).
+	CadenceVersion int64
 }
 
 // Claim is the ledger row's state after a claim.
@@ -96,11 +99,12 @@ func (s *Store) ClaimEmail(ctx context.Context, r ClaimRequest) (Claim, error) {
 		k := r.Key
 		err := tx.QueryRow(ctx, `
 			INSERT INTO email_ledger (deal_id, visit, step_id, occurrence, contact_id, to_address, template, message_id,
-				state, attempts, lease_until)
-			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending', 1, now() + $9::interval)
+				state, attempts, lease_until, cadence_version)
+			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, 'sending', 1, now() + $9::interval, $10)
 			ON CONFLICT (deal_id, visit, step_id, occurrence) DO NOTHING
 			RETURNING state, message_id, claimed_at, attempts, ambiguous`,
 			k.DealID, k.Visit, k.StepID, k.Occurrence, r.ContactID, strings.ToLower(r.Address), r.Template, r.MessageID, r.Lease,
+			r.CadenceVersion,
 		).Scan(&c.State, &c.MessageID, &c.ClaimedAt, &c.Attempts, &c.Ambiguous)
 		if err == nil {
 			c.Granted = true

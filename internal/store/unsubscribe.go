@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"time"
 
 	"github.com/jackc/pgx/v5"
 )
@@ -71,4 +72,26 @@ func (s *Store) UnsubscribeContact(ctx context.Context, contactID, source, detai
 		return nil
 	})
 	return added, err
+}
+
+// EmailOfLink finds the email whose unsubscribe link was used: the link names the deal, the
+// contact and its issued-at, which is the email's first claim to the second (activities
+// compose the link from Claim.ClaimedAt). found is false when no email, or more than one,
+// matches: the opt-out then names no email and the statistics fall back to the last one sent.
+func (s *Store) EmailOfLink(ctx context.Context, dealID, contactID string, issuedAt time.Time) (key LedgerKey, found bool, err error) {
+	rows, err := s.pool.Query(ctx, `
+		SELECT deal_id::text, visit, step_id, occurrence FROM email_ledger
+		WHERE deal_id = $1::uuid AND contact_id = $2::uuid AND claimed_at >= $3 AND claimed_at < $3 + interval '1 second'
+		LIMIT 2`, dealID, contactID, issuedAt)
+	if err != nil {
+		return LedgerKey{}, false, fmt.Errorf("email of unsubscribe link: %w", err)
+	}
+	keys, err := pgx.CollectRows(rows, func(r pgx.CollectableRow) (LedgerKey, error) {
+		var k LedgerKey
+		return k, r.Scan(&k.DealID, &k.Visit, &k.StepID, &k.Occurrence)
+	})
+	if err != nil || len(keys) != 1 {
+		return LedgerKey{}, false, err
+	}
+	return keys[0], true, nil
 }
