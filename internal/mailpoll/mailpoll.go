@@ -22,6 +22,7 @@ import (
 	"github.com/emersion/go-imap/client"
 
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/opsmetrics"
 	"github.com/followup-engine/followup/internal/store"
 )
 
@@ -171,6 +172,11 @@ func (p *Poller) Run(ctx context.Context) {
 	o := p.Options.withDefaults()
 	var wg sync.WaitGroup
 	slots := make(chan struct{}, MaxConcurrentPolls)
+	names := make([]string, len(p.Mailboxes))
+	for i, mb := range p.Mailboxes {
+		names[i] = mb.Name
+	}
+	opsmetrics.WatchMailboxes(names, time.Now()) // followup_mailbox_poll_lag_seconds{mailbox="1"…}
 	for _, mb := range p.Mailboxes {
 		wg.Add(1)
 		go func() {
@@ -199,6 +205,7 @@ func (p *Poller) Run(ctx context.Context) {
 					}
 					failing = true
 				default:
+					opsmetrics.MailboxPolled(mb.Name, time.Now())
 					if failing {
 						o.Logger.Info("mailbox poll works again", "mailbox", mb.Name)
 					}

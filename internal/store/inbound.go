@@ -8,6 +8,8 @@ import (
 
 	"github.com/jackc/pgx/v5"
 	"github.com/jackc/pgx/v5/pgconn"
+
+	"github.com/followup-engine/followup/internal/opsmetrics"
 )
 
 // This file owns the inbound_events table: every INSERT and UPDATE of it is here. An inbound
@@ -136,7 +138,27 @@ func recordEvent(ctx context.Context, tx pgx.Tx, source, eventID string, kind Ev
 	if err != nil {
 		return InboundEvent{}, fmt.Errorf("record inbound event: %w", err)
 	}
+	fate := "retried"
+	if ev.Inserted {
+		fate = string(EventReceived)
+	}
+	opsmetrics.CountInboundEvent(source, fate)
 	return ev, nil
+}
+
+// countFates counts, in the metrics, the events an UPDATE … RETURNING source moved to state.
+func countFates(rows pgx.Rows, err error, state EventState) error {
+	if err != nil {
+		return err
+	}
+	moved, err := pgx.CollectRows(rows, pgx.RowTo[string])
+	if err != nil {
+		return err
+	}
+	for _, source := range moved {
+		opsmetrics.CountInboundEvent(source, string(state))
+	}
+	return nil
 }
 
 // ErrEventIDTaken: a source's event id already names another request (another deal, kind or
@@ -164,24 +186,24 @@ func (e *EventIDTakenError) Is(target error) bool { return target == ErrEventIDT
 func (s *Store) MarkEventSignalled(ctx context.Context, id int64) error {
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
 	defer cancel()
-	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = $2, updated_at = now()
-		WHERE id = $1 AND state = $3`, id, EventSignalled, EventReceived)
-	return err
+	rows, err := s.pool.Query(ctx, `UPDATE inbound_events SET state = $2, updated_at = now()
+		WHERE id = $1 AND state = $3 RETURNING source`, id, EventSignalled, EventReceived)
+	return countFates(rows, err, EventSignalled)
 }
 
 // SetEventOutcome records what became of an event that was not applied. A decided event
 // keeps its first outcome: a redelivered copy marked duplicate must not hide that it applied.
 func (s *Store) SetEventOutcome(ctx context.Context, id int64, state EventState, reason string) error {
-	_, err := s.pool.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now()
-		WHERE id = $1 AND state IN ($4, $5)`, id, state, reason, EventReceived, EventSignalled)
-	return err
+	rows, err := s.pool.Query(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now()
+		WHERE id = $1 AND state IN ($4, $5) RETURNING source`, id, state, reason, EventReceived, EventSignalled)
+	return countFates(rows, err, state)
 }
 
 // markSignalled moves an event from received to signalled inside the caller's transaction.
 func markSignalled(ctx context.Context, tx pgx.Tx, id int64) error {
-	_, err := tx.Exec(ctx, `UPDATE inbound_events SET state = $2, updated_at = now() WHERE id = $1 AND state = $3`,
+	rows, err := tx.Query(ctx, `UPDATE inbound_events SET state = $2, updated_at = now() WHERE id = $1 AND state = $3 RETURNING source`,
 		id, EventSignalled, EventReceived)
-	if err != nil {
+	if err := countFates(rows, err, EventSignalled); err != nil {
 		return fmt.Errorf("mark inbound event %d signalled: %w", id, err)
 	}
 	return nil
@@ -213,9 +235,9 @@ func reopenUnderWay(ctx context.Context, tx pgx.Tx, dealID string) (int64, bool,
 // the front door refusing an event of a closed deal, a transition or a migration applying
 // it.
 func setEventState(ctx context.Context, tx pgx.Tx, id int64, state EventState, reason string) error {
-	_, err := tx.Exec(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1`,
+	rows, err := tx.Query(ctx, `UPDATE inbound_events SET state = $2, outcome_reason = $3, updated_at = now() WHERE id = $1 RETURNING source`,
 		id, state, reason)
-	if err != nil {
+	if err := countFates(rows, err, state); err != nil {
 		return fmt.Errorf("set inbound event %d %s: %w", id, state, err)
 	}
 	return nil
