@@ -39,12 +39,12 @@ func TestCadenceOverTheBoundIsRefusedAtValidateAndPublish(t *testing.T) {
 	}
 	dbURL := pgtest.NewDatabase(t)
 	env := config.MapEnv{"DATABASE_URL": dbURL, "TEMPORAL_ADDRESS": "127.0.0.1:1"}
-	const want = "b2b.yaml:44:16: the cadence is 486.9 KiB in its canonical form (model and templates, as published and loaded into each deal), over the 384 KiB bound of a version; the largest parts are template \"intro\" 119.4 KiB (here)"
+	const want = "b2b.yaml:45:16: the cadence is 487.1 KiB in its canonical form (model and templates, as published and loaded into each deal), over the 384 KiB bound of a version; the largest parts are template \"intro\" 119.4 KiB (here)"
 
 	r := runCLI(t, env, "cadence", "validate", file)
 	require.Equal(t, 2, r.code, r.stdout)
 	require.Contains(t, r.stderr, want)
-	require.Contains(t, r.stderr, "> 44 |       - email: intro\n")
+	require.Contains(t, r.stderr, "> 45 |       - email: intro\n")
 
 	r = runCLI(t, env, "cadence", "publish", file)
 	require.Equal(t, 2, r.code, r.stdout)
@@ -56,7 +56,7 @@ func TestCadenceOverTheBoundIsRefusedAtValidateAndPublish(t *testing.T) {
 
 	r = runCLI(t, env, "cadence", "validate", "../cadences/b2b.yaml")
 	require.Equal(t, 0, r.code, r.stderr)
-	require.Contains(t, r.stdout, "11.7 KiB of the 384 KiB a version may take")
+	require.Contains(t, r.stdout, "11.8 KiB of the 384 KiB a version may take")
 }
 
 // A deal whose workflow could not load its cadence says why where its stage would be.

@@ -82,11 +82,13 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 		}
 	}
 	api := &httpapi.Server{
-		MIMEMaxBytes: cfg.InboundMIMEMaxBytes,
-		Deals:        svc,
-		Token:        cfg.APIToken,
-		Logger:       logger,
-		Unsubscribe:  cfg.Unsubscribe,
+		MIMEMaxBytes:    cfg.InboundMIMEMaxBytes,
+		MailFrom:        cfg.MailFrom,
+		MailboxDailyCap: cfg.MailboxDailyCap,
+		Deals:           svc,
+		Token:           cfg.APIToken,
+		Logger:          logger,
+		Unsubscribe:     cfg.Unsubscribe,
 		Ready: func(ctx context.Context) error {
 			if err := pool.Ping(ctx); err != nil {
 				return fmt.Errorf("PostgreSQL: %w", err)

@@ -68,6 +68,8 @@ var routeAccess = map[string]access{
 	"GET /api/inbound/messages":                  {},
 	"GET /api/tasks":                             {rep: repOwnList},
 	"GET /api/deals":                             {rep: repOwnList},
+	"POST /api/deals/{deal}/value":               {integration: true, rep: repOwnDeal},
+	"GET /api/sends/forecast":                    {},
 }
 
 // auth requires a bearer token: the bootstrap API_TOKEN (ops), or a user's API token; then

@@ -64,6 +64,7 @@ func TestRoleByRouteTable(t *testing.T) {
 		"POST /api/owners/{owner}/pause":             {"ana (rep)"},
 		"POST /api/owners/{owner}/resume":            {"ana (rep)"},
 		"POST /api/inbound/mime":                     {"integration"},
+		"POST /api/deals/{deal}/value":               {"ana (rep)", "integration"},
 		"GET /api/tasks":                             {"ana (rep)", "bo (rep)"}, // each their own
 		"GET /api/deals":                             {"ana (rep)", "bo (rep)"},
 	}

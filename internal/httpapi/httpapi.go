@@ -32,6 +32,10 @@ type Server struct {
 	Unsubscribe *unsubscribe.Signer
 	// MIMEMaxBytes bounds a message posted to /api/inbound/mime; DefaultMIMEMaxBytes when 0.
 	MIMEMaxBytes int
+	// MailFrom and MailboxDailyCap are the worker's MAIL_FROM and MAILBOX_DAILY_CAP, for
+	// the send forecast.
+	MailFrom        string
+	MailboxDailyCap int
 	// Pages are the reps' pages (internal/pages), served beside the API: they take the
 	// requests no API route takes, and GET / from a browser (one that asks for text/html);
 	// any other client (curl, scripts), or any when Pages is nil, gets the JSON index.
@@ -65,6 +69,7 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.pauseRoutes()...)   // pauses, snoozes and the send switch (pauses.go)
 	rs = append(rs, s.inboundRoutes()...) // the mailbox intake (inbound.go)
 	rs = append(rs, s.listRoutes()...)    // an owner's open tasks and the deals, paged (lists.go)
+	rs = append(rs, s.valueRoutes()...)   // a deal's value, the send forecast (value.go)
 	// Public, without the bearer token: the signed token is the capability (unsubscribe.go).
 	return append(rs,
 		route{"GET /u/{token}", true, "a nurture email's unsubscribe link: a confirmation page that changes nothing", plain(s.unsubscribeForm)},
