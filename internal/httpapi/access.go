@@ -68,6 +68,7 @@ var routeAccess = map[string]access{
 	"GET /api/inbound/messages":                  {},
 	"GET /api/tasks":                             {rep: repOwnList},
 	"GET /api/deals":                             {rep: repOwnList},
+	"GET /api/cadences/{pipeline}/steps":         {},
 	"POST /api/deals/{deal}/value":               {integration: true, rep: repOwnDeal},
 	"GET /api/sends/forecast":                    {},
 }

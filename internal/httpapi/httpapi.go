@@ -66,6 +66,8 @@ func (s *Server) routes() []route {
 		{"POST /api/deals/{deal}/tasks/{task}/skip", false, "the owner skipped a task", s.closeTask(workflows.TaskSkipped)},
 		{"POST /api/cadences/preview", false, "the timeline a sample deal would get on a published cadence", s.previewCadence},
 	}
+	rs = append(rs, s.stepStatsRoutes()...) // per-step cadence statistics (stepstats.go)
+
 	rs = append(rs, s.pauseRoutes()...)   // pauses, snoozes and the send switch (pauses.go)
 	rs = append(rs, s.inboundRoutes()...) // the mailbox intake (inbound.go)
 	rs = append(rs, s.listRoutes()...)    // an owner's open tasks and the deals, paged (lists.go)
