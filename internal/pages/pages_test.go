@@ -623,3 +623,22 @@ func TestLoginReturnsToThePageAskedFor(t *testing.T) {
 	r := s.browser().do("GET", "/deals/"+d.ID, nil)
 	require.Equal(t, "/login?next="+url.QueryEscape("/deals/"+d.ID), r.header.Get("Location"))
 }
+
+// The deal page shows the deal's value exactly as stored, or says there is none.
+func TestDealPageShowsTheValue(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.user("ana@vendor.example", store.RoleRep, password)
+	d := s.deal("ana@vendor.example", "bob@prospect.example", "Bob")
+	none := s.deal("ana@vendor.example", "cat@prospect.example", "Cat")
+	_, err := s.store.SetDealValue(context.Background(), d.ID, store.ValueChange{
+		DealValue: store.DealValue{Amount: "12000.50", Currency: "EUR", ExpectedCloseOn: "2027-03-31"}, Source: "cli"})
+	require.NoError(t, err)
+	b := s.browser()
+	b.loggedIn("ana@vendor.example")
+	r := b.do("GET", "/deals/"+d.ID, nil)
+	require.Equal(t, http.StatusOK, r.status)
+	require.Contains(t, r.body, "12000.50 EUR, expected to close 2027-03-31")
+	r = b.do("GET", "/deals/"+none.ID, nil)
+	require.Contains(t, r.body, `<dd id="deal-value">no amount</dd>`)
+}
