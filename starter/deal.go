@@ -158,6 +158,9 @@ func printDetails(w io.Writer, det deals.Details) {
 	if o := det.Timeline.Owner; o.Email != "" {
 		fmt.Fprintf(tw, "Owner\t%s\t\n", ownerLine(o))
 	}
+	if !d.DealValue.IsZero() {
+		fmt.Fprintf(tw, "Value\t%s\t\n", valueLine(d.Amount, d.Currency, d.ExpectedCloseOn))
+	}
 	stage, entered, deadline := d.Stage, d.StageEnteredAt, d.Deadline
 	if det.Live != nil {
 		stage, entered = det.Live.Stage, &det.Live.EnteredAt

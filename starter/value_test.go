@@ -43,6 +43,9 @@ func TestDealValue(t *testing.T) {
 	d, err := st.DealByID(context.Background(), c.Deal.ID)
 	require.NoError(t, err)
 	require.Equal(t, store.DealValue{Amount: "12000.50", Currency: "EUR", ExpectedCloseOn: "2027-03-31"}, d.DealValue)
+	r = runCLI(t, env, "deal", "show", "crm:val-1")
+	require.Equal(t, 0, r.code, r.stderr)
+	require.Regexp(t, `Value +12000.50 EUR, expected to close 2027-03-31`, r.stdout)
 
 	other, err := st.CreateDeal(context.Background(), store.NewDeal{
 		Source: "crm", ExternalID: "val-2", Owner: store.OwnerInput{Email: "ana@vendor.test"},
