@@ -16,6 +16,7 @@ import (
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/calendar"
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/opsmetrics"
 	"github.com/followup-engine/followup/internal/render"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/internal/unsubscribe"
@@ -134,10 +135,14 @@ func (a *Activities) RecordTransition(ctx context.Context, in TransitionInput) e
 	if !in.SourceTime.IsZero() {
 		sourceTime = &in.SourceTime
 	}
-	return a.Store.RecordTransition(ctx, store.Transition{
+	err := a.Store.RecordTransition(ctx, store.Transition{
 		DealID: in.DealID, Visit: in.Visit, From: in.From, To: in.To, At: in.At, Source: in.Source,
 		SourceEventID: in.SourceEventID, SourceTime: sourceTime, Reason: in.Reason, InboundEventID: in.InboundEventID,
 	})
+	if err == nil {
+		opsmetrics.CountTransition(a.transitionCause(ctx, in)) // opsmetrics.go
+	}
+	return err
 }
 
 // CancelVisitTasks cancels the open tasks of a visit the deal left.

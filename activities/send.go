@@ -13,6 +13,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/opsmetrics"
 	"github.com/followup-engine/followup/internal/render"
 	"github.com/followup-engine/followup/internal/store"
 )
@@ -24,7 +25,13 @@ import (
 //  3. classify failures by reply code: 4xx and network errors are retried, a connection lost
 //     after the final dot is ambiguous and retried with the same Message-ID, 5.1.x suppresses
 //     the address, 5.7.x alerts ops without blaming the prospect.
-func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, error) {
+func (a *Activities) SendEmail(ctx context.Context, in SendInput) (res SendResult, err error) {
+	reported := false // an earlier attempt's outcome, reported again, was counted then
+	defer func() {
+		if !reported {
+			countSend(res, err) // followup_emails_total (opsmetrics.go)
+		}
+	}()
 	logger := activity.GetLogger(ctx)
 	key := store.LedgerKey{DealID: in.DealID, Visit: in.Visit, StepID: in.StepID, Occurrence: in.Occurrence}
 	held, why, since, err := a.Store.SendHold(ctx)
@@ -78,7 +85,7 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 			ErrTypeClaimBusy, temporal.ApplicationErrorOptions{NextRetryDelay: claim.LeaseLeft + leaseSlack})
 	case !claim.Granted:
 		// Terminal already (an earlier attempt finished): never send twice.
-		result.Outcome = outcomeOf(claim.State)
+		result.Outcome, reported = outcomeOf(claim.State), true
 		return result, nil
 	}
 
@@ -109,7 +116,9 @@ func (a *Activities) SendEmail(ctx context.Context, in SendInput) (SendResult, e
 		if renderErr != nil {
 			return store.SendOutcome{State: store.EmailFailed, Detail: "render: " + renderErr.Error()}
 		}
+		started := time.Now()
 		resp, err := a.Sender.Send(ctx, msg)
+		opsmetrics.ObserveSend(time.Since(started))
 		out := store.SendOutcome{State: store.EmailSent, Detail: resp}
 		if err != nil {
 			out = outcomeOfFailure(mail.Classify(err))

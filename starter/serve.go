@@ -19,13 +19,14 @@ import (
 	"github.com/followup-engine/followup/internal/engine"
 	"github.com/followup-engine/followup/internal/httpapi"
 	"github.com/followup-engine/followup/internal/mailpoll"
+	"github.com/followup-engine/followup/internal/opsmetrics"
 	"github.com/followup-engine/followup/internal/pages"
 	"github.com/followup-engine/followup/internal/store"
 )
 
 // runServe serves the HTTP API until ctx ends, then drains in-flight requests.
 func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
-	const use = "usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, SWEEP_INTERVAL, DATABASE_URL, TEMPORAL_ADDRESS, and for the mailbox intake IMAP_*, SMTP_MAILBOXES_FILE, MAIL_FROM, INBOUND_MIME_MAX_BYTES)"
+	const use = "usage: starter serve   (configured by HTTP_ADDR, API_TOKEN, UNSUBSCRIBE_SECRET, SWEEP_INTERVAL, DATABASE_URL, TEMPORAL_ADDRESS, LOG_FORMAT, API_METRICS, METRICS_TOKEN, and for the mailbox intake IMAP_*, SMTP_MAILBOXES_FILE, MAIL_FROM, INBOUND_MIME_MAX_BYTES)"
 	if _, err := parseExactly(newFlags("serve", stderr), args, 0, use); err != nil {
 		return err
 	}
@@ -33,7 +34,11 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 	if err != nil {
 		return err
 	}
-	logger := slog.New(slog.NewTextHandler(stderr, nil))
+	ops, err := config.LoadOps(env)
+	if err != nil {
+		return err
+	}
+	logger := ops.Logger(stderr) // LOG_FORMAT: text or json
 	// Each mailbox polled at once holds a connection for its lock and uses another.
 	polls := min(len(cfg.Mailboxes), mailpoll.MaxConcurrentPolls)
 	st, err := engine.OpenStore(ctx, cfg.DatabaseURL, store.PoolOptions{Other: 16 + 2*polls})
@@ -44,6 +49,9 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 	defer pool.Close()
 	opts := cfg.Temporal
 	opts.Logger = tlog.NewStructuredLogger(logger)
+	sdkMetrics, sdkGatherer, sdkCloser := opsmetrics.SDKMetrics()
+	defer sdkCloser.Close()
+	opts.MetricsHandler = sdkMetrics
 	// Lazy: the API starts, and answers reads from PostgreSQL, while Temporal comes up.
 	c, err := client.NewLazyClient(opts)
 	if err != nil {
@@ -77,8 +85,9 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 			poller.Run(pollCtx)
 		}()
 		defer func() { cancel(); <-done }()
-		for _, mb := range cfg.Mailboxes {
-			logger.Info("reading mailbox", "mailbox", mb.String(), "every", poll.Interval, "mark_seen", poll.MarkSeen, "move_to", poll.MoveTo)
+		for i, mb := range cfg.Mailboxes {
+			logger.Info("reading mailbox", "mailbox", mb.String(), "every", poll.Interval, "mark_seen", poll.MarkSeen, "move_to", poll.MoveTo,
+				"metrics_label", i+1) // followup_mailbox_poll_lag_seconds{mailbox="…"}
 		}
 	}
 	api := &httpapi.Server{
@@ -104,6 +113,12 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 	base, _ := env.LookupEnv("PUBLIC_BASE_URL")
 	site := &pages.Server{Deals: svc, Logger: logger, QueryTimeout: 2 * time.Second, SecureCookies: strings.HasPrefix(base, "https://")}
 	api.Pages = site.Handler()
+	if ops.APIMetrics {
+		// The engine's counters, the PostgreSQL gauges (read on a scrape, bounded) and the
+		// Temporal client's metrics.
+		api.Metrics = opsmetrics.Handler(opsmetrics.Options{Gauges: st.OpsGauges, SDK: sdkGatherer, Logger: logger})
+		api.MetricsToken = ops.MetricsToken
+	}
 	if cfg.Unsubscribe == nil {
 		logger.Warn("UNSUBSCRIBE_SECRET is not set: the unsubscribe pages (/u/{token}) answer 404 to every link")
 	}
@@ -122,6 +137,9 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 	}
 	fmt.Fprintf(stdout, "API listening on http://%s\n", ln.Addr())
 	fmt.Fprintf(stdout, "pages on http://%s/login (a user's password: starter user password EMAIL)\n", ln.Addr())
+	if ops.APIMetrics {
+		fmt.Fprintf(stdout, "metrics on http://%s/metrics\n", ln.Addr())
+	}
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {

@@ -8,7 +8,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"os/signal"
 	"strings"
@@ -48,7 +47,11 @@ func run(ctx context.Context, args []string, env config.Env, stdout, logOut io.W
 	case fs.NArg() > 0:
 		return errUsage{fmt.Sprintf("unexpected argument %q\n\n%s", fs.Arg(0), usage)}
 	}
-	logger := slog.New(slog.NewTextHandler(logOut, &slog.HandlerOptions{Level: slog.LevelInfo}))
+	ops, err := config.LoadOps(env)
+	if err != nil {
+		return err
+	}
+	logger := ops.Logger(logOut) // LOG_FORMAT: text or json
 	cfg, err := config.LoadWorker(env)
 	if err != nil {
 		return err

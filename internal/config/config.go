@@ -79,6 +79,9 @@ type Worker struct {
 	WorkflowPollers int
 	ActivityPollers int
 	StickyCacheSize int // 0 keeps the SDK default
+	// MetricsAddr (METRICS_ADDR) is where the worker serves Prometheus /metrics (the
+	// Temporal SDK's and the engine's, ops.go); empty, the default, serves none.
+	MetricsAddr string
 }
 
 // MailIdentity is how nurture emails present themselves.
@@ -539,6 +542,7 @@ func LoadWorker(env Env) (Worker, error) {
 	_, w.Mail.Unsubscribe = r.unsubscribe()
 	w.MailboxDailyCap = r.int("MAILBOX_DAILY_CAP", DefaultMailboxDailyCap, 0, 100000)
 	w.ContactSpacing = r.durationOrOff("CONTACT_SPACING", DefaultContactSpacing)
+	w.MetricsAddr = r.metricsAddr()
 	return w, r.err("worker")
 }
 

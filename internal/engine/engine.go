@@ -21,6 +21,7 @@ import (
 	"github.com/followup-engine/followup/internal/cadence"
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/mail"
+	"github.com/followup-engine/followup/internal/opsmetrics"
 	"github.com/followup-engine/followup/internal/store"
 	"github.com/followup-engine/followup/internal/unsubscribe"
 	"github.com/followup-engine/followup/workflows"
@@ -75,11 +76,22 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 
 	copts := cfg.Temporal
 	copts.Logger = tlog.NewStructuredLogger(logger)
+	sdkMetrics, sdkGatherer, sdkCloser := opsmetrics.SDKMetrics()
+	defer sdkCloser.Close()
+	copts.MetricsHandler = sdkMetrics
 	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", HostPort(copts), err)
 	}
 	defer c.Close()
+	if cfg.MetricsAddr != "" {
+		// The SDK's metrics and the engine's counters; the PostgreSQL gauges are the API's.
+		stop, err := ServeMetrics(cfg.MetricsAddr, opsmetrics.Handler(opsmetrics.Options{SDK: sdkGatherer}), logger)
+		if err != nil {
+			return err
+		}
+		defer stop()
+	}
 
 	acts := &activities.Activities{Store: st, Sender: sender, Mail: activities.MailSettings{
 		MessageIDSecret: cfg.Mail.MessageIDSecret, MessageIDDomain: cfg.Mail.MessageIDDomain,

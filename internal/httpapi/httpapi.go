@@ -40,6 +40,10 @@ type Server struct {
 	// requests no API route takes, and GET / from a browser (one that asks for text/html);
 	// any other client (curl, scripts), or any when Pages is nil, gets the JSON index.
 	Pages *http.ServeMux
+	// Metrics serves GET /metrics (internal/opsmetrics); nil answers 404 (API_METRICS=off).
+	// MetricsToken, when set, is the bearer token it wants (metrics.go).
+	Metrics      http.Handler
+	MetricsToken string
 }
 
 // route is one route of the API. The mux and the index GET / answers are both built from
@@ -57,6 +61,7 @@ func (s *Server) routes() []route {
 		{"GET /healthz", true, "liveness: the process answers", plain(healthz)},
 		{"GET /readyz", true, "readiness: PostgreSQL and Temporal answer (503 when one does not)", plain(s.readyz)},
 		{"GET /api/openapi.json", true, "the OpenAPI 3 document of every route", plain(serveOpenAPI)},
+		{"GET /metrics", true, "Prometheus metrics of this process: public, or behind METRICS_TOKEN; API_METRICS=off turns them off", plain(s.serveMetrics)},
 		{"POST /api/deals", false, "create a deal, or converge on the one its source and external_id name", s.createDeal},
 		{"GET /api/deals/{deal}", false, "a deal's timeline from PostgreSQL: stage, deadline, next actions and why, tasks, emails, history", s.showDeal},
 		{"POST /api/deals/{deal}/stage", false, "move a deal to a stage", s.changeStage},
@@ -102,7 +107,8 @@ func (s *Server) Handler() http.Handler {
 		}
 		mux.Handle(rt.pattern, h)
 	}
-	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+	// Every request, API or page, is logged and counted once (accesslog.go).
+	return s.accessLog(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		if _, pattern := mux.Handler(r); pattern == "" {
 			if s.Pages != nil {
 				if _, p := s.Pages.Handler(r); p != "" {
@@ -116,7 +122,7 @@ func (s *Server) Handler() http.Handler {
 			return
 		}
 		mux.ServeHTTP(w, r)
-	})
+	}))
 }
 
 // index is the answer of GET /.
@@ -192,6 +198,9 @@ func (s *Server) readyz(w http.ResponseWriter, r *http.Request) {
 // serve runs a handler, answering its error through writeError.
 func (s *Server) serve(next func(http.ResponseWriter, *http.Request) error) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		if p, ok := principalOf(r.Context()); ok {
+			noteRole(r.Context(), p.Role) // for the access log
+		}
 		if err := next(w, r); err != nil {
 			s.writeError(w, r, err)
 		}
