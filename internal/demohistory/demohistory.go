@@ -250,7 +250,7 @@ func (s shape) walk(rng *rand.Rand, o Options, i int) history {
 // step picks a deal's next move from a stage.
 func (s shape) step(rng *rand.Rand, stage string, reengaged *bool) (to, source, reason string) {
 	if stage == s.holding {
-		if !*reengaged && rng.IntN(3) == 0 {
+		if !*reengaged && rng.IntN(5) < 2 {
 			*reengaged = true
 			return s.funnel[1], "engine", "the prospect answered a nurture email"
 		}
@@ -265,21 +265,21 @@ func (s shape) step(rng *rand.Rand, stage string, reengaged *bool) (to, source, 
 	last := idx == len(s.funnel)-1
 	r := rng.IntN(100)
 	switch {
-	case last && r < 45:
+	case last && r < 55:
 		return s.wonID, "crm", "contract signed"
-	case last && r < 70:
+	case last && r < 75:
 		return s.lostID, "crm", "went with a competitor"
 	case last && r < 85:
 		return s.lostID, "engine", "negotiation stalled past its time limit"
 	case last:
 		return s.funnel[idx-1], "pages", "back to rework the proposal"
-	case r < 55:
+	case r < 68:
 		return s.funnel[idx+1], "crm", "moved on"
-	case r < 63 && idx+2 < len(s.funnel):
+	case r < 75 && idx+2 < len(s.funnel):
 		return s.funnel[idx+2], "crm", "moved on, skipping a stage"
-	case r < 70 && idx > 0:
+	case r < 79 && idx > 0:
 		return s.funnel[idx-1], "pages", "corrected by the rep"
-	case r < 82:
+	case r < 88:
 		return s.lostID, "crm", "no budget"
 	case s.holding != "":
 		return s.holding, "engine", "no progress within the stage's time limit"

@@ -1,7 +1,8 @@
 // Package pages serves the reps' pages: server-rendered HTML (html/template, which escapes
 // everything it shows) behind a password login, with htmx (vendored in assets/, no CDN) for
-// acting on a task in place. A rep sees and works their own deals and tasks; ops sees all;
-// an integration user cannot log in.
+// acting on a task in place. A rep sees and works their own deals and tasks; ops sees all,
+// and the pipelines' dashboards (dashboard.go: server-drawn SVG charts, charts.go); an
+// integration user cannot log in.
 //
 // Every POST carries the session's CSRF token (a hidden field, or X-CSRF-Token), checked in
 // constant time before anything is written; the login form carries a token of its own
@@ -83,6 +84,8 @@ func (s *Server) Handler() *http.ServeMux {
 	mux.Handle("POST /deals/{deal}/tasks/{task}/{action}", s.authed(s.taskAction))
 	mux.Handle("GET /deals", s.authed(s.dealList))
 	mux.Handle("GET /deals/{deal}", s.authed(s.dealPage))
+	mux.Handle("GET /pipelines", s.authed(s.opsOnly(s.pipelineList)))
+	mux.Handle("GET /pipelines/{id}", s.authed(s.opsOnly(s.pipelineDashboard)))
 	return mux
 }
 
@@ -96,9 +99,9 @@ func (s *Server) init() {
 		}
 		s.limiter = newLimiter(loginAttempts, loginWindow)
 		s.tmpl = map[string]*template.Template{}
-		for _, name := range []string{"login", "tasks", "deals", "deal", "error"} {
-			s.tmpl[name] = template.Must(template.New("layout.html").Funcs(funcs).
-				ParseFS(templateFiles, "templates/layout.html", "templates/task.html", "templates/"+name+".html"))
+		for _, name := range []string{"login", "tasks", "deals", "deal", "error", "pipelines", "pipeline"} {
+			s.tmpl[name] = template.Must(template.New("layout.html").Funcs(funcs).Funcs(dashboardFuncs).
+				ParseFS(templateFiles, "templates/layout.html", "templates/task.html", "templates/charts.html", "templates/"+name+".html"))
 		}
 	})
 }

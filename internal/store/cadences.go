@@ -188,3 +188,32 @@ func (s *Store) VisitDone(ctx context.Context, dealID string, visit int) ([]cade
 		return d, err
 	})
 }
+
+// PipelineSummary is one pipeline: its latest published cadence version and its deals.
+type PipelineSummary struct {
+	ID            string
+	LatestVersion int64
+	OpenDeals     int
+	Deals         int
+}
+
+// maxPipelines bounds the pipelines listed: a deployment has a handful.
+const maxPipelines = 500
+
+const pipelinesSQL = `SELECT cv.pipeline_id, max(cv.version),
+		count(d.id) FILTER (WHERE d.state = 'open'), count(d.id)
+	FROM cadence_versions cv LEFT JOIN deals d ON d.cadence_version = cv.version
+	GROUP BY cv.pipeline_id ORDER BY cv.pipeline_id LIMIT $1`
+
+// Pipelines lists the pipelines that have a published cadence, by id.
+func (s *Store) Pipelines(ctx context.Context) ([]PipelineSummary, error) {
+	rows, err := s.pool.Query(ctx, pipelinesSQL, maxPipelines)
+	if err != nil {
+		return nil, fmt.Errorf("list pipelines: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PipelineSummary, error) {
+		var p PipelineSummary
+		err := r.Scan(&p.ID, &p.LatestVersion, &p.OpenDeals, &p.Deals)
+		return p, err
+	})
+}
