@@ -17,8 +17,8 @@ import (
 func cadenceSteps(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
 	fs := newFlags("cadence steps", stderr)
 	var r deals.StepStatsRequest
-	fs.StringVar(&r.From, "from", "", fmt.Sprintf("the period's start: a date (UTC) or an RFC 3339 time (default: %d days before --to)", deals.DefaultStepStatsDays))
-	fs.StringVar(&r.To, "to", "", "the period's end: a date (its whole day counts) or an RFC 3339 time (default: now)")
+	fs.StringVar(&r.From, "from", "", fmt.Sprintf("the period's start: a date YYYY-MM-DD (UTC) or an RFC 3339 time (default: %d days before today)", deals.DefaultStepStatsDays))
+	fs.StringVar(&r.To, "to", "", "the period's end, excluded: a date YYYY-MM-DD (UTC) or an RFC 3339 time (default: tomorrow, so today counts)")
 	out := jsonOrText(fs, stdout)
 	rest, err := parseExactly(fs, args, 1, "usage: starter cadence steps PIPELINE [--from D] [--to D] [--json]")
 	if err != nil {

@@ -45,7 +45,7 @@ func TestCadenceSteps(t *testing.T) {
 		SourceTime: sentAt.Add(90 * time.Minute), Payload: payload})
 	require.NoError(t, err)
 
-	r := runCLI(t, env, "cadence", "steps", "b2b-default", "--from", "2026-11-01", "--to", "2026-11-30")
+	r := runCLI(t, env, "cadence", "steps", "b2b-default", "--from", "2026-11-01", "--to", "2026-12-01")
 	require.Equal(t, 0, r.code, r.stderr)
 	require.Contains(t, r.stdout, "from 2026-11-01T00:00:00Z to 2026-12-01T00:00:00Z (no open tracking)")
 	require.Contains(t, r.stdout, "version 0 (hash ")
@@ -53,7 +53,7 @@ func TestCadenceSteps(t *testing.T) {
 	intro := regexp.MustCompile(`(?m)^prospecting +intro +email +1 +0 +0 +1 +100\.0% +1h30m +0 +0 +0 +0 +0 +0 +← most replies$`)
 	require.Len(t, intro.FindAllString(r.stdout, -1), 2, "the version's row and the across-versions row:\n%s", r.stdout)
 
-	r = runCLI(t, env, "cadence", "steps", "b2b-default", "--from", "2026-11-01", "--to", "2026-11-30", "--json")
+	r = runCLI(t, env, "cadence", "steps", "b2b-default", "--from", "2026-11-01", "--to", "2026-12-01", "--json")
 	require.Equal(t, 0, r.code, r.stderr)
 	var report store.StepStatsReport
 	require.NoError(t, json.Unmarshal([]byte(r.stdout), &report))

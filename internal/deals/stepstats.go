@@ -10,10 +10,10 @@ import (
 // DefaultStepStatsDays is the period of a step statistics request that gives no from.
 const DefaultStepStatsDays = 90
 
-// StepStatsRequest asks for a pipeline's per-step statistics. From and To are RFC 3339
-// instants or dates (YYYY-MM-DD, UTC): a from date is the start of that day, a to date the
-// end of it, so --from 2026-11-01 --to 2026-11-30 is all of November. Default: the
-// DefaultStepStatsDays days up to now.
+// StepStatsRequest asks for a pipeline's per-step statistics. From and To are dates
+// (YYYY-MM-DD, UTC: the start of that day) or RFC 3339 instants; the period runs from From to
+// To, To excluded, as the pipeline metrics' (--from 2026-11-01 --to 2026-12-01 is November).
+// Default: To is tomorrow (so today counts), From DefaultStepStatsDays days before today.
 type StepStatsRequest struct {
 	Pipeline string
 	From, To string
@@ -24,8 +24,10 @@ type StepStatsRequest struct {
 func (s *Service) StepStats(ctx context.Context, r StepStatsRequest) (store.StepStatsReport, error) {
 	var p problems
 	checkToken(&p, "pipeline", r.Pipeline)
-	to, toOK := parseBound(&p, "to", r.To, s.now(), 24*time.Hour)
-	from, fromOK := parseBound(&p, "from", r.From, to.Add(-DefaultStepStatsDays*24*time.Hour), 0)
+	now := s.now().UTC()
+	today := time.Date(now.Year(), now.Month(), now.Day(), 0, 0, 0, 0, time.UTC)
+	to, toOK := parseBound(&p, "to", r.To, today.AddDate(0, 0, 1))
+	from, fromOK := parseBound(&p, "from", r.From, today.AddDate(0, 0, -DefaultStepStatsDays))
 	if fromOK && toOK && len(p) == 0 {
 		q := store.StepStatsQuery{Pipeline: r.Pipeline, From: from, To: to}
 		for _, problem := range q.Check() {
@@ -38,9 +40,9 @@ func (s *Service) StepStats(ctx context.Context, r StepStatsRequest) (store.Step
 	return s.Store.StepStats(ctx, store.StepStatsQuery{Pipeline: r.Pipeline, From: from, To: to})
 }
 
-// parseBound reads a period bound: def when v is empty, an RFC 3339 instant, or a date's
-// start (plus dateEnd: a to date counts its whole day).
-func parseBound(p *problems, name, v string, def time.Time, dateEnd time.Duration) (time.Time, bool) {
+// parseBound reads a period bound: def when v is empty, an RFC 3339 instant, or the start of
+// a date (UTC).
+func parseBound(p *problems, name, v string, def time.Time) (time.Time, bool) {
 	if v == "" {
 		return def, true
 	}
@@ -52,7 +54,7 @@ func parseBound(p *problems, name, v string, def time.Time, dateEnd time.Duratio
 		return t, true
 	}
 	if d, err := time.Parse(time.DateOnly, v); err == nil {
-		return d.Add(dateEnd), true
+		return d, true
 	}
 	p.add("%s %q: want an RFC 3339 time or a date like 2026-12-01", name, v)
 	return time.Time{}, false

@@ -9,7 +9,7 @@ import (
 // stepStatsRoutes are the per-step cadence statistics (ops only).
 func (s *Server) stepStatsRoutes() []route {
 	return []route{
-		{"GET /api/cadences/{pipeline}/steps", false, "what each step of each published version earned: emails sent, suppressed, bounced, replied, unsubscribed, meetings, tasks, median time to reply; ?from=&to= (dates or RFC 3339; default the last 90 days)", s.cadenceSteps},
+		{"GET /api/cadences/{pipeline}/steps", false, "what each step of each published version earned: emails sent, suppressed, bounced, replied, unsubscribed, meetings, tasks, median time to reply; ?from=&to= (dates or RFC 3339, to excluded; default the last 90 days and today)", s.cadenceSteps},
 	}
 }
 

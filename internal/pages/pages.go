@@ -74,6 +74,7 @@ type Server struct {
 func (s *Server) Handler() *http.ServeMux {
 	s.init()
 	mux := http.NewServeMux()
+	s.cadenceRoutes(mux) // ops: what each cadence step earned (cadences.go)
 	assets, _ := fs.Sub(assetFiles, "assets")
 	mux.Handle("GET /assets/", http.StripPrefix("/assets/", cacheAssets(http.FileServerFS(assets))))
 	mux.HandleFunc("GET /{$}", s.root)

@@ -374,7 +374,14 @@ func (st StepStats) MedianReplyText() string {
 		days := d / (24 * time.Hour)
 		return fmt.Sprintf("%dd %dh", days, (d-days*24*time.Hour)/time.Hour)
 	}
-	return strings.TrimSuffix(d.String(), "0s")
+	h, m := d/time.Hour, (d%time.Hour)/time.Minute
+	switch {
+	case h == 0:
+		return fmt.Sprintf("%dm", m)
+	case m == 0:
+		return fmt.Sprintf("%dh", h)
+	}
+	return fmt.Sprintf("%dh%dm", h, m)
 }
 
 // ReplyRateText is the reply rate as a percentage with one decimal: "33.3%"; "–" for none.
@@ -383,4 +390,27 @@ func (st StepStats) ReplyRateText() string {
 		return "–"
 	}
 	return fmt.Sprintf("%.1f%%", *st.ReplyRate*100)
+}
+
+// PublishedPipeline is a pipeline with published cadence versions.
+type PublishedPipeline struct {
+	ID       string `json:"id"`
+	Latest   int64  `json:"latest"`   // its newest version
+	Versions int    `json:"versions"` // how many it has
+}
+
+// maxPublishedPipelines bounds the pipelines listed.
+const maxPublishedPipelines = 200
+
+// PublishedPipelines lists the pipelines that have a published version, by id.
+func (s *Store) PublishedPipelines(ctx context.Context) ([]PublishedPipeline, error) {
+	rows, err := s.pool.Query(ctx, `SELECT pipeline_id, max(version), count(*) FROM cadence_versions
+		GROUP BY pipeline_id ORDER BY pipeline_id LIMIT $1`, maxPublishedPipelines)
+	if err != nil {
+		return nil, fmt.Errorf("published pipelines: %w", err)
+	}
+	return pgx.CollectRows(rows, func(r pgx.CollectableRow) (PublishedPipeline, error) {
+		var p PublishedPipeline
+		return p, r.Scan(&p.ID, &p.Latest, &p.Versions)
+	})
 }
