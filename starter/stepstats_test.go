@@ -70,6 +70,6 @@ func TestCadenceSteps(t *testing.T) {
 		require.Equal(t, 2, r.code, "%v: %s", bad, r.stderr)
 	}
 	r = runCLI(t, env, "cadence", "steps", "no-such-pipeline")
-	require.NotEqual(t, 0, r.code)
+	require.Equal(t, 2, r.code, r.stderr)
 	require.Contains(t, r.stderr, "no-such-pipeline")
 }
