@@ -37,7 +37,7 @@ var update = flag.Bool("update", false, "rewrite the replay fixtures in workflow
 // Each test runs in its own namespace of a shared dev server, so tests run in parallel
 // without their workers taking each other's tasks.
 var namespaces = []string{"it-lifecycle", "it-restart", "it-reopen", "it-migrate", "it-demo", "it-engage", "it-reengage", "it-pause",
-	"it-sweep", "it-sweep-race", "it-outcome-lost", "it-bounce", "it-bounds", "it-mailbox", "it-handover", "it-digest", "it-digest-now"}
+	"it-sweep", "it-sweep-race", "it-outcome-lost", "it-bounce", "it-bounds", "it-mailbox", "it-handover", "it-digest", "it-digest-now", "it-metrics"}
 
 var (
 	mainServer *testsuite.DevServer
