@@ -41,4 +41,26 @@ func checkDemoLogin(t *testing.T, api, demoOut string) {
 	require.True(t, strings.HasSuffix(res.Request.URL.Path, "/tasks"), res.Request.URL.String())
 	require.Contains(t, string(b), "My tasks")
 	require.Contains(t, get("/deals"), "Pilot for Prospect Inc")
+
+	// The ops user reads the dashboard make demo printed: the history's closings and the
+	// open pipeline's forecast.
+	dash := regexp.MustCompile(`open (\S+/pipelines/\S+) and log in as ops user (\S+) with the password (\S+)`).FindStringSubmatch(demoOut)
+	require.NotNil(t, dash, "make demo prints the dashboard's login:\n%s", demoOut)
+	jar, err = cookiejar.New(nil)
+	require.NoError(t, err)
+	c = &http.Client{Jar: jar}
+	csrf = regexp.MustCompile(`name="csrf" value="([^"]+)"`).FindStringSubmatch(get("/login"))
+	require.NotNil(t, csrf)
+	path := strings.TrimPrefix(dash[1], regexp.MustCompile(`^https?://[^/]+`).FindString(dash[1]))
+	res, err = c.PostForm(api+"/login", url.Values{"csrf": {csrf[1]}, "email": {dash[2]}, "password": {dash[3]}})
+	require.NoError(t, err)
+	res.Body.Close()
+	require.Equal(t, http.StatusOK, res.StatusCode)
+	page := get(path)
+	require.Contains(t, page, "<h1>Pipeline demo</h1>")
+	won := regexp.MustCompile(`data-metric="closed.won">(\d+)<`).FindStringSubmatch(page)
+	require.NotNil(t, won)
+	require.NotEqual(t, "0", won[1], "the history has won deals")
+	require.Contains(t, page, `id="chart-funnel"`)
+	require.Regexp(t, `data-metric="forecast\.[0-9-]+\.EUR\.amount"`, page, "the open pipeline's forecast")
 }
