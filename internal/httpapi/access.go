@@ -60,6 +60,7 @@ var routeAccess = map[string]access{
 	"POST /api/owners/{owner}/handover":          {}, // ops only: it moves another rep's deals
 	"POST /api/pipelines/{id}/pause":             {},
 	"POST /api/pipelines/{id}/resume":            {},
+	"GET /api/pipelines/{id}/metrics":            {}, // ops only: every owner's figures
 	"GET /api/sends":                             {},
 	"POST /api/sends/hold":                       {},
 	"POST /api/sends/release":                    {},

@@ -17,6 +17,7 @@ import (
 	"time"
 
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/pipelinemetrics"
 	"github.com/followup-engine/followup/internal/unsubscribe"
 	"github.com/followup-engine/followup/workflows"
 )
@@ -77,6 +78,8 @@ func (s *Server) routes() []route {
 	rs = append(rs, s.inboundRoutes()...) // the mailbox intake (inbound.go)
 	rs = append(rs, s.listRoutes()...)    // an owner's open tasks and the deals, paged (lists.go)
 	rs = append(rs, s.valueRoutes()...)   // a deal's value, the send forecast (value.go)
+
+	rs = append(rs, s.pipelineMetricsRoutes()...) // a pipeline's measures (pipelinemetrics.go)
 	// Public, without the bearer token: the signed token is the capability (unsubscribe.go).
 	return append(rs,
 		route{"GET /u/{token}", true, "a nurture email's unsubscribe link: a confirmation page that changes nothing", plain(s.unsubscribeForm)},
@@ -259,6 +262,8 @@ func (s *Server) writeError(w http.ResponseWriter, r *http.Request, err error) {
 		writeProblem(w, bad.status, bad.msg, nil)
 	case errors.As(err, &valid):
 		writeProblem(w, http.StatusBadRequest, "invalid request", valid.Problems)
+	case errors.Is(err, pipelinemetrics.ErrBadQuery):
+		writeProblem(w, http.StatusBadRequest, err.Error(), nil)
 	case errors.Is(err, deals.ErrNotFound):
 		writeProblem(w, http.StatusNotFound, err.Error(), nil)
 	case errors.Is(err, deals.ErrDealClosed):
