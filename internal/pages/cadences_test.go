@@ -38,6 +38,20 @@ func (s *site) seedStepStats(d store.Deal, introAt time.Time) {
 	require.NoError(s.t, err)
 }
 
+// seedSentIntro gives deal d a sent intro and nothing else.
+func (s *site) seedSentIntro(d store.Deal, at time.Time) {
+	s.t.Helper()
+	ctx := context.Background()
+	require.NoError(s.t, s.store.RecordTransition(ctx, store.Transition{DealID: d.ID, Visit: 1, To: "prospecting",
+		At: at.Add(-time.Hour), Source: "crm", SourceEventID: "seed:" + d.ID}))
+	key := store.LedgerKey{DealID: d.ID, Visit: 1, StepID: "intro", Occurrence: 1}
+	_, err := s.store.ClaimEmail(ctx, store.ClaimRequest{Key: key, ContactID: d.ContactID, Address: "x@prospect.example",
+		Template: "intro", MessageID: "m-" + key.String() + "@test", Lease: time.Hour, CadenceVersion: d.CadenceVersion})
+	require.NoError(s.t, err)
+	_, err = s.pool.Exec(ctx, `UPDATE email_ledger SET state = 'sent', sent_at = $2 WHERE deal_id = $1`, d.ID, at)
+	require.NoError(s.t, err)
+}
+
 // Ops reach the cadence page from the nav and read each step's numbers, the follow-up
 // highlighted as the step that earns replies; a rep has no link and is refused the page.
 func TestCadencePageShowsStepStatsToOpsOnly(t *testing.T) {
