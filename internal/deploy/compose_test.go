@@ -39,7 +39,7 @@ var searchAttributes = map[string]string{
 }
 
 var wantServices = []string{
-	"mailpit", "migrate", "postgresql", "starter", "temporal", "temporal-admin-tools",
+	"mailpit", "migrate", "postgresql", "prometheus", "starter", "temporal", "temporal-admin-tools",
 	"temporal-create-namespace", "temporal-ui", "worker",
 }
 
@@ -118,6 +118,7 @@ func TestComposeFile(t *testing.T) {
 		{"worker configured", checkWorkerEnv},
 		{"starter and migrate configured", checkStarterEnv},
 		{"unsubscribe links shared by worker and starter", checkUnsubscribeEnv},
+		{"prometheus scrapes the API and every worker", checkPrometheus},
 	}
 	for _, c := range checks {
 		t.Run(c.name, func(t *testing.T) {
@@ -200,6 +201,14 @@ func TestComposeChecksCatchBrokenStacks(t *testing.T) {
 		{"public base URLs differ", checkUnsubscribeEnv, func(p *types.Project) {
 			setEnv(p, "starter", "PUBLIC_BASE_URL", "http://127.0.0.1:8088")
 		}},
+		{"worker metrics on another port", checkPrometheus, func(p *types.Project) {
+			setEnv(p, "worker", "METRICS_ADDR", ":9999")
+			s := p.Services["worker"]
+			s.Expose = []string{"9999"}
+			p.Services["worker"] = s
+		}},
+		{"worker metrics off", checkPrometheus, func(p *types.Project) { delete(p.Services["worker"].Environment, "METRICS_ADDR") }},
+		{"API moved from the scraped port", checkPrometheus, func(p *types.Project) { setEnv(p, "starter", "HTTP_ADDR", ":8089") }},
 		{"engine database elsewhere", checkEngineDatabase, func(p *types.Project) {
 			setEnv(p, "migrate", "DATABASE_URL", "postgres://followup:followup@postgresql:5432/other?sslmode=disable")
 		}},

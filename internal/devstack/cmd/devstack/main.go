@@ -43,12 +43,14 @@ func main() {
 // Ports of the local stack; each can be moved with its environment variable.
 type ports struct {
 	Temporal, TemporalUI, SMTP, MailUI, API, IMAP int
+	Metrics                                       int // the worker's METRICS_ADDR
 }
 
 func loadPorts() ports {
-	p := ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088, IMAP: 1143}
+	p := ports{Temporal: 7233, TemporalUI: 8233, SMTP: 1025, MailUI: 8025, API: 8088, IMAP: 1143, Metrics: 9464}
 	for name, ptr := range map[string]*int{"FOLLOWUP_TEMPORAL_PORT": &p.Temporal, "FOLLOWUP_TEMPORAL_UI_PORT": &p.TemporalUI,
-		"FOLLOWUP_SMTP_PORT": &p.SMTP, "FOLLOWUP_MAIL_UI_PORT": &p.MailUI, "FOLLOWUP_API_PORT": &p.API, "FOLLOWUP_IMAP_PORT": &p.IMAP} {
+		"FOLLOWUP_SMTP_PORT": &p.SMTP, "FOLLOWUP_MAIL_UI_PORT": &p.MailUI, "FOLLOWUP_API_PORT": &p.API, "FOLLOWUP_IMAP_PORT": &p.IMAP,
+		"FOLLOWUP_METRICS_PORT": &p.Metrics} {
 		if v := os.Getenv(name); v != "" {
 			_, _ = fmt.Sscan(v, ptr)
 		}
@@ -193,6 +195,8 @@ func stackEnv(p ports, dbURL string, secrets map[string]string, dkim dkimKey) ma
 		"MAIL_FROM":          "Followup Demo <sales@" + mailDomain + ">",
 		"API_TOKEN":          secrets["API_TOKEN"],
 		"HTTP_ADDR":          fmt.Sprintf("127.0.0.1:%d", p.API),
+		// The worker's Prometheus metrics (the API's are at /metrics on HTTP_ADDR).
+		"METRICS_ADDR": fmt.Sprintf("127.0.0.1:%d", p.Metrics),
 		// Unsubscribe links point at the local API: in the footer, and (an http loopback base
 		// is accepted for that) in List-Unsubscribe + List-Unsubscribe-Post, which the mail
 		// page turns into a one-click button.
@@ -272,6 +276,7 @@ func printBlock(w io.Writer, p ports, env map[string]string, sup *supervisor, to
 
    API            http://127.0.0.1:%d   (Authorization: Bearer $API_TOKEN)
    API health     http://127.0.0.1:%d/readyz
+   Metrics        http://127.0.0.1:%d/metrics (API), http://127.0.0.1:%d/metrics (worker: Temporal SDK)
    Mail page      http://127.0.0.1:%d   (SMTP on 127.0.0.1:%d; DKIM checked against the %s key)
    Mailboxes      IMAP on 127.0.0.1:%d: %s (replies) and %s (bounces), read every %s
                   (press Reply, Auto-reply or Bounce on an email in the mail page)
@@ -290,7 +295,7 @@ func printBlock(w io.Writer, p ports, env map[string]string, sup *supervisor, to
 
  Ctrl-C stops everything; the next make run resumes with the same data.
 ────────────────────────────────────────────────────────────────────────
-`, took.Round(100*time.Millisecond), p.API, p.API, p.MailUI, p.SMTP, env["DKIM_SELECTOR"]+"._domainkey."+env["DKIM_DOMAIN"],
+`, took.Round(100*time.Millisecond), p.API, p.API, p.API, p.Metrics, p.MailUI, p.SMTP, env["DKIM_SELECTOR"]+"._domainkey."+env["DKIM_DOMAIN"],
 		p.IMAP, demoOwner, "sales@"+mailDomain, env["IMAP_POLL_INTERVAL"], p.TemporalUI, p.Temporal, redact(env["DATABASE_URL"]), sup.pid("worker"), sup.pid("starter"), p.API)
 }
 
@@ -327,7 +332,7 @@ func checkPortsFree(p ports) error {
 	var busy []string
 	for name, port := range map[string]int{"Temporal (FOLLOWUP_TEMPORAL_PORT)": p.Temporal, "Temporal UI (FOLLOWUP_TEMPORAL_UI_PORT)": p.TemporalUI,
 		"SMTP (FOLLOWUP_SMTP_PORT)": p.SMTP, "mail page (FOLLOWUP_MAIL_UI_PORT)": p.MailUI, "API (FOLLOWUP_API_PORT)": p.API,
-		"IMAP (FOLLOWUP_IMAP_PORT)": p.IMAP} {
+		"IMAP (FOLLOWUP_IMAP_PORT)": p.IMAP, "worker metrics (FOLLOWUP_METRICS_PORT)": p.Metrics} {
 		ln, err := net.Listen("tcp", fmt.Sprintf("127.0.0.1:%d", port))
 		if err != nil {
 			busy = append(busy, fmt.Sprintf("%d for the %s", port, name))

@@ -57,7 +57,7 @@ func startStack(t *testing.T, args ...string) *stack {
 	s := &stack{local: t.TempDir(), ports: map[string]int{}, out: &smtptest.LockedBuffer{}, errs: &smtptest.LockedBuffer{}, done: make(chan error, 1)}
 	t.Setenv("FOLLOWUP_LOCAL_DIR", s.local)
 	t.Setenv("DATABASE_URL", pgtest.NewDatabase(t))
-	for _, name := range []string{"FOLLOWUP_TEMPORAL_PORT", "FOLLOWUP_TEMPORAL_UI_PORT", "FOLLOWUP_SMTP_PORT", "FOLLOWUP_MAIL_UI_PORT", "FOLLOWUP_API_PORT", "FOLLOWUP_IMAP_PORT"} {
+	for _, name := range []string{"FOLLOWUP_TEMPORAL_PORT", "FOLLOWUP_TEMPORAL_UI_PORT", "FOLLOWUP_SMTP_PORT", "FOLLOWUP_MAIL_UI_PORT", "FOLLOWUP_API_PORT", "FOLLOWUP_IMAP_PORT", "FOLLOWUP_METRICS_PORT"} {
 		s.ports[name] = freePort(t)
 		t.Setenv(name, fmt.Sprint(s.ports[name]))
 	}
@@ -116,7 +116,8 @@ func TestMakeRunStartsEverythingAndStopsClean(t *testing.T) {
 	local, ports, out := s.local, s.ports, s.out
 	api := fmt.Sprintf("http://127.0.0.1:%d", ports["FOLLOWUP_API_PORT"])
 	mailUI := fmt.Sprintf("http://127.0.0.1:%d", ports["FOLLOWUP_MAIL_UI_PORT"])
-	for _, u := range []string{api + "/healthz", api + "/readyz", mailUI + "/", fmt.Sprintf("http://127.0.0.1:%d/", ports["FOLLOWUP_TEMPORAL_UI_PORT"])} {
+	for _, u := range []string{api + "/healthz", api + "/readyz", mailUI + "/", fmt.Sprintf("http://127.0.0.1:%d/", ports["FOLLOWUP_TEMPORAL_UI_PORT"]),
+		api + "/metrics", fmt.Sprintf("http://127.0.0.1:%d/metrics", ports["FOLLOWUP_METRICS_PORT"])} {
 		require.Contains(t, out.String(), strings.Split(strings.TrimPrefix(u, "http://"), "/")[0], "the block names %s", u)
 		resp, err := http.Get(u)
 		require.NoError(t, err, u)
