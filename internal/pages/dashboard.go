@@ -19,11 +19,9 @@ import (
 // The ops dashboard: a pipeline's measures (internal/pipelinemetrics computes them, as the
 // API and the CLI do) as charts and tables, for ops only.
 
-// Dashboard bounds and defaults.
+// Dashboard bounds.
 const (
-	defaultPeriodDays = 84  // 12 weeks, as the velocity chart
-	maxPeriodDays     = 366 // a year at most on the page
-	velocityWeeks     = 12
+	velocityWeeks = 12
 	// dashboardTimeout bounds the report and the weekly velocity reports together.
 	dashboardTimeout = 20 * time.Second
 )
@@ -57,56 +55,27 @@ func (s *Server) pipelineList(w http.ResponseWriter, r *http.Request) {
 	s.render(w, http.StatusOK, "pipelines", view{Title: "Pipelines", User: &ss.User, CSRF: ss.CSRFToken, Page: pipelinesPage{Pipelines: list}})
 }
 
-// dashboardForm is the dashboard's GET form: a period of whole days (UTC) and an owner.
+// dashboardForm is the dashboard's GET form, read as the API and the CLI read their query
+// (pipelinemetrics.ParseQuery): dates in UTC, to excluded, the last 90 days by default.
 type dashboardForm struct {
-	From, To string // YYYY-MM-DD, both included
+	From, To string // YYYY-MM-DD
 	Owner    string
 }
 
-// query reads the form into a metrics query; a bad field is a clear 400.
+// query reads the form into a metrics query; bad input wraps pipelinemetrics.ErrBadQuery.
 func (f *dashboardForm) query(pipeline string, now time.Time) (pipelinemetrics.Query, error) {
-	today := now.UTC().Truncate(24 * time.Hour)
-	to, from := today, today.AddDate(0, 0, -(defaultPeriodDays-1))
-	var problems []string
-	if f.To != "" {
-		t, err := time.Parse(time.DateOnly, f.To)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("to %q: want a date as YYYY-MM-DD", clipText(f.To)))
-		}
-		to = t
-	}
-	if f.From != "" {
-		t, err := time.Parse(time.DateOnly, f.From)
-		if err != nil {
-			problems = append(problems, fmt.Sprintf("from %q: want a date as YYYY-MM-DD", clipText(f.From)))
-		}
-		from = t
-	} else if f.To != "" {
-		from = to.AddDate(0, 0, -(defaultPeriodDays - 1))
-	}
-	if len(problems) == 0 {
-		switch {
-		case to.Before(from):
-			problems = append(problems, "from must not be after to")
-		case to.Sub(from) >= maxPeriodDays*24*time.Hour:
-			problems = append(problems, fmt.Sprintf("the period is at most %d days", maxPeriodDays))
-		}
-	}
 	if f.Owner != "" {
 		if a, err := mail.ParseAddress(f.Owner); err != nil || a.Address != f.Owner || len(f.Owner) > 254 {
-			problems = append(problems, fmt.Sprintf("owner %q: want an email address", clipText(f.Owner)))
+			return pipelinemetrics.Query{}, fmt.Errorf("%w: owner %q: want an email address", pipelinemetrics.ErrBadQuery, clipText(f.Owner))
 		}
 	}
-	if len(problems) > 0 {
-		return pipelinemetrics.Query{}, &formError{problems}
+	q, err := pipelinemetrics.ParseQuery(pipeline, f.From, f.To, f.Owner, now)
+	if err != nil {
+		return pipelinemetrics.Query{}, err
 	}
-	f.From, f.To = from.Format(time.DateOnly), to.Format(time.DateOnly)
-	return pipelinemetrics.Query{Pipeline: pipeline, From: from, To: to.AddDate(0, 0, 1), Owner: f.Owner, Now: now.UTC()}, nil
+	f.From, f.To = q.From.Format(time.DateOnly), q.To.Format(time.DateOnly)
+	return q, nil
 }
-
-type formError struct{ problems []string }
-
-func (e *formError) Error() string { return strings.Join(e.problems, "; ") }
 
 func clipText(s string) string {
 	if len(s) > 40 {
@@ -154,16 +123,19 @@ func (s *Server) pipelineDashboard(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := dashboardForm{From: q.Get("from"), To: q.Get("to"), Owner: strings.TrimSpace(q.Get("owner"))}
 	query, err := f.query(pipeline, s.Now())
-	var fe *formError
-	if errors.As(err, &fe) {
-		s.fail(w, r, http.StatusBadRequest, fe.Error())
+	if errors.Is(err, pipelinemetrics.ErrBadQuery) {
+		s.fail(w, r, http.StatusBadRequest, strings.TrimPrefix(err.Error(), pipelinemetrics.ErrBadQuery.Error()+": "))
+		return
+	}
+	if err != nil {
+		s.failErr(w, r, err)
 		return
 	}
 	ctx, cancel := context.WithTimeout(r.Context(), dashboardTimeout)
 	defer cancel()
 	rep, err := pipelinemetrics.Compute(ctx, s.Deals.Store, query)
 	if errors.Is(err, pipelinemetrics.ErrBadQuery) {
-		s.fail(w, r, http.StatusBadRequest, err.Error())
+		s.fail(w, r, http.StatusBadRequest, strings.TrimPrefix(err.Error(), pipelinemetrics.ErrBadQuery.Error()+": "))
 		return
 	}
 	if err != nil {

@@ -1,7 +1,9 @@
 package pages_test
 
 import (
+	"encoding/json"
 	"net/http"
+	"net/url"
 	"strings"
 	"testing"
 	"time"
@@ -21,8 +23,9 @@ const readMetrics = `Object.fromEntries(Array.from(document.querySelectorAll("[d
 
 // TestOpsReadsTheDashboardInChromium seeds a pipeline of 200 deals with eight weeks of
 // history, opens its dashboard from the nav as ops in a real Chromium (its CSP enforced),
-// and checks every number the page shows against what pipelinemetrics computes for the same
-// query; then filters by owner with the form, and looks at it at a phone's width.
+// and checks every number the page shows against what the API answers for the same query
+// (GET /api/pipelines/demo/metrics, and once per week for the velocity); then filters by
+// owner with the form, and looks at it at a phone's width.
 func TestOpsReadsTheDashboardInChromium(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
@@ -38,28 +41,29 @@ func TestOpsReadsTheDashboardInChromium(t *testing.T) {
 	b.Load(t, chromedp.Click(`form[action="/login"] button`, chromedp.ByQuery))
 	resp := b.Load(t, chromedp.Click(`header nav a[href="/pipelines"]`, chromedp.ByQuery))
 	require.Equal(t, int64(http.StatusOK), resp.Status)
+	// The page measures open deals at its clock's now, the API at the real one: bring the
+	// site's clock to now, so that both measure at the same moment (within the second they take).
+	s.clock.advance(time.Since(s.clock.Now()))
 	resp = b.Load(t, chromedp.Click(`#pipelines a[href="/pipelines/demo"]`, chromedp.ByQuery))
 	require.Equal(t, int64(http.StatusOK), resp.Status)
 
-	now := s.clock.Now().UTC()
-	today := now.Truncate(24 * time.Hour)
-	q := pipelinemetrics.Query{Pipeline: "demo", From: today.AddDate(0, 0, -83), To: today.AddDate(0, 0, 1), Now: now}
-	report, weeks := dashboardReports(t, s, q)
-	require.Greater(t, report.Closed.Won, 10)
-	require.Greater(t, report.Closed.Lost, 10)
-	require.Len(t, report.Open.Pipeline, 2, "two currencies")
-
 	var shown map[string]string
-	var h1 string
+	var h1, from, to string
 	var tooltips, bars, points int
 	b.Run(t,
 		chromedp.Text("h1", &h1, chromedp.ByQuery),
+		chromedp.Value(`input[name=from]`, &from, chromedp.ByQuery),
+		chromedp.Value(`input[name=to]`, &to, chromedp.ByQuery),
 		chromedp.Evaluate(readMetrics, &shown),
 		chromedp.Evaluate(`document.querySelectorAll("svg g.bar > title, svg g.point > title").length`, &tooltips),
 		chromedp.Evaluate(`Array.from(document.querySelectorAll("#chart-funnel g.bar rect")).filter(r => r.getBBox().width > 0).length`, &bars),
 		chromedp.Evaluate(`document.querySelectorAll("#chart-velocity circle").length`, &points),
 	)
 	require.Equal(t, "Pipeline demo", h1)
+	report, weeks := apiReports(t, s, from, to, "")
+	require.Greater(t, report.Closed.Won, 10)
+	require.Greater(t, report.Closed.Lost, 10)
+	require.Len(t, report.Open.Pipeline, 2, "two currencies")
 	require.Equal(t, expectedMetrics(report, weeks), shown)
 	require.Positive(t, bars, "the funnel's bars are drawn")
 	require.Positive(t, points, "the velocity line has points")
@@ -71,8 +75,7 @@ func TestOpsReadsTheDashboardInChromium(t *testing.T) {
 	resp = b.Load(t, chromedp.Click(`form.filters button`, chromedp.ByQuery))
 	require.Equal(t, int64(http.StatusOK), resp.Status)
 	require.True(t, strings.Contains(resp.URL, "owner=ana%40vendor.example"), resp.URL)
-	q.Owner = "ana@vendor.example"
-	report, weeks = dashboardReports(t, s, q)
+	report, weeks = apiReports(t, s, from, to, "ana@vendor.example")
 	shown = nil // a JSON object decodes into a map by adding to it
 	var sub string
 	b.Run(t, chromedp.Text("p.sub", &sub, chromedp.ByQuery), chromedp.Evaluate(readMetrics, &shown))
@@ -92,4 +95,39 @@ func TestOpsReadsTheDashboardInChromium(t *testing.T) {
 	screenshot(t, b, "dashboard-3-phone")
 	require.Empty(t, b.CSPViolations())
 	require.Empty(t, b.Dialogs())
+}
+
+// apiReports asks the API (GET /api/pipelines/{id}/metrics) for the report of a period and
+// for each of the 12 weeks up to its end (or tomorrow), as the dashboard shows them.
+func apiReports(t *testing.T, s *site, from, to, owner string) (pipelinemetrics.Report, []pipelinemetrics.Report) {
+	t.Helper()
+	get := func(from, to string) pipelinemetrics.Report {
+		v := url.Values{"from": {from}, "to": {to}}
+		if owner != "" {
+			v.Set("owner", owner)
+		}
+		req, err := http.NewRequest("GET", s.srv.URL+"/api/pipelines/demo/metrics?"+v.Encode(), nil)
+		require.NoError(t, err)
+		req.Header.Set("Authorization", "Bearer "+apiToken)
+		res, err := http.DefaultClient.Do(req)
+		require.NoError(t, err)
+		defer res.Body.Close()
+		require.Equal(t, http.StatusOK, res.StatusCode)
+		var r pipelinemetrics.Report
+		require.NoError(t, json.NewDecoder(res.Body).Decode(&r))
+		return r
+	}
+	report := get(from, to)
+	end, err := time.Parse(time.DateOnly, to)
+	require.NoError(t, err)
+	if tomorrow := time.Now().UTC().Truncate(24*time.Hour).AddDate(0, 0, 1); tomorrow.Before(end) {
+		end = tomorrow
+	}
+	weeks := make([]pipelinemetrics.Report, 12)
+	for i := 11; i >= 0; i-- {
+		start := end.AddDate(0, 0, -7)
+		weeks[i] = get(start.Format(time.DateOnly), end.Format(time.DateOnly))
+		end = start
+	}
+	return report, weeks
 }

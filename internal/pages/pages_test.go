@@ -37,6 +37,9 @@ const noTemporal = "127.0.0.1:1"
 
 const password = "correct horse battery"
 
+// apiToken is the API's token on the test site (the ops token of `starter serve`).
+const apiToken = "test-token-0123456789abcdef"
+
 // site serves the API with the pages mounted, as starter serve does, over a fresh database.
 type site struct {
 	t     *testing.T
@@ -93,7 +96,7 @@ func newSite(t *testing.T) *site {
 	clk := &clock{now: time.Now()}
 	svc := &deals.Service{Store: st, Temporal: c}
 	p := &pages.Server{Deals: svc, Logger: logger, Now: clk.Now}
-	h := (&httpapi.Server{Deals: svc, Token: "test-token-0123456789abcdef", Logger: logger, Pages: p.Handler()}).Handler()
+	h := (&httpapi.Server{Deals: svc, Token: apiToken, Logger: logger, Pages: p.Handler()}).Handler()
 	srv := httptest.NewServer(h)
 	t.Cleanup(srv.Close)
 	return &site{t: t, srv: srv, pool: pool, store: st, logs: logs, clock: clk}
