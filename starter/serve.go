@@ -31,11 +31,8 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 		return err
 	}
 	cfg, err := config.LoadServer(env)
-	if err != nil {
-		return err
-	}
-	ops, err := config.LoadOps(env)
-	if err != nil {
+	ops, opsErr := config.LoadOps(env)
+	if err := errors.Join(err, opsErr); err != nil { // every problem at once
 		return err
 	}
 	logger := ops.Logger(stderr) // LOG_FORMAT: text or json

@@ -30,7 +30,8 @@ const usage = `usage: worker
 Runs deal workflows and their activities until SIGINT or SIGTERM. Run as many as you like:
 Temporal spreads the work. It takes no flags and no arguments; configuration comes from the
 environment: DATABASE_URL, TEMPORAL_ADDRESS, TEMPORAL_NAMESPACE, MESSAGE_ID_SECRET, SMTP_*,
-MAIL_FROM and more (README.md, section Configuration, lists them all).`
+MAIL_FROM, METRICS_ADDR (Prometheus /metrics), LOG_FORMAT (text or json) and more (README.md,
+section Configuration, lists them all).`
 
 // run parses the command line, then runs the worker until ctx ends; logs go to logOut.
 func run(ctx context.Context, args []string, env config.Env, stdout, logOut io.Writer) error {
@@ -47,15 +48,12 @@ func run(ctx context.Context, args []string, env config.Env, stdout, logOut io.W
 	case fs.NArg() > 0:
 		return errUsage{fmt.Sprintf("unexpected argument %q\n\n%s", fs.Arg(0), usage)}
 	}
-	ops, err := config.LoadOps(env)
-	if err != nil {
+	ops, opsErr := config.LoadOps(env)
+	cfg, err := config.LoadWorker(env)
+	if err := errors.Join(err, opsErr); err != nil { // every problem at once
 		return err
 	}
 	logger := ops.Logger(logOut) // LOG_FORMAT: text or json
-	cfg, err := config.LoadWorker(env)
-	if err != nil {
-		return err
-	}
 	return engine.RunWorker(ctx, cfg, logger)
 }
 

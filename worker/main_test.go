@@ -20,9 +20,10 @@ func TestRunFailsFastWithEveryConfigurationProblem(t *testing.T) {
 	ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
 	defer cancel()
 	var logs bytes.Buffer
-	err := run(ctx, nil, config.MapEnv{"SMTP_PORT": "0", "SEND_CONCURRENCY": "0"}, io.Discard, &logs)
+	err := run(ctx, nil, config.MapEnv{"SMTP_PORT": "0", "SEND_CONCURRENCY": "0", "LOG_FORMAT": "xml", "METRICS_ADDR": "9464"}, io.Discard, &logs)
 	require.Error(t, err)
-	for _, want := range []string{"worker configuration is invalid", "SMTP_PORT", "SEND_CONCURRENCY", "MESSAGE_ID_SECRET is required"} {
+	for _, want := range []string{"worker configuration is invalid", "SMTP_PORT", "SEND_CONCURRENCY", "MESSAGE_ID_SECRET is required",
+		`LOG_FORMAT="xml"`, `METRICS_ADDR="9464"`} {
 		require.True(t, strings.Contains(err.Error(), want), "missing %q in:\n%s", want, err)
 	}
 }
