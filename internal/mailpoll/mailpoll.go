@@ -274,16 +274,21 @@ func (p *Poller) pollLocked(ctx context.Context, mb Mailbox) (PollResult, error)
 	// First: nothing was taken from this mailbox yet (a poll that failed before its first
 	// message leaves it so).
 	first := !found || cursor.UIDValidity == 0 || cursor.LastUID == 0
-	if first || cursor.UIDValidity != status.UidValidity {
-		// New UIDs for every message: read them all again; the intake's dedupe by
-		// Message-ID keeps each message one event. (0: no poll got this far yet.)
-		res.Reset, last = true, 0
-		if found && cursor.UIDValidity != 0 {
+	// Changed: the server renumbered the mailbox since the cursor was saved.
+	changed := found && cursor.UIDValidity != 0 && cursor.UIDValidity != status.UidValidity
+	if first || changed {
+		// Read every message (again); the intake's dedupe by Message-ID keeps each message
+		// one event. An empty mailbox stays "first" poll after poll: that is no reset.
+		last = 0
+		res.Reset = changed || !found || cursor.UIDValidity == 0
+		if changed {
 			o.Logger.Warn("mailbox UIDVALIDITY changed: reading it again from its start", "mailbox", mb.Name,
 				"was", cursor.UIDValidity, "now", status.UidValidity)
 		}
-		if err := p.Store.SaveMailboxCursor(ctx, mb.Name, status.UidValidity, 0); err != nil {
-			return res, err
+		if res.Reset {
+			if err := p.Store.SaveMailboxCursor(ctx, mb.Name, status.UidValidity, 0); err != nil {
+				return res, err
+			}
 		}
 	}
 	res.LastUID = last

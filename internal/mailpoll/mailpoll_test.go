@@ -322,3 +322,34 @@ func TestFirstPollReadsRecentMailOnly(t *testing.T) {
 	_, err = st.InboundMessageByKey(context.Background(), "mid:new@elsewhere.test")
 	require.NoError(t, err)
 }
+
+// A mailbox nothing was taken from yet (empty, say) is polled again and again without a
+// false "UIDVALIDITY changed" or a reset; a real change of UIDVALIDITY is both.
+func TestNoFalseResetWhileNothingWasTaken(t *testing.T) {
+	t.Parallel()
+	addr, trust := tlsIMAP(t)
+	svc, st := service(t)
+	var logs bytes.Buffer
+	logger := slog.New(slog.NewTextHandler(&logs, nil))
+	mb := mailpoll.Mailbox{Name: "quiet-box", Host: "127.0.0.1", Port: addr.Port, TLS: mailpoll.TLSImplicit,
+		Username: "username", Password: "password", TLSConfig: trust}
+	p := &mailpoll.Poller{Store: st, Taker: svc, Options: mailpoll.Options{Logger: logger}}
+	ctx := context.Background()
+	res, err := p.Poll(ctx, mb)
+	require.NoError(t, err)
+	require.True(t, res.Reset, "the first poll reads from the start")
+	cursor, _, err := st.MailboxCursorOf(ctx, "quiet-box")
+	require.NoError(t, err)
+	// As if nothing had been taken: a mailbox that was empty when first polled.
+	require.NoError(t, st.SaveMailboxCursor(ctx, "quiet-box", cursor.UIDValidity, 0))
+	res, err = p.Poll(ctx, mb)
+	require.NoError(t, err)
+	require.False(t, res.Reset)
+	require.NotContains(t, logs.String(), "UIDVALIDITY changed")
+
+	require.NoError(t, st.SaveMailboxCursor(ctx, "quiet-box", cursor.UIDValidity+1, 5))
+	res, err = p.Poll(ctx, mb)
+	require.NoError(t, err)
+	require.True(t, res.Reset)
+	require.Contains(t, logs.String(), "UIDVALIDITY changed")
+}
