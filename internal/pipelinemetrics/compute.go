@@ -18,6 +18,9 @@ import (
 // ForecastMonths is how many months, from Now's, the forecast and coverage list by month.
 const ForecastMonths = 12
 
+// Timeout bounds one report's queries.
+const Timeout = 30 * time.Second
+
 // ErrBadQuery: the query cannot be answered as asked (the HTTP API answers 400).
 var ErrBadQuery = errors.New("bad metrics query")
 
@@ -47,6 +50,8 @@ func (q Query) Check() error {
 // Compute measures the pipeline as q asks. An unknown pipeline (no published cadence) is an
 // error wrapping store.ErrNotFound; a bad query one wrapping ErrBadQuery.
 func Compute(ctx context.Context, st *store.Store, q Query) (Report, error) {
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
 	if q.Now.IsZero() {
 		q.Now = time.Now()
 	}
