@@ -37,6 +37,11 @@ func (s *site) seedPipeline(n int) store.CadenceVersion {
 	require.Positive(s.t, res.Won)
 	require.Positive(s.t, res.Lost)
 	require.Positive(s.t, res.Open)
+	month := s.clock.Now().UTC()
+	_, err = s.store.SetTarget(ctx, "demo", month, "EUR", "50000")
+	require.NoError(s.t, err)
+	_, err = s.store.SetTarget(ctx, "demo", month.AddDate(0, 1, 0), "USD", "20000.50")
+	require.NoError(s.t, err)
 	return cv
 }
 
@@ -235,6 +240,7 @@ func TestDashboardShowsOpsTheNumbersAndRefusesReps(t *testing.T) {
 		report, weeks := dashboardReports(t, s, pipelinemetrics.Query{Pipeline: "demo", From: from, To: to, Owner: owner, Now: now})
 		require.Positive(t, report.Closed.Won+report.Closed.Lost, "the period has closings")
 		require.NotEmpty(t, report.Forecast)
+		require.Len(t, report.Coverage, 2, "the targets' coverage")
 		require.Equal(t, expectedMetrics(report, weeks), pageMetrics(t, r.body), "owner %q", owner)
 		for _, id := range []string{"chart-funnel", "chart-time", "chart-velocity"} {
 			require.Regexp(t, `id="`+id+`">\s*<svg viewBox="0 0 360\.0 [0-9.]+"`, r.body, "the %s chart is drawn", id)
