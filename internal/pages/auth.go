@@ -37,13 +37,15 @@ func HashPassword(pw string) (string, error) {
 // whether the user exists or not.
 var dummyHash, _ = bcrypt.GenerateFromPassword([]byte("no user has this password"), passwordCost)
 
-// The login limiter: loginAttempts per email and address per loginWindow.
+// The login limiter: loginAttempts failures per email and address per loginWindow.
 const (
 	loginAttempts = 5
 	loginWindow   = time.Minute
 )
 
-// limiter counts recent attempts per key, in memory (one process serves the pages).
+// limiter counts recent failed attempts per key, in memory (one process serves the pages):
+// a successful login clears its key, so a rep who mistyped once is not locked out by
+// logging in again later.
 type limiter struct {
 	mu     sync.Mutex
 	max    int
@@ -55,16 +57,17 @@ func newLimiter(max int, window time.Duration) *limiter {
 	return &limiter{max: max, window: window, seen: map[string][]time.Time{}}
 }
 
-// allow records an attempt at now and says whether it is within the limit.
-func (l *limiter) allow(key string, now time.Time) bool {
+// blocked says whether key had max failures within the window before now.
+func (l *limiter) blocked(key string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	recent := l.seen[key][:0]
-	for _, t := range l.seen[key] {
-		if now.Sub(t) < l.window {
-			recent = append(recent, t)
-		}
-	}
+	return len(l.recent(key, now)) >= l.max
+}
+
+// failed records a failed attempt at now.
+func (l *limiter) failed(key string, now time.Time) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
 	if len(l.seen) > 10000 { // forget idle keys now and then
 		for k, ts := range l.seen {
 			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= l.window {
@@ -72,12 +75,26 @@ func (l *limiter) allow(key string, now time.Time) bool {
 			}
 		}
 	}
-	if len(recent) >= l.max {
-		l.seen[key] = recent
-		return false
+	l.seen[key] = append(l.recent(key, now), now)
+}
+
+// succeeded forgets key's failures.
+func (l *limiter) succeeded(key string) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	delete(l.seen, key)
+}
+
+// recent keeps key's failures within the window; l.mu is held.
+func (l *limiter) recent(key string, now time.Time) []time.Time {
+	recent := l.seen[key][:0]
+	for _, t := range l.seen[key] {
+		if now.Sub(t) < l.window {
+			recent = append(recent, t)
+		}
 	}
-	l.seen[key] = append(recent, now)
-	return true
+	l.seen[key] = recent
+	return recent
 }
 
 type loginPage struct {
@@ -109,7 +126,8 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, http.StatusForbidden, "This form has expired; reload the page and try again.")
 		return
 	}
-	if !s.limiter.allow(strings.ToLower(email)+"|"+clientIP(r), s.Now()) {
+	limitKey := strings.ToLower(email) + "|" + clientIP(r)
+	if s.limiter.blocked(limitKey, s.Now()) {
 		s.Logger.Warn("pages: login refused: too many attempts", "email", email, "ip", clientIP(r))
 		w.Header().Set("Retry-After", "60")
 		s.showLogin(w, r, http.StatusTooManyRequests, loginPage{Email: email, Next: next, Error: "Too many attempts; wait a minute and try again."})
@@ -135,6 +153,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		why = "an integration user may not log in to the pages"
 	}
 	if why != "" {
+		s.limiter.failed(limitKey, s.Now())
 		s.Logger.Warn("pages: login failed", "email", email, "ip", clientIP(r), "why", why)
 		s.showLogin(w, r, http.StatusUnauthorized, loginPage{Email: email, Next: next, Error: "Wrong email or password, or this user may not log in."})
 		return
@@ -145,6 +164,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		s.failErr(w, r, err)
 		return
 	}
+	s.limiter.succeeded(limitKey)
 	s.Logger.Info("pages: logged in", "email", u.Email, "role", u.Role, "ip", clientIP(r))
 	http.SetCookie(w, &http.Cookie{Name: loginCookie, Value: "", Path: "/login", MaxAge: -1, HttpOnly: true, SameSite: http.SameSiteLaxMode, Secure: s.secure(r)})
 	http.SetCookie(w, &http.Cookie{Name: sessionCookie, Value: id, Path: "/", Expires: expires, MaxAge: int(SessionTTL / time.Second),

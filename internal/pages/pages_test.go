@@ -316,6 +316,24 @@ func TestLoginIsRateLimitedPerEmailAndAddress(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, b.login("ana@vendor.example", password).status)
 }
 
+// Only failures count: logging in again and again is never refused, and a success forgets
+// the failures before it.
+func TestSuccessfulLoginsAreNotRateLimited(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.user("ana@vendor.example", store.RoleRep, password)
+	b := s.browser()
+	for range 8 {
+		require.Equal(t, http.StatusSeeOther, b.login("ana@vendor.example", password).status)
+	}
+	for round := range 3 {
+		for i := range 4 {
+			require.Equal(t, http.StatusUnauthorized, b.login("ana@vendor.example", "guess "+strconv.Itoa(i)).status, "round %d", round)
+		}
+		require.Equal(t, http.StatusSeeOther, b.login("ana@vendor.example", password).status, "round %d: four failures, then the right one", round)
+	}
+}
+
 func TestPostWithoutCSRFTokenIsRefusedAndWritesNothing(t *testing.T) {
 	t.Parallel()
 	s := newSite(t)
