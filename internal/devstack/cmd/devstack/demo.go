@@ -61,6 +61,14 @@ func runDemo(ctx context.Context, stdout io.Writer) error {
 	if err != nil {
 		return err
 	}
+	// Monthly targets, so that the dashboard shows the open pipeline's coverage.
+	thisMonth := time.Now().UTC()
+	for i, amount := range []money.Amount{"60000", "80000", "80000"} {
+		month := time.Date(thisMonth.Year(), thisMonth.Month()+time.Month(i), 1, 0, 0, 0, 0, time.UTC)
+		if _, err := st.SetTarget(store.WithActor(ctx, "demo"), cv.Pipeline.ID, month, "EUR", amount); err != nil {
+			return err
+		}
+	}
 	svc := &deals.Service{Store: st, Temporal: c}
 	held, err := demoOpenPipeline(ctx, svc, cv.Version)
 	if err != nil {
@@ -143,6 +151,11 @@ func demoOpenPipeline(ctx context.Context, svc *deals.Service, version int64) (i
 	for i, stage := range stages {
 		v := version
 		ext := fmt.Sprintf("open-%02d", i+1)
+		if _, err := svc.Store.DealByExternalID(ctx, demoHistorySource, ext); err == nil {
+			continue // made by an earlier make demo: left as it is now (it may have moved since)
+		} else if !errors.Is(err, store.ErrNotFound) {
+			return 0, err
+		}
 		resp, err := svc.Create(ctx, deals.CreateRequest{
 			Source: demoHistorySource, ExternalID: ext, Title: fmt.Sprintf("Expansion for Lead %02d", i+1), CadenceVersion: &v,
 			Owner:   store.OwnerInput{Email: []string{demoOwner, demoColleague}[i%2], Name: []string{"Ana Rep", "Ben Rep"}[i%2], Company: "Vendor"},

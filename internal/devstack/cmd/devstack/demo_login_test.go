@@ -63,4 +63,5 @@ func checkDemoLogin(t *testing.T, api, demoOut string) {
 	require.NotEqual(t, "0", won[1], "the history has won deals")
 	require.Contains(t, page, `id="chart-funnel"`)
 	require.Regexp(t, `data-metric="forecast\.[0-9-]+\.EUR\.amount"`, page, "the open pipeline's forecast")
+	require.Regexp(t, `data-metric="coverage\.[0-9-]+\.EUR\.ratio"`, page, "the coverage against the demo's targets")
 }
