@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	dto "github.com/prometheus/client_model/go"
 	"github.com/prometheus/common/expfmt"
 	"github.com/prometheus/common/model"
 	"github.com/stretchr/testify/require"
@@ -29,11 +30,14 @@ func TestOpsGaugesFollowTasksAndTheBacklog(t *testing.T) {
 	require.Equal(t, opsmetrics.Gauges{}, g)
 
 	received := time.Now()
-	c, err := st.CreateDeal(ctx, store.NewDeal{
-		Source: "crm", ExternalID: "g-1", Owner: store.OwnerInput{Email: "ana@vendor.test"},
+	create := store.NewDeal{
+		Source: "gauges-test", ExternalID: "g-1", Owner: store.OwnerInput{Email: "ana@vendor.test"},
 		Contact:        store.ContactInput{Email: "bob@prospect.test"},
 		CadenceVersion: cadence.DefaultVersion, EventID: "create:g-1", SourceTime: time.Now(),
-	})
+	}
+	c, err := st.CreateDeal(ctx, create)
+	require.NoError(t, err)
+	_, err = st.CreateDeal(ctx, create) // the same event again
 	require.NoError(t, err)
 	now := time.Now()
 	overdue, err := st.CreateTask(ctx, store.NewTask{DealID: c.Deal.ID, Visit: 1, StepID: "call", Occurrence: 1, Kind: "call",
@@ -61,6 +65,8 @@ func TestOpsGaugesFollowTasksAndTheBacklog(t *testing.T) {
 		require.Len(t, families[name].GetMetric(), 1, name)
 		require.Equal(t, want, families[name].GetMetric()[0].GetGauge().GetValue(), name)
 	}
+	require.Equal(t, map[string]float64{"received": 1, "retried": 1}, fates(families, "gauges-test"),
+		"the store counts each event's fate where it writes it (this test's source is its own)")
 
 	closed, err := st.CloseTask(ctx, c.Deal.ID, overdue.ID, "done", now, "called")
 	require.NoError(t, err)
@@ -69,4 +75,25 @@ func TestOpsGaugesFollowTasksAndTheBacklog(t *testing.T) {
 	g, err = st.OpsGauges(ctx)
 	require.NoError(t, err)
 	require.Equal(t, opsmetrics.Gauges{TasksOpen: 1}, g)
+	require.NoError(t, st.MarkEventSignalled(ctx, c.Event.ID)) // signalled already: no change
+	w = httptest.NewRecorder()
+	opsmetrics.Handler(opsmetrics.Options{}).ServeHTTP(w, httptest.NewRequest(http.MethodGet, "/metrics", nil))
+	families, err = parser.TextToMetricFamilies(w.Body)
+	require.NoError(t, err)
+	require.Equal(t, map[string]float64{"received": 1, "retried": 1, "signalled": 1}, fates(families, "gauges-test"))
+}
+
+// fates reads followup_inbound_events_total of one source: fate → count.
+func fates(families map[string]*dto.MetricFamily, source string) map[string]float64 {
+	out := map[string]float64{}
+	for _, m := range families["followup_inbound_events_total"].GetMetric() {
+		labels := map[string]string{}
+		for _, l := range m.GetLabel() {
+			labels[l.GetName()] = l.GetValue()
+		}
+		if labels["source"] == source {
+			out[labels["fate"]] += m.GetCounter().GetValue()
+		}
+	}
+	return out
 }
