@@ -86,9 +86,9 @@ func clipText(s string) string {
 
 // velocityWeek is one week's velocity report (its closings, today's open deals).
 type velocityWeek struct {
-	Start, End time.Time
-	Label      string
-	Velocity   []pipelinemetrics.Velocity
+	Start    time.Time
+	Label    string
+	Velocity []pipelinemetrics.Velocity
 }
 
 type dashboardPage struct {
@@ -103,13 +103,7 @@ type dashboardPage struct {
 	Weeks     []velocityWeek
 	// WeekCurrencies are the currencies of the velocity table's columns.
 	WeekCurrencies []string
-	Stages         []stageRow
 	OwnerLink      map[string]string // the dashboard filtered to each owner
-}
-
-type stageRow struct {
-	pipelinemetrics.StageReport
-	Name string // the stage's id, for data-metric names
 }
 
 // pipelineDashboard shows one pipeline's measures for the form's period and owner.
@@ -149,9 +143,6 @@ func (s *Server) pipelineDashboard(w http.ResponseWriter, r *http.Request) {
 	}
 	p := dashboardPage{Pipeline: pipeline, Form: f, Report: rep, Loc: s.zoneOf(r.Context(), ss.User.Email), Weeks: weeks,
 		OwnerLink: map[string]string{}}
-	for _, st := range rep.Stages {
-		p.Stages = append(p.Stages, stageRow{StageReport: st, Name: st.Stage})
-	}
 	for _, o := range rep.Owners {
 		v := url.Values{"from": {f.From}, "to": {f.To}, "owner": {o.Owner}}
 		p.OwnerLink[o.Owner] = "/pipelines/" + url.PathEscape(pipeline) + "?" + v.Encode()
@@ -179,7 +170,7 @@ func (s *Server) velocityWeeks(ctx context.Context, q pipelinemetrics.Query) ([]
 		if err != nil {
 			return nil, fmt.Errorf("velocity of the week from %s: %w", start.Format(time.DateOnly), err)
 		}
-		weeks[i] = velocityWeek{Start: start, End: end, Label: start.Format("2 Jan"), Velocity: rep.Velocity}
+		weeks[i] = velocityWeek{Start: start, Label: start.Format("2 Jan"), Velocity: rep.Velocity}
 		end = start
 	}
 	return weeks, nil
