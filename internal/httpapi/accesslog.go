@@ -16,17 +16,9 @@ import (
 // address, a body. Health checks and metrics scrapes are counted, not logged: they come
 // every few seconds.
 
-// accessNote is what a request's handlers tell the access log: who called.
-type accessNote struct{ role store.Role }
-
-type accessNoteKey struct{}
-
-// noteRole tells the access log the role a request authenticated as.
-func noteRole(ctx context.Context, role store.Role) {
-	if n, ok := ctx.Value(accessNoteKey{}).(*accessNote); ok {
-		n.role = role
-	}
-}
+// noteRole tells the access log the role a request authenticated as (the pages note theirs
+// through opsmetrics.NoteRole too).
+func noteRole(ctx context.Context, role store.Role) { opsmetrics.NoteRole(ctx, string(role)) }
 
 // quietRoutes are counted in the metrics but not logged.
 var quietRoutes = map[string]bool{"GET /healthz": true, "GET /readyz": true, "GET /metrics": true}
@@ -42,8 +34,8 @@ var knownMethods = map[string]bool{
 func (s *Server) accessLog(next http.Handler) http.Handler {
 	return http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		note := &accessNote{}
-		r = r.WithContext(context.WithValue(r.Context(), accessNoteKey{}, note))
+		ctx, noted := opsmetrics.WithRoleNote(r.Context())
+		r = r.WithContext(ctx)
 		rec := &statusRecorder{ResponseWriter: w}
 		next.ServeHTTP(rec, r)
 		took := time.Since(start)
@@ -63,7 +55,7 @@ func (s *Server) accessLog(next http.Handler) http.Handler {
 		if quietRoutes[route] {
 			return
 		}
-		role := string(note.role)
+		role := noted()
 		if role == "" {
 			role = "none"
 		}

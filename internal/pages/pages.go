@@ -28,6 +28,7 @@ import (
 	"time"
 
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/opsmetrics"
 	"github.com/followup-engine/followup/internal/store"
 )
 
@@ -242,6 +243,7 @@ func (s *Server) authed(next func(http.ResponseWriter, *http.Request)) http.Hand
 				return
 			}
 		}
+		opsmetrics.NoteRole(r.Context(), string(ss.User.Role)) // for the access log
 		ctx := context.WithValue(store.WithActor(r.Context(), "user:"+ss.User.Email), sessionKey{}, ss)
 		next(w, r.WithContext(ctx))
 	})
