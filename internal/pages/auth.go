@@ -204,3 +204,16 @@ func clientIP(r *http.Request) string {
 	}
 	return host
 }
+
+// opsOnly refuses a page to a user who is not ops: 403 with refusal, logged.
+func (s *Server) opsOnly(refusal string, next func(http.ResponseWriter, *http.Request)) func(http.ResponseWriter, *http.Request) {
+	return func(w http.ResponseWriter, r *http.Request) {
+		ss, _ := sessionOf(r.Context())
+		if ss.User.Role != store.RoleOps {
+			s.Logger.Warn("pages: refused an ops page to a non-ops user", "user", ss.User.Email, "path", r.URL.Path)
+			s.fail(w, r, http.StatusForbidden, refusal)
+			return
+		}
+		next(w, r)
+	}
+}

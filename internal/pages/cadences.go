@@ -24,8 +24,8 @@ func (s *Server) cadenceRoutes(mux *http.ServeMux) {
 		s.tmpl[name] = template.Must(template.New("layout.html").Funcs(funcs).Funcs(cadenceFuncs).
 			ParseFS(templateFiles, "templates/layout.html", "templates/"+name+".html"))
 	}
-	mux.Handle("GET /cadences", s.authed(s.forOps(s.cadenceList)))
-	mux.Handle("GET /cadences/{pipeline}", s.authed(s.forOps(s.cadencePage)))
+	mux.Handle("GET /cadences", s.authed(s.opsOnly("The cadence statistics are for ops users.", s.cadenceList)))
+	mux.Handle("GET /cadences/{pipeline}", s.authed(s.opsOnly("The cadence statistics are for ops users.", s.cadencePage)))
 }
 
 var cadenceFuncs = template.FuncMap{
@@ -36,20 +36,6 @@ var cadenceFuncs = template.FuncMap{
 		}
 		return fmt.Sprintf("%.1f", *rate*100)
 	},
-}
-
-// forOps serves next to ops users only; a rep gets 403: the statistics cover every owner's
-// deals.
-func (s *Server) forOps(next func(http.ResponseWriter, *http.Request)) func(http.ResponseWriter, *http.Request) {
-	return func(w http.ResponseWriter, r *http.Request) {
-		ss, _ := sessionOf(r.Context())
-		if ss.User.Role != store.RoleOps {
-			s.Logger.Warn("pages: refused an ops page to a non-ops user", "user", ss.User.Email, "path", r.URL.Path)
-			s.fail(w, r, http.StatusForbidden, "The cadence statistics are for ops users.")
-			return
-		}
-		next(w, r)
-	}
 }
 
 // cadenceList lists the pipelines with a published version, each linking to its page.

@@ -218,7 +218,7 @@ func TestDashboardShowsOpsTheNumbersAndRefusesReps(t *testing.T) {
 		require.Equal(t, http.StatusForbidden, r.status, path)
 		require.NotContains(t, r.body, "data-metric", path)
 	}
-	require.Contains(t, s.logs.String(), "refused the ops dashboard")
+	require.Contains(t, s.logs.String(), "refused an ops page")
 
 	ops := s.browser()
 	ops.loggedIn("ops@vendor.example")

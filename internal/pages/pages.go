@@ -86,8 +86,8 @@ func (s *Server) Handler() *http.ServeMux {
 	mux.Handle("POST /deals/{deal}/tasks/{task}/{action}", s.authed(s.taskAction))
 	mux.Handle("GET /deals", s.authed(s.dealList))
 	mux.Handle("GET /deals/{deal}", s.authed(s.dealPage))
-	mux.Handle("GET /pipelines", s.authed(s.opsOnly(s.pipelineList)))
-	mux.Handle("GET /pipelines/{id}", s.authed(s.opsOnly(s.pipelineDashboard)))
+	mux.Handle("GET /pipelines", s.authed(s.opsOnly("The pipeline dashboard is for ops users.", s.pipelineList)))
+	mux.Handle("GET /pipelines/{id}", s.authed(s.opsOnly("The pipeline dashboard is for ops users.", s.pipelineDashboard)))
 	return mux
 }
 
