@@ -248,6 +248,7 @@ func TestDashboardShowsOpsTheNumbersAndRefusesReps(t *testing.T) {
 		for _, d := range report.Open.StaleDeals {
 			require.Contains(t, r.body, `<a href="/deals/`+d.ID+`">`, "a stale deal links to its page")
 		}
+		require.Contains(t, r.body, `<a href="/cadences/demo">`, "the dashboard links to what each step earns")
 		if owner != "" {
 			require.NotContains(t, r.body, "owner.ana@vendor.example.", "only Ben's deals")
 		}
