@@ -546,10 +546,16 @@ func LoadWorker(env Env) (Worker, error) {
 	return w, r.err("worker")
 }
 
+// starter reads what every starter command shares, serve included.
+func (r *reader) starter() Starter {
+	return Starter{DatabaseURL: r.str("DATABASE_URL", DefaultDatabaseURL), Temporal: r.temporal(),
+		MailFrom: r.str("MAIL_FROM", ""), MailboxDailyCap: r.int("MAILBOX_DAILY_CAP", DefaultMailboxDailyCap, 0, 100000)}
+}
+
 // LoadServer reads the HTTP server's configuration.
 func LoadServer(env Env) (Server, error) {
 	r := &reader{env: env}
-	s := Server{Starter: Starter{DatabaseURL: r.str("DATABASE_URL", DefaultDatabaseURL), Temporal: r.temporal()}}
+	s := Server{Starter: r.starter()}
 	s.Addr = r.str("HTTP_ADDR", "127.0.0.1:8088")
 	s.APIToken = r.str("API_TOKEN", "")
 	if len(s.APIToken) < 16 {
@@ -648,7 +654,5 @@ func (r *reader) boolean(key string) bool {
 // LoadStarter reads the starter's configuration.
 func LoadStarter(env Env) (Starter, error) {
 	r := &reader{env: env}
-	s := Starter{DatabaseURL: r.str("DATABASE_URL", DefaultDatabaseURL), Temporal: r.temporal(),
-		MailFrom: r.str("MAIL_FROM", ""), MailboxDailyCap: r.int("MAILBOX_DAILY_CAP", DefaultMailboxDailyCap, 0, 100000)}
-	return s, r.err("starter")
+	return r.starter(), r.err("starter")
 }

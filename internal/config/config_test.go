@@ -420,3 +420,16 @@ func TestLoadServerMailboxProblems(t *testing.T) {
 	_, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "IMAP_USERNAME": "ana"})
 	require.ErrorContains(t, err, "IMAP_USERNAME is set without IMAP_HOST")
 }
+
+// starter serve reads MAIL_FROM and MAILBOX_DAILY_CAP as the worker does: the API's send
+// forecast must count the mailboxes and the cap the worker sends with.
+func TestServerReadsTheWorkersSendSettings(t *testing.T) {
+	t.Parallel()
+	s, err := config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef", "MAIL_FROM": "Sales <sales@vendor.test>", "MAILBOX_DAILY_CAP": "50"})
+	require.NoError(t, err)
+	require.Equal(t, "Sales <sales@vendor.test>", s.MailFrom)
+	require.Equal(t, 50, s.MailboxDailyCap)
+	s, err = config.LoadServer(config.MapEnv{"API_TOKEN": "0123456789abcdef"})
+	require.NoError(t, err)
+	require.Equal(t, config.DefaultMailboxDailyCap, s.MailboxDailyCap)
+}
