@@ -80,32 +80,20 @@ func userList(ctx context.Context, args []string, env config.Env, stdout, stderr
 
 // userDisable handles `starter user disable EMAIL`: the user's tokens stop working at once.
 func userDisable(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
-	fs := newFlags("user disable", stderr)
-	out := jsonOrText(fs, stdout)
-	rest, err := parseExactly(fs, args, 1, "usage: starter user disable EMAIL")
-	if err != nil {
-		return err
-	}
-	st, closeAll, err := openStore(ctx, env)
-	if err != nil {
-		return err
-	}
-	defer closeAll()
-	u, err := st.DisableUser(ctx, rest[0])
-	if err != nil {
-		return err
-	}
-	return printAnswer(out, u, func(w io.Writer, u store.User) {
-		fmt.Fprintf(w, "user %s disabled since %s: their tokens no longer work\n", u.Email, u.DisabledAt.UTC().Format(time.RFC3339))
-	})
+	return userSwitch(ctx, "disable", args, env, stdout, stderr)
 }
 
 // userEnable handles `starter user enable EMAIL`, the inverse of user disable: the user's
 // tokens that were not revoked work again.
 func userEnable(ctx context.Context, args []string, env config.Env, stdout, stderr io.Writer) error {
-	fs := newFlags("user enable", stderr)
+	return userSwitch(ctx, "enable", args, env, stdout, stderr)
+}
+
+// userSwitch disables or enables a user (verb "disable" or "enable").
+func userSwitch(ctx context.Context, verb string, args []string, env config.Env, stdout, stderr io.Writer) error {
+	fs := newFlags("user "+verb, stderr)
 	out := jsonOrText(fs, stdout)
-	rest, err := parseExactly(fs, args, 1, "usage: starter user enable EMAIL")
+	rest, err := parseExactly(fs, args, 1, "usage: starter user "+verb+" EMAIL")
 	if err != nil {
 		return err
 	}
@@ -114,12 +102,18 @@ func userEnable(ctx context.Context, args []string, env config.Env, stdout, stde
 		return err
 	}
 	defer closeAll()
-	u, err := st.EnableUser(ctx, rest[0])
+	set, say := st.EnableUser, func(u store.User) string { return "enabled: their tokens that were not revoked work again" }
+	if verb == "disable" {
+		set, say = st.DisableUser, func(u store.User) string {
+			return "disabled since " + u.DisabledAt.UTC().Format(time.RFC3339) + ": their tokens no longer work"
+		}
+	}
+	u, err := set(ctx, rest[0])
 	if err != nil {
 		return err
 	}
 	return printAnswer(out, u, func(w io.Writer, u store.User) {
-		fmt.Fprintf(w, "user %s enabled: their tokens that were not revoked work again\n", u.Email)
+		fmt.Fprintf(w, "user %s %s\n", u.Email, say(u))
 	})
 }
 
