@@ -13,6 +13,7 @@ import (
 	"github.com/followup-engine/followup/internal/config"
 	"github.com/followup-engine/followup/internal/money"
 	"github.com/followup-engine/followup/internal/pipelinemetrics"
+	"github.com/followup-engine/followup/internal/render"
 	"github.com/followup-engine/followup/internal/store"
 )
 
@@ -227,7 +228,7 @@ func pipelineTarget(ctx context.Context, args []string, env config.Env, stdout, 
 	var problems []string
 	month, err := time.Parse("2006-01", *monthFlag)
 	if err != nil || month.Year() < 2000 || month.Year() > 9999 {
-		problems = append(problems, fmt.Sprintf("--month %q: want YYYY-MM", clipArg(*monthFlag)))
+		problems = append(problems, fmt.Sprintf("--month %q: want YYYY-MM", render.Echo(*monthFlag)))
 	}
 	amount, err := money.ParseAmount(*amountFlag)
 	if err != nil {
@@ -293,11 +294,4 @@ func pipelineTargets(ctx context.Context, args []string, env config.Env, stdout,
 		}
 		tw.Flush()
 	})
-}
-
-func clipArg(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

@@ -5,6 +5,7 @@ import (
 	"strconv"
 
 	"github.com/followup-engine/followup/internal/deals"
+	"github.com/followup-engine/followup/internal/render"
 )
 
 // valueRoutes are a deal's value and the send forecast.
@@ -35,7 +36,7 @@ func (s *Server) sendForecast(w http.ResponseWriter, r *http.Request) error {
 	if v := r.URL.Query().Get("days"); v != "" {
 		n, err := strconv.Atoi(v)
 		if err != nil {
-			return badRequest("days %q: want a number of days, 1 to 90", clipQuery(v))
+			return badRequest("days %q: want a number of days, 1 to 90", render.Echo(v))
 		}
 		req.Days = n
 	}
@@ -45,12 +46,4 @@ func (s *Server) sendForecast(w http.ResponseWriter, r *http.Request) error {
 	}
 	writeJSON(w, http.StatusOK, f)
 	return nil
-}
-
-// clipQuery bounds a query value echoed in an error.
-func clipQuery(v string) string {
-	if len(v) > 40 {
-		return v[:40] + "…"
-	}
-	return v
 }

@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"github.com/followup-engine/followup/internal/render"
 	"regexp"
 	"strings"
 	"time"
@@ -37,7 +38,7 @@ func ParseAmount(s string) (Amount, error) {
 		return "", nil
 	}
 	if !amountPattern.MatchString(s) {
-		return "", fmt.Errorf("%q: %w", clip(s), ErrAmount)
+		return "", fmt.Errorf("%q: %w", render.Echo(s), ErrAmount)
 	}
 	return Amount(s), nil
 }
@@ -73,10 +74,10 @@ func ParseCurrency(s string) (string, error) {
 	}
 	up := strings.ToUpper(s)
 	if len(up) != 3 {
-		return "", fmt.Errorf("currency %q: want a three-letter ISO 4217 code such as EUR or USD", clip(s))
+		return "", fmt.Errorf("currency %q: want a three-letter ISO 4217 code such as EUR or USD", render.Echo(s))
 	}
 	if _, err := currency.ParseISO(up); err != nil {
-		return "", fmt.Errorf("currency %q: not an ISO 4217 code", clip(s))
+		return "", fmt.Errorf("currency %q: not an ISO 4217 code", render.Echo(s))
 	}
 	return up, nil
 }
@@ -88,14 +89,7 @@ func ParseDate(s string) (string, error) {
 	}
 	d, err := time.Parse(time.DateOnly, s)
 	if err != nil || d.Year() < 1970 || d.Year() > 9999 {
-		return "", fmt.Errorf("date %q: want YYYY-MM-DD", clip(s))
+		return "", fmt.Errorf("date %q: want YYYY-MM-DD", render.Echo(s))
 	}
 	return d.Format(time.DateOnly), nil
-}
-
-func clip(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }

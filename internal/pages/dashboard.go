@@ -13,6 +13,7 @@ import (
 	"time"
 
 	"github.com/followup-engine/followup/internal/pipelinemetrics"
+	"github.com/followup-engine/followup/internal/render"
 	"github.com/followup-engine/followup/internal/store"
 )
 
@@ -52,7 +53,7 @@ type dashboardForm struct {
 func (f *dashboardForm) query(pipeline string, now time.Time) (pipelinemetrics.Query, error) {
 	if f.Owner != "" {
 		if a, err := mail.ParseAddress(f.Owner); err != nil || a.Address != f.Owner || len(f.Owner) > 254 {
-			return pipelinemetrics.Query{}, fmt.Errorf("%w: owner %q: want an email address", pipelinemetrics.ErrBadQuery, clipText(f.Owner))
+			return pipelinemetrics.Query{}, fmt.Errorf("%w: owner %q: want an email address", pipelinemetrics.ErrBadQuery, render.Echo(f.Owner))
 		}
 	}
 	q, err := pipelinemetrics.ParseQuery(pipeline, f.From, f.To, f.Owner, now)
@@ -61,13 +62,6 @@ func (f *dashboardForm) query(pipeline string, now time.Time) (pipelinemetrics.Q
 	}
 	f.From, f.To = q.From.Format(time.DateOnly), q.To.Format(time.DateOnly)
 	return q, nil
-}
-
-func clipText(s string) string {
-	if len(s) > 40 {
-		return s[:40] + "…"
-	}
-	return s
 }
 
 // velocityWeek is one week's velocity report (its closings, today's open deals).

@@ -2,6 +2,7 @@ package pipelinemetrics
 
 import (
 	"fmt"
+	"github.com/followup-engine/followup/internal/render"
 	"time"
 )
 
@@ -31,10 +32,7 @@ func parseDay(name, v string, def time.Time) (time.Time, error) {
 	}
 	d, err := time.Parse(time.DateOnly, v)
 	if err != nil || d.Year() < 2000 || d.Year() > 9999 {
-		if len(v) > 40 {
-			v = v[:40] + "…"
-		}
-		return time.Time{}, fmt.Errorf("%w: %s %q: want a date YYYY-MM-DD (UTC)", ErrBadQuery, name, v)
+		return time.Time{}, fmt.Errorf("%w: %s %q: want a date YYYY-MM-DD (UTC)", ErrBadQuery, name, render.Echo(v))
 	}
 	return d, nil
 }

@@ -168,3 +168,19 @@ func (d Data) Cleaned() Data {
 	d.Deal.Title = Clean(d.Deal.Title)
 	return d
 }
+
+// EchoMax bounds a value quoted back in an error message.
+const EchoMax = 40
+
+// Echo bounds a value a person or client sent before an error quotes it back: at most
+// EchoMax bytes, cut at a rune boundary, with "…" when cut.
+func Echo(s string) string {
+	if len(s) <= EchoMax {
+		return s
+	}
+	cut := EchoMax
+	for cut > 0 && !utf8.RuneStart(s[cut]) {
+		cut--
+	}
+	return s[:cut] + "…"
+}

@@ -1,7 +1,9 @@
 package render_test
 
 import (
+	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/stretchr/testify/require"
 
@@ -95,4 +97,14 @@ func TestReplySubject(t *testing.T) {
 	} {
 		require.Equal(t, c.want, render.ReplySubject(c.parent, c.own), "%q, %q", c.parent, c.own)
 	}
+}
+
+// Echo cuts a long value at a rune boundary and marks the cut; a short one stays whole.
+func TestEchoBoundsAValueQuotedBack(t *testing.T) {
+	t.Parallel()
+	require.Equal(t, "EURO", render.Echo("EURO"))
+	long := strings.Repeat("é", 30) // 60 bytes
+	got := render.Echo(long)
+	require.True(t, utf8.ValidString(got), got)
+	require.Equal(t, strings.Repeat("é", 20)+"…", got)
 }
