@@ -43,9 +43,9 @@ const (
 	loginWindow   = time.Minute
 )
 
-// limiter counts recent failed attempts per key, in memory (one process serves the pages):
-// a successful login clears its key, so a rep who mistyped once is not locked out by
-// logging in again later.
+// limiter counts recent attempts per key, in memory (one process serves the pages). An
+// attempt is counted as it is allowed, in one step, so parallel guesses cannot all pass the
+// check before any is counted; a successful login forgets its key, so only failures add up.
 type limiter struct {
 	mu     sync.Mutex
 	max    int
@@ -57,17 +57,16 @@ func newLimiter(max int, window time.Duration) *limiter {
 	return &limiter{max: max, window: window, seen: map[string][]time.Time{}}
 }
 
-// blocked says whether key had max failures within the window before now.
-func (l *limiter) blocked(key string, now time.Time) bool {
+// allow records an attempt at now and says whether it is within the limit.
+func (l *limiter) allow(key string, now time.Time) bool {
 	l.mu.Lock()
 	defer l.mu.Unlock()
-	return len(l.recent(key, now)) >= l.max
-}
-
-// failed records a failed attempt at now.
-func (l *limiter) failed(key string, now time.Time) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
+	recent := l.seen[key][:0]
+	for _, t := range l.seen[key] {
+		if now.Sub(t) < l.window {
+			recent = append(recent, t)
+		}
+	}
 	if len(l.seen) > 10000 { // forget idle keys now and then
 		for k, ts := range l.seen {
 			if len(ts) == 0 || now.Sub(ts[len(ts)-1]) >= l.window {
@@ -75,26 +74,19 @@ func (l *limiter) failed(key string, now time.Time) {
 			}
 		}
 	}
-	l.seen[key] = append(l.recent(key, now), now)
+	if len(recent) >= l.max {
+		l.seen[key] = recent
+		return false
+	}
+	l.seen[key] = append(recent, now)
+	return true
 }
 
-// succeeded forgets key's failures.
+// succeeded forgets key's attempts.
 func (l *limiter) succeeded(key string) {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	delete(l.seen, key)
-}
-
-// recent keeps key's failures within the window; l.mu is held.
-func (l *limiter) recent(key string, now time.Time) []time.Time {
-	recent := l.seen[key][:0]
-	for _, t := range l.seen[key] {
-		if now.Sub(t) < l.window {
-			recent = append(recent, t)
-		}
-	}
-	l.seen[key] = recent
-	return recent
 }
 
 type loginPage struct {
@@ -127,7 +119,7 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	limitKey := strings.ToLower(email) + "|" + clientIP(r)
-	if s.limiter.blocked(limitKey, s.Now()) {
+	if !s.limiter.allow(limitKey, s.Now()) {
 		s.Logger.Warn("pages: login refused: too many attempts", "email", email, "ip", clientIP(r))
 		w.Header().Set("Retry-After", "60")
 		s.showLogin(w, r, http.StatusTooManyRequests, loginPage{Email: email, Next: next, Error: "Too many attempts; wait a minute and try again."})
@@ -153,7 +145,6 @@ func (s *Server) login(w http.ResponseWriter, r *http.Request) {
 		why = "an integration user may not log in to the pages"
 	}
 	if why != "" {
-		s.limiter.failed(limitKey, s.Now())
 		s.Logger.Warn("pages: login failed", "email", email, "ip", clientIP(r), "why", why)
 		s.showLogin(w, r, http.StatusUnauthorized, loginPage{Email: email, Next: next, Error: "Wrong email or password, or this user may not log in."})
 		return

@@ -316,6 +316,42 @@ func TestLoginIsRateLimitedPerEmailAndAddress(t *testing.T) {
 	require.Equal(t, http.StatusSeeOther, b.login("ana@vendor.example", password).status)
 }
 
+// Guesses sent in parallel are counted as they are let in: at most the limit of them reach
+// the password check, however many arrive at once.
+func TestParallelGuessesAreLimitedToo(t *testing.T) {
+	t.Parallel()
+	s := newSite(t)
+	s.user("ana@vendor.example", store.RoleRep, password)
+	const guesses = 20
+	browsers := make([]*browser, guesses)
+	forms := make([]url.Values, guesses)
+	for i := range browsers {
+		browsers[i] = s.browser()
+		form := browsers[i].do("GET", "/login", nil)
+		forms[i] = url.Values{"csrf": {csrfOf(t, form)}, "email": {"ana@vendor.example"}, "password": {"guess " + strconv.Itoa(i)}}
+	}
+	statuses := make(chan int, guesses)
+	var wg sync.WaitGroup
+	for i := range browsers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			statuses <- browsers[i].do("POST", "/login", forms[i]).status
+		}()
+	}
+	wg.Wait()
+	close(statuses)
+	checked := 0
+	for st := range statuses {
+		if st == http.StatusUnauthorized {
+			checked++
+		} else {
+			require.Equal(t, http.StatusTooManyRequests, st)
+		}
+	}
+	require.Equal(t, 5, checked, "the limit, not more")
+}
+
 // Only failures count: logging in again and again is never refused, and a success forgets
 // the failures before it.
 func TestSuccessfulLoginsAreNotRateLimited(t *testing.T) {
