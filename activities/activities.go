@@ -64,8 +64,8 @@ type MailSettings struct {
 	// Unsubscribe makes each email's signed one-click unsubscribe link (List-Unsubscribe
 	// header and footer); nil (no PUBLIC_BASE_URL) sends emails without one.
 	Unsubscribe *unsubscribe.Links
-	// PublicBaseURL is where the reps' pages live, for the morning digest's links; empty:
-	// Unsubscribe's base (PUBLIC_BASE_URL).
+	// PublicBaseURL is where the reps' pages live (PUBLIC_BASE_URL), for the morning
+	// digest's links.
 	PublicBaseURL string
 }
 

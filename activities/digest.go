@@ -234,11 +234,7 @@ type DigestLine struct {
 }
 
 func (a *Activities) publicBase() string {
-	base := a.Mail.PublicBaseURL
-	if base == "" {
-		base = a.Mail.Unsubscribe.Base()
-	}
-	return strings.TrimRight(base, "/")
+	return strings.TrimRight(a.Mail.PublicBaseURL, "/")
 }
 
 func (a *Activities) composeDigest(ctx context.Context, o store.DigestOwner, c *calendar.Calendar, day, at time.Time, messageID string) (Digest, mail.Message, error) {

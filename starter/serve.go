@@ -11,6 +11,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
 
@@ -46,9 +47,13 @@ func runServe(ctx context.Context, args []string, env config.Env, stdout, stderr
 	defer pool.Close()
 	opts := cfg.Temporal
 	opts.Logger = tlog.NewStructuredLogger(logger)
-	sdkMetrics, sdkGatherer, sdkCloser := opsmetrics.SDKMetrics()
-	defer sdkCloser.Close()
-	opts.MetricsHandler = sdkMetrics
+	var sdkGatherer prometheus.Gatherer
+	if ops.APIMetrics {
+		// Only when served: the SDK's scope reports every second.
+		sdkMetrics, gatherer, sdkCloser := opsmetrics.SDKMetrics()
+		defer sdkCloser.Close()
+		opts.MetricsHandler, sdkGatherer = sdkMetrics, gatherer
+	}
 	// Lazy: the API starts, and answers reads from PostgreSQL, while Temporal comes up.
 	c, err := client.NewLazyClient(opts)
 	if err != nil {

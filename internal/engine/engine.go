@@ -12,6 +12,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/prometheus/client_golang/prometheus"
 	"go.temporal.io/sdk/activity"
 	"go.temporal.io/sdk/client"
 	tlog "go.temporal.io/sdk/log"
@@ -76,9 +77,13 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 
 	copts := cfg.Temporal
 	copts.Logger = tlog.NewStructuredLogger(logger)
-	sdkMetrics, sdkGatherer, sdkCloser := opsmetrics.SDKMetrics()
-	defer sdkCloser.Close()
-	copts.MetricsHandler = sdkMetrics
+	var sdkGatherer prometheus.Gatherer
+	if cfg.MetricsAddr != "" {
+		// Only when served: the SDK's scope reports every second.
+		sdkMetrics, gatherer, sdkCloser := opsmetrics.SDKMetrics()
+		defer sdkCloser.Close()
+		copts.MetricsHandler, sdkGatherer = sdkMetrics, gatherer
+	}
 	c, err := client.DialContext(ctx, copts)
 	if err != nil {
 		return fmt.Errorf("connect to Temporal at %s: %w", HostPort(copts), err)
@@ -97,7 +102,7 @@ func RunWorker(ctx context.Context, cfg config.Worker, logger *slog.Logger) erro
 		MessageIDSecret: cfg.Mail.MessageIDSecret, MessageIDDomain: cfg.Mail.MessageIDDomain,
 		DefaultFrom: cfg.Mail.DefaultFrom, PostalAddress: cfg.Mail.PostalAddress,
 		DailyCap: cfg.MailboxDailyCap, ContactSpacing: cfg.ContactSpacing,
-		Unsubscribe: cfg.Mail.Unsubscribe,
+		Unsubscribe: cfg.Mail.Unsubscribe, PublicBaseURL: cfg.Mail.Unsubscribe.Base(),
 	}}
 	logUnsubscribeLinks(logger, cfg.Mail.Unsubscribe)
 	logDKIMAlignment(logger, cfg.SMTP, cfg.Mail.DefaultFrom)

@@ -15,13 +15,8 @@ import (
 	"golang.org/x/text/currency"
 )
 
-// MaxDecimals is the most digits an amount may have after the point: every ISO 4217 currency
-// has at most 4 minor-unit digits (most 2, a few 0 or 3, CLF 4).
-const MaxDecimals = 4
-
-// MaxIntegerDigits bounds an amount (10^18 is more than any deal).
-const MaxIntegerDigits = 18
-
+// amountPattern: at most 18 digits before the point (more than any deal) and 4 after it
+// (every ISO 4217 currency has at most 4 minor-unit digits: most 2, a few 0 or 3, CLF 4).
 var amountPattern = regexp.MustCompile(`^(0|[1-9][0-9]{0,17})(\.[0-9]{1,4})?$`)
 
 // Amount is a non-negative decimal amount as exact text ("12000.50"); "" is no amount.

@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"maps"
 	"math/big"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -162,7 +164,7 @@ func (m model) ending(sr *StageReport, to string, byEngine bool, n int) {
 		default:
 			sr.Skipped += n
 		}
-	case contains(m.terminal, to):
+	case slices.Contains(m.terminal, to):
 		sr.Lost += n
 	case toFunnel && (!fromFunnel || toPos > fromPos):
 		sr.Advanced += n
@@ -309,7 +311,7 @@ func velocity(c Closed, openWithAmount map[string]int) []Velocity {
 		currencies[cur] = true
 	}
 	out := []Velocity{}
-	for _, cur := range sortedKeys(currencies) {
+	for _, cur := range slices.Sorted(maps.Keys(currencies)) {
 		v := Velocity{Currency: cur, OpenDeals: openWithAmount[cur], WinRate: c.WinRate, AverageWon: avg[cur],
 			AverageCycleDays: c.AverageCycleDays}
 		if v.WinRate != nil && v.AverageWon != "" && v.AverageCycleDays != nil && *v.AverageCycleDays > 0 {
@@ -391,20 +393,4 @@ func ratio(a, b int) *float64 {
 	return &v
 }
 
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
-}
 
-func sortedKeys(m map[string]bool) []string {
-	out := make([]string, 0, len(m))
-	for k := range m {
-		out = append(out, k)
-	}
-	sort.Strings(out)
-	return out
-}

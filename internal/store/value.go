@@ -24,11 +24,10 @@ type DealValue struct {
 func (v DealValue) IsZero() bool { return v == DealValue{} }
 
 // ValueChange is a change of a deal's value: the fields set replace the deal's, the others
-// stay; Clear* unset a field.
+// stay.
 type ValueChange struct {
 	DealValue
-	ClearAmount, ClearExpectedClose bool
-	Source                          string
+	Source string
 }
 
 // ErrAmountWithoutCurrency: an amount needs a currency (given now or set before).
@@ -60,17 +59,11 @@ func setDealValue(ctx context.Context, tx pgx.Tx, dealID string, ch ValueChange)
 	if ch.Amount != "" {
 		after.Amount = ch.Amount
 	}
-	if ch.ClearAmount {
-		after.Amount = ""
-	}
 	if ch.Currency != "" {
 		after.Currency = ch.Currency
 	}
 	if ch.ExpectedCloseOn != "" {
 		after.ExpectedCloseOn = ch.ExpectedCloseOn
-	}
-	if ch.ClearExpectedClose {
-		after.ExpectedCloseOn = ""
 	}
 	if after.Amount != "" && after.Currency == "" {
 		return DealValue{}, fmt.Errorf("deal %s: %w", dealID, ErrAmountWithoutCurrency)
