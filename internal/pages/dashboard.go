@@ -141,17 +141,18 @@ func (s *Server) velocityWeeks(ctx context.Context, q pipelinemetrics.Query) ([]
 	if now := q.Now.UTC().Truncate(24*time.Hour).AddDate(0, 0, 1); now.Before(end) {
 		end = now
 	}
-	weeks := make([]velocityWeek, velocityWeeks)
+	windows := make([]pipelinemetrics.Window, velocityWeeks)
 	for i := velocityWeeks - 1; i >= 0; i-- {
-		start := end.AddDate(0, 0, -7)
-		wq := q
-		wq.From, wq.To = start, end
-		rep, err := pipelinemetrics.Compute(ctx, s.Deals.Store, wq)
-		if err != nil {
-			return nil, fmt.Errorf("velocity of the week from %s: %w", start.Format(time.DateOnly), err)
-		}
-		weeks[i] = velocityWeek{Start: start, Label: start.Format("2 Jan"), Velocity: rep.Velocity}
-		end = start
+		windows[i] = pipelinemetrics.Window{From: end.AddDate(0, 0, -7), To: end}
+		end = windows[i].From
+	}
+	velocities, err := pipelinemetrics.Velocities(ctx, s.Deals.Store, q, windows)
+	if err != nil {
+		return nil, fmt.Errorf("weekly velocity: %w", err)
+	}
+	weeks := make([]velocityWeek, velocityWeeks)
+	for i, w := range windows {
+		weeks[i] = velocityWeek{Start: w.From, Label: w.From.Format("2 Jan"), Velocity: velocities[i]}
 	}
 	return weeks, nil
 }

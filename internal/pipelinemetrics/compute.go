@@ -4,8 +4,8 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"math"
 	"maps"
+	"math"
 	"math/big"
 	"slices"
 	"sort"
@@ -54,21 +54,11 @@ func (q Query) Check() error {
 func Compute(ctx context.Context, st *store.Store, q Query) (Report, error) {
 	ctx, cancel := context.WithTimeout(ctx, Timeout)
 	defer cancel()
-	if q.Now.IsZero() {
-		q.Now = time.Now()
-	}
-	q.From, q.To, q.Now = q.From.UTC(), q.To.UTC(), q.Now.UTC()
-	if err := q.Check(); err != nil {
-		return Report{}, err
-	}
-	cv, err := st.LatestCadenceOf(ctx, q.Pipeline)
+	q, version, m, sc, err := prepare(ctx, st, q)
 	if err != nil {
 		return Report{}, err
 	}
-	m := newModel(cv.Pipeline)
-	sc := store.MetricsScope{Pipeline: q.Pipeline, Owner: q.Owner, From: q.From, To: q.To, Now: q.Now,
-		Terminal: m.terminal, ProbabilityStages: m.probStages, Probabilities: m.probValues}
-	r := Report{Query: q, CadenceVersion: cv.Version}
+	r := Report{Query: q, CadenceVersion: version}
 
 	if r.Stages, err = stages(ctx, st, sc, m); err != nil {
 		return Report{}, err
@@ -98,6 +88,61 @@ func Compute(ctx context.Context, st *store.Store, q Query) (Report, error) {
 		return Report{}, err
 	}
 	return r, nil
+}
+
+// prepare checks q (Now defaults to now; all in UTC) and reads the pipeline's latest cadence:
+// its version, how it classifies stages, and the store's scope of q.
+func prepare(ctx context.Context, st *store.Store, q Query) (Query, int64, model, store.MetricsScope, error) {
+	if q.Now.IsZero() {
+		q.Now = time.Now()
+	}
+	q.From, q.To, q.Now = q.From.UTC(), q.To.UTC(), q.Now.UTC()
+	if err := q.Check(); err != nil {
+		return Query{}, 0, model{}, store.MetricsScope{}, err
+	}
+	cv, err := st.LatestCadenceOf(ctx, q.Pipeline)
+	if err != nil {
+		return Query{}, 0, model{}, store.MetricsScope{}, err
+	}
+	m := newModel(cv.Pipeline)
+	sc := store.MetricsScope{Pipeline: q.Pipeline, Owner: q.Owner, From: q.From, To: q.To, Now: q.Now,
+		Terminal: m.terminal, ProbabilityStages: m.probStages, Probabilities: m.probValues}
+	return q, cv.Version, m, sc, nil
+}
+
+// Window is one period of a velocity series: [From, To).
+type Window struct{ From, To time.Time }
+
+// Velocities is Compute's Velocity for each window as the period (its closings; the open
+// deals at q.Now, the same for every window), with the cadence and the open deals read once
+// rather than a whole report per window. q's own period is checked, not used.
+func Velocities(ctx context.Context, st *store.Store, q Query, windows []Window) ([][]Velocity, error) {
+	ctx, cancel := context.WithTimeout(ctx, Timeout)
+	defer cancel()
+	q, _, m, sc, err := prepare(ctx, st, q)
+	if err != nil {
+		return nil, err
+	}
+	amounts, err := st.MetricsOpenAmounts(ctx, sc, false)
+	if err != nil {
+		return nil, err
+	}
+	_, _, openWithAmount := splitAmounts(amounts)
+	out := make([][]Velocity, len(windows))
+	for i, w := range windows {
+		wq := q
+		wq.From, wq.To = w.From.UTC(), w.To.UTC()
+		if err := wq.Check(); err != nil {
+			return nil, err
+		}
+		sc.From, sc.To = wq.From, wq.To
+		c, err := closed(ctx, st, sc, m)
+		if err != nil {
+			return nil, err
+		}
+		out[i] = velocity(c, openWithAmount)
+	}
+	return out, nil
 }
 
 // model is how the pipeline's latest cadence classifies stages.
@@ -392,5 +437,3 @@ func ratio(a, b int) *float64 {
 	v := math.Round(float64(a)/float64(b)*10000) / 10000
 	return &v
 }
-
-

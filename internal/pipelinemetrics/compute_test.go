@@ -388,3 +388,36 @@ func TestComputeRefusesABadQuery(t *testing.T) {
 	require.Zero(t, r.Open.Deals)
 	require.Nil(t, r.Closed.WinRate)
 }
+
+// Velocities gives, for each window, the velocity a whole report over that window gives.
+func TestVelocitiesMatchAReportPerWindow(t *testing.T) {
+	t.Parallel()
+	st := store.New(pgtest.New(t))
+	ctx := context.Background()
+	seed(t, st)
+	q := pipelinemetrics.Query{Pipeline: "metrics-test", From: fixtureFrom, To: fixtureTo, Now: fixtureNow}
+	var windows []pipelinemetrics.Window
+	for start := fixtureFrom; start.Before(fixtureTo); start = start.AddDate(0, 0, 7) {
+		windows = append(windows, pipelinemetrics.Window{From: start, To: start.AddDate(0, 0, 7)})
+	}
+	windows = append(windows, pipelinemetrics.Window{From: fixtureFrom, To: fixtureTo})
+	got, err := pipelinemetrics.Velocities(ctx, st, q, windows)
+	require.NoError(t, err)
+	require.Len(t, got, len(windows))
+	nonEmpty := 0
+	for i, w := range windows {
+		wq := q
+		wq.From, wq.To = w.From, w.To
+		r, err := pipelinemetrics.Compute(ctx, st, wq)
+		require.NoError(t, err)
+		require.Equal(t, r.Velocity, got[i], "window %s", w.From.Format(time.DateOnly))
+		for _, v := range got[i] {
+			if v.PerDay != nil {
+				nonEmpty++
+			}
+		}
+	}
+	require.Positive(t, nonEmpty, "some window has a velocity: the comparison compares something")
+	_, err = pipelinemetrics.Velocities(ctx, st, q, []pipelinemetrics.Window{{From: fixtureTo, To: fixtureFrom}})
+	require.ErrorIs(t, err, pipelinemetrics.ErrBadQuery)
+}
