@@ -101,10 +101,8 @@ func (a *Activities) FindDigests(ctx context.Context, in FindDigestsInput) ([]Di
 			if !ok {
 				continue
 			}
-			if _, done, err := a.Store.DigestSentOn(ctx, o.ID, day); err != nil {
-				return nil, err
-			} else if done {
-				continue
+			if o.LastLedgerDate >= day.Format(time.DateOnly) {
+				continue // this morning's digest is sent or claimed (the owners query reads the ledger)
 			}
 			due = append(due, DigestDue{OwnerID: o.ID, LocalDate: day.Format(time.DateOnly)})
 			if len(due) == limit {

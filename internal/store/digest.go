@@ -27,6 +27,9 @@ type DigestOwner struct {
 	BusinessHours string
 	// LastSentAt is when this owner's last digest went out, if one did.
 	LastSentAt *time.Time
+	// LastLedgerDate is the latest local date (YYYY-MM-DD) of the owner's digest_ledger rows,
+	// sent or claimed; "" with none.
+	LastLedgerDate string
 }
 
 // DigestOwners lists the owners who may get a digest now, in id order, at most limit
@@ -59,7 +62,8 @@ func (s *Store) DigestOwnerByID(ctx context.Context, id string) (DigestOwner, bo
 }
 
 const digestOwnerQuery = `SELECT o.id, o.email, o.name, o.zone, o.country, o.business_hours,
-		(SELECT max(l.sent_at) FROM digest_ledger l WHERE l.owner_id = o.id AND l.state = 'sent')
+		(SELECT max(l.sent_at) FROM digest_ledger l WHERE l.owner_id = o.id AND l.state = 'sent'),
+		coalesce((SELECT max(l.local_date)::text FROM digest_ledger l WHERE l.owner_id = o.id), '')
 	FROM owners o
 	WHERE EXISTS (SELECT 1 FROM users u WHERE lower(u.email) = lower(o.email)
 			AND u.role = 'rep' AND u.disabled_at IS NULL AND NOT u.digest_off)
@@ -68,7 +72,7 @@ const digestOwnerQuery = `SELECT o.id, o.email, o.name, o.zone, o.country, o.bus
 
 func scanDigestOwner(r pgx.Row) (DigestOwner, error) {
 	var o DigestOwner
-	err := r.Scan(&o.ID, &o.Email, &o.Name, &o.Zone, &o.Country, &o.BusinessHours, &o.LastSentAt)
+	err := r.Scan(&o.ID, &o.Email, &o.Name, &o.Zone, &o.Country, &o.BusinessHours, &o.LastSentAt, &o.LastLedgerDate)
 	return o, err
 }
 
@@ -129,17 +133,6 @@ func (s *Store) ReleaseDigest(ctx context.Context, ownerID string, localDate tim
 	_, err := s.pool.Exec(ctx, `DELETE FROM digest_ledger
 		WHERE owner_id = $1::uuid AND local_date = $2::date AND state = 'claimed'`, ownerID, localDate.Format(time.DateOnly))
 	return err
-}
-
-// DigestSentOn says whether the owner's digest for a local date went out or is claimed.
-func (s *Store) DigestSentOn(ctx context.Context, ownerID string, localDate time.Time) (DigestState, bool, error) {
-	var st DigestState
-	err := s.pool.QueryRow(ctx, `SELECT state FROM digest_ledger WHERE owner_id = $1::uuid AND local_date = $2::date`,
-		ownerID, localDate.Format(time.DateOnly)).Scan(&st)
-	if errors.Is(err, pgx.ErrNoRows) {
-		return "", false, nil
-	}
-	return st, err == nil, err
 }
 
 // SetDigestOff turns a user's morning digest off (or on again); ErrNotFound without such a user.
