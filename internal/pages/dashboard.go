@@ -2,7 +2,6 @@ package pages
 
 import (
 	"context"
-	"errors"
 	"fmt"
 	"html/template"
 	"net/http"
@@ -97,10 +96,6 @@ func (s *Server) pipelineDashboard(w http.ResponseWriter, r *http.Request) {
 	q := r.URL.Query()
 	f := dashboardForm{From: q.Get("from"), To: q.Get("to"), Owner: strings.TrimSpace(q.Get("owner"))}
 	query, err := f.query(pipeline, s.Now())
-	if errors.Is(err, pipelinemetrics.ErrBadQuery) {
-		s.fail(w, r, http.StatusBadRequest, strings.TrimPrefix(err.Error(), pipelinemetrics.ErrBadQuery.Error()+": "))
-		return
-	}
 	if err != nil {
 		s.failErr(w, r, err)
 		return
@@ -108,10 +103,6 @@ func (s *Server) pipelineDashboard(w http.ResponseWriter, r *http.Request) {
 	ctx, cancel := context.WithTimeout(r.Context(), dashboardTimeout)
 	defer cancel()
 	rep, err := pipelinemetrics.Compute(ctx, s.Deals.Store, query)
-	if errors.Is(err, pipelinemetrics.ErrBadQuery) {
-		s.fail(w, r, http.StatusBadRequest, strings.TrimPrefix(err.Error(), pipelinemetrics.ErrBadQuery.Error()+": "))
-		return
-	}
 	if err != nil {
 		s.failErr(w, r, err)
 		return

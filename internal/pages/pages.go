@@ -29,6 +29,7 @@ import (
 
 	"github.com/followup-engine/followup/internal/deals"
 	"github.com/followup-engine/followup/internal/opsmetrics"
+	"github.com/followup-engine/followup/internal/pipelinemetrics"
 	"github.com/followup-engine/followup/internal/store"
 )
 
@@ -173,6 +174,8 @@ func (s *Server) failErr(w http.ResponseWriter, r *http.Request, err error) {
 	switch {
 	case errors.As(err, &valid):
 		s.fail(w, r, http.StatusBadRequest, strings.Join(valid.Problems, "; "))
+	case errors.Is(err, pipelinemetrics.ErrBadQuery):
+		s.fail(w, r, http.StatusBadRequest, strings.TrimPrefix(err.Error(), pipelinemetrics.ErrBadQuery.Error()+": "))
 	case errors.Is(err, deals.ErrNotFound), errors.Is(err, store.ErrNotFound):
 		s.fail(w, r, http.StatusNotFound, "Not found.")
 	case errors.Is(err, deals.ErrTaskNotOpen):
