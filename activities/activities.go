@@ -135,11 +135,12 @@ func (a *Activities) RecordTransition(ctx context.Context, in TransitionInput) e
 	if !in.SourceTime.IsZero() {
 		sourceTime = &in.SourceTime
 	}
-	err := a.Store.RecordTransition(ctx, store.Transition{
+	inserted, err := a.Store.RecordTransitionFirst(ctx, store.Transition{
 		DealID: in.DealID, Visit: in.Visit, From: in.From, To: in.To, At: in.At, Source: in.Source,
 		SourceEventID: in.SourceEventID, SourceTime: sourceTime, Reason: in.Reason, InboundEventID: in.InboundEventID,
 	})
-	if err == nil {
+	if inserted {
+		// Once per transition: a retried activity finds its row and counts nothing.
 		opsmetrics.CountTransition(a.transitionCause(ctx, in)) // opsmetrics.go
 	}
 	return err

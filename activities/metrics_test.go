@@ -77,3 +77,15 @@ func TestMetricsCountSendsByOutcome(t *testing.T) {
 	require.Equal(t, after["followup_emails_total{outcome=bounced}"]+1, last["followup_emails_total{outcome=bounced}"])
 	require.Equal(t, after["followup_send_seconds_count"]+1, last["followup_send_seconds_count"])
 }
+
+// A transition counts once: the activity retried after its row was written (a worker that
+// died before reporting) finds its row and counts nothing. Not parallel, as above.
+func TestMetricsCountATransitionOnce(t *testing.T) {
+	f := newFixture(t)
+	key := "followup_stage_transitions_total{cause=other}" // no inbound event named
+	before := scrape(t)[key]
+	in := activities.TransitionInput{DealID: f.deal.ID, Visit: 1, To: "prospecting", At: time.Now(), Source: "crm", SourceEventID: "crm-move-1"}
+	require.NoError(t, f.acts.RecordTransition(t.Context(), in))
+	require.NoError(t, f.acts.RecordTransition(t.Context(), in), "the retry finds its own row")
+	require.Equal(t, before+1, scrape(t)[key])
+}

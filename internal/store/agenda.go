@@ -26,7 +26,16 @@ type Transition struct {
 // RecordTransition stores a transition once per (deal, visit), so a retried activity is a
 // no-op, and marks the event that caused it applied.
 func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
-	return s.inTx(ctx, func(tx pgx.Tx) error {
+	_, err := s.RecordTransitionFirst(ctx, t)
+	return err
+}
+
+// RecordTransitionFirst is RecordTransition that also says whether this call inserted the
+// row (false: a retry found its own row), so a count of transitions counts each once.
+func (s *Store) RecordTransitionFirst(ctx context.Context, t Transition) (bool, error) {
+	inserted := false
+	err := s.inTx(ctx, func(tx pgx.Tx) error {
+		inserted = false
 		tag, err := tx.Exec(ctx, `
 			INSERT INTO stage_transitions (deal_id, visit, from_stage, to_stage, at, source, source_event_id, source_time, reason)
 			VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -35,7 +44,8 @@ func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
 		if err != nil {
 			return fmt.Errorf("record transition: %w", err)
 		}
-		if tag.RowsAffected() == 0 {
+		inserted = tag.RowsAffected() == 1
+		if !inserted {
 			// A retry finds its own row; another transition under the same visit number means
 			// two runs disagree about the deal, which must not pass silently.
 			var to, eventID string
@@ -59,6 +69,7 @@ func (s *Store) RecordTransition(ctx context.Context, t Transition) error {
 		}
 		return err
 	})
+	return inserted && err == nil, err
 }
 
 // CancelVisitTasks cancels the open tasks of a visit the deal left; it returns how many.
