@@ -51,7 +51,6 @@ func (s *Server) cadenceList(w http.ResponseWriter, r *http.Request) {
 
 type cadencePage struct {
 	Pipeline string
-	From, To string // the form's dates, as asked (empty: the default period)
 	Report   store.StepStatsReport
 	// FromShown and ToShown are the period's dates (To excluded).
 	FromShown, ToShown string
@@ -63,8 +62,8 @@ func (s *Server) cadencePage(w http.ResponseWriter, r *http.Request) {
 	ss, _ := sessionOf(r.Context())
 	ctx, cancel := context.WithTimeout(r.Context(), cadencePageTimeout)
 	defer cancel()
-	p := cadencePage{Pipeline: r.PathValue("pipeline"), From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")}
-	report, err := s.Deals.StepStats(ctx, deals.StepStatsRequest{Pipeline: p.Pipeline, From: p.From, To: p.To})
+	p := cadencePage{Pipeline: r.PathValue("pipeline")}
+	report, err := s.Deals.StepStats(ctx, deals.StepStatsRequest{Pipeline: p.Pipeline, From: r.URL.Query().Get("from"), To: r.URL.Query().Get("to")})
 	if err != nil {
 		s.failErr(w, r, err)
 		return

@@ -110,7 +110,7 @@ func newBarChart(id, title, axisLabel string, series []barSeries, groups []barGr
 		for i := range g.Bars {
 			b := &g.Bars[i]
 			b.X, b.Y, b.H = c.PlotLeft, y, barHeight
-			if b.hasMeasure && top > 0 {
+			if b.hasMeasure { // niceScale's top is never 0
 				b.W = span * b.measure / top
 			}
 			b.TextX, b.TextY = b.X+b.W+4, y+barHeight-3
@@ -218,10 +218,7 @@ func newLineChart(id, title, axisLabel, xLabel string, xLabels []string, series 
 		}
 		return c.PlotLeft + (c.PlotRight-c.PlotLeft)*float64(i)/float64(len(xLabels)-1)
 	}
-	yAt := func(v float64) float64 {
-		if top == 0 {
-			return c.PlotBottom
-		}
+	yAt := func(v float64) float64 { // niceScale's top is never 0
 		return c.PlotBottom - (c.PlotBottom-c.PlotTop)*v/top
 	}
 	every := 1
