@@ -2,6 +2,7 @@ package integration
 
 import (
 	"context"
+	"slices"
 	"testing"
 	"time"
 
@@ -82,6 +83,11 @@ func TestPausesAndImportOnTheRealStack(t *testing.T) {
 	}, imported.DealID)
 	require.Len(t, tl.Emails, 1)
 	require.Equal(t, "value-followup", tl.Emails[0].Key.StepID, "the intro is not sent again")
+
+	// The ledger says sent before the workflow has taken the send's result: wait until the
+	// deal has planned its next step, so the pause below lands on a settled plan.
+	require.Eventually(t, func() bool { return slices.Contains(itemIDs(e.view(imported.DealID).Next), "third#1") },
+		10*time.Second, 50*time.Millisecond, "the deal planned the step after its follow-up")
 
 	// A deal's own pause holds it; its event is recorded applied.
 	_, err = e.svc.PauseDeal(ctx, deals.PauseRequest{Deal: imported.DealID, Source: "cli", EventID: "hold-1",
